@@ -1,0 +1,620 @@
+//! Configuration: one TOML file plus `WIREDESK_*` environment overrides,
+//! loaded once with the `config` crate and validated into typed settings.
+//!
+//! Loading is two steps. [`load`] reads the layers into raw serde structs that
+//! refuse unknown keys (`deny_unknown_fields`: a typo never passes silently),
+//! then [`Raw::validate`] turns them into [`Settings`], whose every field has
+//! already been checked. Every error names the file, the key and, for a
+//! source, its index and id, e.g.
+//! `config/wiredesk.toml: sources[1] (id "agency"): url: "htp//x" is not a valid URL`.
+//!
+//! Paths are resolved against the folder of the config file: `storage.path`
+//! when relative, and source URLs written as `file:relative/path`.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::model::{Source, SourceId};
+
+/// The prefix of environment overrides: `WIREDESK_SERVER__LISTEN=0.0.0.0:8080`
+/// sets `server.listen`.
+pub const ENV_PREFIX: &str = "WIREDESK";
+
+/// Environment variables with the prefix that are not config keys.
+const ENV_NOT_KEYS: &[&str] = &["WIREDESK_CONFIG"];
+
+/// Why a config could not be used. The message names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read the config: {reason}")]
+    Read { file: PathBuf, reason: String },
+    #[error("{file}: {key}: {message}")]
+    Invalid {
+        file: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// Everything the daemon needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file the settings came from (for messages).
+    pub file: PathBuf,
+    pub server: ServerSettings,
+    pub storage: StorageSettings,
+    pub poll: PollSettings,
+    pub sources: Vec<Source>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// The public address of the server; the feed's `self` link is built on it.
+    pub base_url: Url,
+    pub title: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct PollSettings {
+    /// Default interval for sources that set none.
+    pub interval: Duration,
+    /// Total time one fetch may take.
+    pub timeout: Duration,
+    /// How many sources are fetched at once.
+    pub concurrency: usize,
+    pub user_agent: String,
+    /// The largest feed body accepted, in bytes (after decompression).
+    pub max_body: usize,
+}
+
+// ---------------------------------------------------------------------------
+// Raw, as written in the file.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    poll: RawPoll,
+    /// Deserialised one by one in `validate`, so that an error can name the
+    /// index and id of the source at fault.
+    #[serde(default)]
+    sources: Vec<config::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    base_url: Option<String>,
+    title: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    interval: Option<String>,
+    timeout: Option<String>,
+    concurrency: Option<i64>,
+    user_agent: Option<String>,
+    max_body: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    id: String,
+    name: Option<String>,
+    url: String,
+    interval: Option<String>,
+    #[serde(default)]
+    priority: i64,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// Defaults, in one place so the README and the code agree.
+pub mod defaults {
+    pub const LISTEN: &str = "127.0.0.1:8080";
+    pub const TITLE: &str = "wiredesk";
+    pub const STORAGE_PATH: &str = "wiredesk.db";
+    pub const INTERVAL: &str = "15m";
+    pub const TIMEOUT: &str = "30s";
+    pub const CONCURRENCY: i64 = 8;
+    pub const MAX_BODY: i64 = 10 * 1024 * 1024;
+}
+
+/// The smallest interval a source may be polled at: anything shorter is
+/// impolite to the publisher and never needed for news.
+const MIN_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Reads `file` and the `WIREDESK_*` variables of `env`, then validates.
+///
+/// `env` is passed in (usually `std::env::vars()`) so tests never touch the
+/// process environment.
+pub fn load(
+    file: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Read {
+        file: file.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let base_dir = file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    from_str(&text, file, &base_dir, env)
+}
+
+/// Parses config text as if read from `file`, resolving relative paths
+/// against `base_dir`.
+pub fn from_str(
+    text: &str,
+    file: &Path,
+    base_dir: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, ConfigError> {
+    let prefix = format!("{ENV_PREFIX}_");
+    let env: config::Map<String, String> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(&prefix) && !ENV_NOT_KEYS.contains(&k.as_str()))
+        .collect();
+    let read_err = |e: config::ConfigError| ConfigError::Read {
+        file: file.to_owned(),
+        reason: e.to_string(),
+    };
+    let layered = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("_")
+                .separator("__")
+                .source(Some(env)),
+        )
+        .build()
+        .map_err(read_err)?;
+    let raw: Raw = layered
+        .try_deserialize()
+        .map_err(|e| invalid_from(file, e))?;
+    raw.validate(file, base_dir)
+}
+
+/// Turns a `config` deserialisation error into one that names the key.
+fn invalid_from(file: &Path, e: config::ConfigError) -> ConfigError {
+    let message = e.to_string();
+    // The config crate words unknown fields as "unknown field `x`, expected
+    // ... for key `poll`"; pull the key out so the message leads with it.
+    let key = match (&e, message.find("unknown field `")) {
+        (config::ConfigError::Type { key: Some(k), .. }, _) => k.clone(),
+        (_, Some(start)) => {
+            let rest = &message[start + "unknown field `".len()..];
+            let field = rest.split('`').next().unwrap_or_default();
+            match message.rsplit_once("for key `") {
+                Some((_, tail)) => {
+                    let parent = tail.trim_end_matches('`');
+                    format!("{parent}.{field}")
+                }
+                None => field.to_owned(),
+            }
+        }
+        _ => "(top level)".to_owned(),
+    };
+    ConfigError::Invalid {
+        file: file.to_owned(),
+        key,
+        message,
+    }
+}
+
+impl Raw {
+    fn validate(self, file: &Path, base_dir: &Path) -> Result<Settings, ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Invalid {
+            file: file.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+
+        let listen_text = self.server.listen.as_deref().unwrap_or(defaults::LISTEN);
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            bad(
+                "server.listen",
+                format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
+            )
+        })?;
+        let base_url = match &self.server.base_url {
+            Some(text) => {
+                let url = Url::parse(text)
+                    .map_err(|e| bad("server.base_url", format!("{text:?} is not a URL: {e}")))?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err(bad(
+                        "server.base_url",
+                        format!("{text:?} must be an http:// or https:// URL"),
+                    ));
+                }
+                url
+            }
+            None => Url::parse(&format!("http://{listen}/"))
+                .map_err(|e| bad("server.listen", e.to_string()))?,
+        };
+        let title = self.server.title.unwrap_or_else(|| defaults::TITLE.into());
+        if title.trim().is_empty() {
+            return Err(bad("server.title", "must not be empty".into()));
+        }
+
+        let path_text = self
+            .storage
+            .path
+            .as_deref()
+            .unwrap_or(defaults::STORAGE_PATH);
+        if path_text.trim().is_empty() {
+            return Err(bad("storage.path", "must not be empty".into()));
+        }
+        let path = base_dir.join(path_text);
+
+        let interval = duration(self.poll.interval.as_deref().unwrap_or(defaults::INTERVAL))
+            .map_err(|m| bad("poll.interval", m))?;
+        check_interval(interval).map_err(|m| bad("poll.interval", m))?;
+        let timeout = duration(self.poll.timeout.as_deref().unwrap_or(defaults::TIMEOUT))
+            .map_err(|m| bad("poll.timeout", m))?;
+        if timeout.is_zero() {
+            return Err(bad("poll.timeout", "must be longer than 0s".into()));
+        }
+        let concurrency = self.poll.concurrency.unwrap_or(defaults::CONCURRENCY);
+        let concurrency = usize::try_from(concurrency)
+            .ok()
+            .filter(|n| (1..=1024).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "poll.concurrency",
+                    format!("{concurrency} is out of range 1..=1024"),
+                )
+            })?;
+        let max_body = self.poll.max_body.unwrap_or(defaults::MAX_BODY);
+        let max_body = usize::try_from(max_body)
+            .ok()
+            .filter(|n| *n >= 1024)
+            .ok_or_else(|| bad("poll.max_body", format!("{max_body} is below 1024 bytes")))?;
+        let user_agent = self.poll.user_agent.unwrap_or_else(default_user_agent);
+        if user_agent.trim().is_empty() {
+            return Err(bad("poll.user_agent", "must not be empty".into()));
+        }
+
+        let mut sources = Vec::with_capacity(self.sources.len());
+        let mut seen = HashSet::new();
+        for (index, value) in self.sources.into_iter().enumerate() {
+            let source = validate_source(index, value, interval, base_dir)
+                .map_err(|(key, message)| bad(&key, message))?;
+            if !seen.insert(source.id.clone()) {
+                return Err(bad(
+                    &format!("sources[{index}].id"),
+                    format!(
+                        "duplicate id {:?}: each source needs its own",
+                        source.id.as_str()
+                    ),
+                ));
+            }
+            sources.push(source);
+        }
+
+        Ok(Settings {
+            file: file.to_owned(),
+            server: ServerSettings {
+                listen,
+                base_url,
+                title,
+            },
+            storage: StorageSettings { path },
+            poll: PollSettings {
+                interval,
+                timeout,
+                concurrency,
+                user_agent,
+                max_body,
+            },
+            sources,
+        })
+    }
+}
+
+fn default_user_agent() -> String {
+    format!(
+        "wiredesk/{} (+https://github.com/wiredesk/wiredesk)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Validates `sources[index]`; an error is (key, message).
+fn validate_source(
+    index: usize,
+    value: config::Value,
+    default_interval: Duration,
+    base_dir: &Path,
+) -> Result<Source, (String, String)> {
+    // The id, if one can be read, names the source in every message.
+    let id_hint = value
+        .clone()
+        .into_table()
+        .ok()
+        .and_then(|t| t.get("id").cloned())
+        .and_then(|v| v.into_string().ok());
+    let at = |field: &str| match &id_hint {
+        Some(id) => format!("sources[{index}] (id {id:?}).{field}"),
+        None => format!("sources[{index}].{field}"),
+    };
+    let raw: RawSource = value.try_deserialize().map_err(|e| {
+        let message = e.to_string();
+        let field = field_named_in(&message).unwrap_or_default();
+        (at(field).trim_end_matches('.').to_owned(), message)
+    })?;
+
+    if raw.id.is_empty()
+        || !raw
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err((
+            at("id"),
+            format!(
+                "{:?} may only hold a-z, 0-9, '_' and '-' (and not be empty)",
+                raw.id
+            ),
+        ));
+    }
+    let url = source_url(&raw.url, base_dir).map_err(|m| (at("url"), m))?;
+    let interval = match &raw.interval {
+        Some(text) => {
+            let d = duration(text).map_err(|m| (at("interval"), m))?;
+            check_interval(d).map_err(|m| (at("interval"), m))?;
+            d
+        }
+        None => default_interval,
+    };
+    let mut tags = Vec::with_capacity(raw.tags.len());
+    for tag in raw.tags {
+        let tag = tag.trim().to_owned();
+        if tag.is_empty() {
+            return Err((at("tags"), "a tag must not be empty".into()));
+        }
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    let name = raw
+        .name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| raw.id.clone());
+    Ok(Source {
+        id: SourceId::new(raw.id),
+        name,
+        url,
+        interval,
+        priority: raw.priority,
+        tags,
+    })
+}
+
+/// The field a serde or config error message is about, if it names one:
+/// "unknown field `x`", "missing field `x`", "missing configuration field \"x\"".
+fn field_named_in(message: &str) -> Option<&str> {
+    [
+        ("unknown field `", '`'),
+        ("missing field `", '`'),
+        ("missing configuration field \"", '"'),
+    ]
+    .into_iter()
+    .find_map(|(intro, close)| message.split(intro).nth(1)?.split(close).next())
+}
+
+/// A source URL: `http://`, `https://`, `file:///absolute/path`, or
+/// `file:relative/path` (resolved against the config file's folder).
+fn source_url(text: &str, base_dir: &Path) -> Result<Url, String> {
+    let text = text.trim();
+    if let Some(rest) = text.strip_prefix("file:")
+        && !rest.starts_with('/')
+    {
+        if rest.is_empty() {
+            return Err("\"file:\" needs a path".into());
+        }
+        let dir = std::path::absolute(base_dir).map_err(|e| e.to_string())?;
+        return Url::from_file_path(dir.join(rest))
+            .map_err(|()| format!("{text:?} is not a usable file path"));
+    }
+    let url = Url::parse(text).map_err(|e| match e {
+        url::ParseError::RelativeUrlWithoutBase => format!(
+            "{text:?} has no scheme: write https://… for a web feed or file:… for a local file"
+        ),
+        other => format!("{text:?} is not a valid URL: {other}"),
+    })?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(url),
+        "http" | "https" => Err(format!("{text:?} has no host")),
+        "file" => Ok(url),
+        other => Err(format!(
+            "{text:?}: scheme {other:?} is not supported (use http, https or file)"
+        )),
+    }
+}
+
+/// Parses a human-readable duration such as `90s`, `15m` or `1h 30m`.
+fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("{text:?} is not a duration like \"90s\", \"15m\" or \"1h 30m\" ({e})")
+    })
+}
+
+fn check_interval(d: Duration) -> Result<(), String> {
+    if d < MIN_INTERVAL {
+        Err(format!(
+            "{} is shorter than the minimum of {}",
+            humantime::format_duration(d),
+            humantime::format_duration(MIN_INTERVAL)
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, ConfigError> {
+        from_str(text, Path::new("test.toml"), Path::new("/srv/wd"), [])
+    }
+
+    fn error(text: &str) -> String {
+        match parse(text) {
+            Ok(_) => panic!("config was accepted:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const ONE_SOURCE: &str = r#"
+        [[sources]]
+        id = "agency"
+        url = "https://agency.example/feed.xml"
+    "#;
+
+    #[test]
+    fn an_empty_config_takes_the_documented_defaults() {
+        let s = parse("").unwrap();
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.server.base_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(s.storage.path, Path::new("/srv/wd/wiredesk.db"));
+        assert_eq!(s.poll.interval, Duration::from_secs(15 * 60));
+        assert_eq!(s.poll.max_body, 10 * 1024 * 1024);
+        assert!(s.poll.user_agent.starts_with("wiredesk/"));
+        assert!(s.sources.is_empty());
+    }
+
+    #[test]
+    fn a_source_takes_the_poll_interval_unless_it_sets_its_own() {
+        let s = parse(&format!(
+            "[poll]\ninterval = \"1h 30m\"\n{ONE_SOURCE}\n[[sources]]\nid = \"b\"\nurl = \"http://b.example/\"\ninterval = \"90s\"\npriority = 5\ntags = [\"world\", \"world\"]"
+        ))
+        .unwrap();
+        assert_eq!(s.sources[0].interval, Duration::from_secs(5400));
+        assert_eq!(s.sources[0].name, "agency");
+        assert_eq!(s.sources[1].interval, Duration::from_secs(90));
+        assert_eq!(s.sources[1].priority, 5);
+        assert_eq!(s.sources[1].tags, vec!["world".to_owned()]);
+    }
+
+    #[test]
+    fn a_relative_file_url_is_resolved_against_the_config_folder() {
+        let s = parse("[[sources]]\nid = \"local\"\nurl = \"file:samples/a.xml\"").unwrap();
+        assert_eq!(s.sources[0].url.as_str(), "file:///srv/wd/samples/a.xml");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let e = error("[poll]\nintervall = \"15m\"");
+        assert!(e.contains("poll.intervall"), "{e}");
+        let e = error("colour = 1");
+        assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_source_names_the_source() {
+        let e = error(&format!("{ONE_SOURCE}\nurll = \"x\""));
+        assert!(e.contains("sources[0] (id \"agency\").urll"), "{e}");
+    }
+
+    #[test]
+    fn a_duplicate_id_is_named() {
+        let e = error(&format!("{ONE_SOURCE}\n{ONE_SOURCE}"));
+        assert!(e.contains("sources[1].id"), "{e}");
+        assert!(e.contains("duplicate id \"agency\""), "{e}");
+    }
+
+    #[test]
+    fn a_bad_duration_is_named() {
+        let e = error("[poll]\ninterval = \"fortnightly\"");
+        assert!(e.starts_with("test.toml: poll.interval:"), "{e}");
+        let e = error(&format!("{ONE_SOURCE}\ninterval = \"5 parsecs\""));
+        assert!(e.contains("sources[0] (id \"agency\").interval"), "{e}");
+    }
+
+    #[test]
+    fn an_interval_below_a_minute_is_refused() {
+        let e = error("[poll]\ninterval = \"10s\"");
+        assert!(e.contains("poll.interval") && e.contains("minimum"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_url_is_named() {
+        for url in [
+            "htp://x",
+            "agency.example/feed",
+            "https://",
+            "ftp://a.example/f",
+        ] {
+            let e = error(&format!("[[sources]]\nid = \"a\"\nurl = \"{url}\""));
+            assert!(e.contains("sources[0] (id \"a\").url"), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_bad_id_is_named() {
+        let e = error("[[sources]]\nid = \"Agency One\"\nurl = \"https://a.example/\"");
+        assert!(e.contains("sources[0] (id \"Agency One\").id"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_url_is_named() {
+        let e = error("[[sources]]\nid = \"a\"");
+        assert!(e.contains("sources[0] (id \"a\").url"), "{e}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let env = [
+            (
+                "WIREDESK_SERVER__LISTEN".to_owned(),
+                "0.0.0.0:9000".to_owned(),
+            ),
+            ("WIREDESK_POLL__CONCURRENCY".to_owned(), "3".to_owned()),
+            ("WIREDESK_CONFIG".to_owned(), "elsewhere.toml".to_owned()),
+            ("UNRELATED".to_owned(), "1".to_owned()),
+        ];
+        let s = from_str(
+            "[server]\nlisten = \"127.0.0.1:1\"",
+            Path::new("t.toml"),
+            Path::new("."),
+            env,
+        )
+        .unwrap();
+        assert_eq!(s.server.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.poll.concurrency, 3);
+    }
+
+    #[test]
+    fn a_misspelt_environment_override_is_an_error() {
+        let env = [("WIREDESK_SERVER__LISTN".to_owned(), "x".to_owned())];
+        let e = from_str("", Path::new("t.toml"), Path::new("."), env).unwrap_err();
+        assert!(e.to_string().contains("listn"), "{e}");
+    }
+}

@@ -1,0 +1,34 @@
+//! wiredesk: a feed aggregator daemon that merges copies of the same wire
+//! story across sources into one feed.
+//!
+//! # Data flow
+//!
+//! ```text
+//! config ──> poll (schedule, fetch) ──> ingest (parse, normalise) ──> dedup ──> store ──> serve
+//! ```
+//!
+//! - [`config`]: the TOML file and `WIREDESK_*` overrides, validated into [`config::Settings`].
+//! - [`poll`]: which sources are due; one poll (fetch → ingest → dedup → store) per source.
+//!   [`poll::fetch`] is the only HTTP client code.
+//! - [`ingest`]: feed bytes → clean, safe, stably identified [`model::Item`]s (the only feed-rs user).
+//! - [`dedup`]: pure keys and decisions: which story a new item is a copy of.
+//! - [`store`]: SQLite, the only SQL; migrations live in `migrations/`.
+//! - [`serve`]: the merged feed over HTTP; rendering is pure ([`serve::render`]).
+//! - [`app`]: wires the stages together and runs them until shutdown.
+//! - [`model`]: the shared vocabulary.
+//!
+//! # Glossary
+//!
+//! - **source**: one configured feed URL.
+//! - **item**: one entry from one source, normalised.
+//! - **story**: what the merged feed shows once; it has one or more items, its **copies**.
+//! - **poll**: one fetch + ingest + dedup + store pass for one source.
+
+pub mod app;
+pub mod config;
+pub mod dedup;
+pub mod ingest;
+pub mod model;
+pub mod poll;
+pub mod serve;
+pub mod store;

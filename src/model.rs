@@ -1,0 +1,182 @@
+//! The shared vocabulary: plain data that every stage speaks.
+//!
+//! Nothing here does I/O or knows about an outside crate's types except
+//! `chrono` timestamps and `url::Url`, which are part of the vocabulary.
+//!
+//! - a **source** is one configured feed URL ([`Source`]);
+//! - an **item** is one entry from one source, normalised by `ingest` ([`Item`]);
+//! - a **story** is what the merged feed shows once; it has one or more items,
+//!   its **copies** ([`Story`]);
+//! - a **poll** is one fetch + ingest + dedup + store pass for one source.
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+/// The id of a source, as written in the config (`[a-z0-9_-]+`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceId(String);
+
+impl SourceId {
+    /// Wraps a string that the config has already validated.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One configured feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub id: SourceId,
+    /// Display name, shown in the merged feed next to each copy.
+    pub name: String,
+    /// Where the feed is fetched from: `http`, `https` or `file`.
+    pub url: Url,
+    /// How often the source is polled.
+    pub interval: Duration,
+    /// Higher wins when a story has copies from several sources.
+    pub priority: i64,
+    pub tags: Vec<String>,
+}
+
+/// A media file attached to an item (RSS `enclosure`, Atom `link rel="enclosure"`, `media:content`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Enclosure {
+    pub url: String,
+    pub mime_type: Option<String>,
+    pub length: Option<u64>,
+}
+
+/// One entry of one source, as `ingest` hands it on: text is clean, HTML is
+/// sanitised, and `identity` is stable across polls and restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Per-source identity computed by wiredesk (guid, else normalised link,
+    /// else a hash of title + content); never a parser-generated id.
+    pub identity: String,
+    /// Title as plain text.
+    pub title: String,
+    pub link: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    pub author: Option<String>,
+    /// Sanitised HTML of the teaser / description.
+    pub summary: Option<String>,
+    /// Sanitised HTML of the full text, when the feed carries it.
+    pub content: Option<String>,
+    pub categories: Vec<String>,
+    pub enclosures: Vec<Enclosure>,
+}
+
+/// The row id of a stored item.
+pub type ItemId = i64;
+
+/// The row id of a stored story. Once served it never changes.
+pub type StoryId = i64;
+
+/// The hash of an item's normalised text (see `dedup`).
+pub type ContentHash = [u8; 32];
+
+/// An item on its way to the store, with what dedup computed for it.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub item: Item,
+    pub content_hash: ContentHash,
+}
+
+/// A stored item that may be a copy of a new one, as the store hands it to
+/// dedup's decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub item_id: ItemId,
+    pub story_id: StoryId,
+    pub source_id: SourceId,
+    pub content_hash: ContentHash,
+}
+
+/// An item as the store returns it to `serve`: the item plus where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    pub id: ItemId,
+    pub source_id: SourceId,
+    pub source_name: String,
+    /// The source's feed URL.
+    pub source_url: String,
+    pub source_priority: i64,
+    pub source_tags: Vec<String>,
+    pub item: Item,
+    pub first_seen: DateTime<Utc>,
+}
+
+impl StoredItem {
+    /// The time the merged feed sorts and dates this item by: its published
+    /// date, else when wiredesk first saw it.
+    pub fn date(&self) -> DateTime<Utc> {
+        self.item.published.unwrap_or(self.first_seen)
+    }
+}
+
+/// One story of the merged feed: the copy it shows, and the other copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Story {
+    pub id: StoryId,
+    /// Stable public id, derived from the copy that founded the story; the
+    /// merged feed's entry id. It never changes once served.
+    pub uid: String,
+    /// The copy the merged feed shows.
+    pub chosen: StoredItem,
+    /// Every other copy, in the same order of preference.
+    pub others: Vec<StoredItem>,
+}
+
+impl Story {
+    /// Builds a story from its copies in any order, choosing the copy shown:
+    /// the highest source `priority`, then the earliest date, then the
+    /// lowest item id (so the choice is deterministic). `None` without copies.
+    pub fn from_copies(id: StoryId, uid: String, mut copies: Vec<StoredItem>) -> Option<Story> {
+        copies.sort_by(|a, b| {
+            b.source_priority
+                .cmp(&a.source_priority)
+                .then_with(|| a.date().cmp(&b.date()))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let mut copies = copies.into_iter();
+        let chosen = copies.next()?;
+        Some(Story {
+            id,
+            uid,
+            chosen,
+            others: copies.collect(),
+        })
+    }
+
+    /// Every copy, the chosen one first.
+    pub fn copies(&self) -> impl Iterator<Item = &StoredItem> {
+        std::iter::once(&self.chosen).chain(self.others.iter())
+    }
+}
+
+/// The public id of a story founded by `identity` of `source`: the first 16
+/// bytes of a SHA-256, in hex. Stable across restarts and rebuilt databases.
+pub fn story_uid(source: &SourceId, identity: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(source.as_str().as_bytes());
+    h.update([0u8]);
+    h.update(identity.as_bytes());
+    let digest = h.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,69 @@
+//! Schema migrations: the numbered files of `migrations/`, compiled in.
+//!
+//! `PRAGMA user_version` records how many have been applied. At open, the
+//! missing ones run in order inside one transaction, so a database is never
+//! left half-migrated; a version above the newest known is refused.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Every migration, in order; the schema version is the position + 1.
+/// Append only: a shipped file never changes.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+/// The schema version this build writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+pub(super) fn apply(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > LATEST {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            known: LATEST,
+        });
+    }
+    if found == LATEST {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let version = index as i64 + 1;
+        tx.execute_batch(sql).map_err(|e| StoreError::Migration {
+            version,
+            reason: e.to_string(),
+        })?;
+        tracing::info!(version, "applied database migration");
+    }
+    tx.pragma_update(None, "user_version", LATEST)?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_database_is_brought_to_the_latest_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, ":memory:").unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, LATEST);
+        // Applying again is a no-op.
+        apply(&mut conn, ":memory:").unwrap();
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .unwrap();
+        let e = apply(&mut conn, "x.db").unwrap_err();
+        assert!(matches!(e, StoreError::TooNew { .. }), "{e}");
+        assert!(e.to_string().contains("newer"), "{e}");
+    }
+}

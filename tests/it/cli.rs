@@ -1,0 +1,166 @@
+//! The `wiredesk` binary's commands, run as a user runs them.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{AGENCY_RSS, OUTLET_ATOM};
+
+fn wiredesk(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wiredesk"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("WIREDESK_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+/// A config in `dir` polling the two sample feeds (copied next to it) and
+/// one source whose file is missing.
+fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
+    std::fs::create_dir(dir.join("feeds")).unwrap();
+    std::fs::write(dir.join("feeds/agency.xml"), AGENCY_RSS).unwrap();
+    std::fs::write(dir.join("feeds/outlet.xml"), OUTLET_ATOM).unwrap();
+    let path = dir.join("wiredesk.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"data.db\"\n{extra}\n\
+             [[sources]]\nid = \"agency\"\nurl = \"file:feeds/agency.xml\"\n\
+             [[sources]]\nid = \"outlet\"\nurl = \"file:feeds/outlet.xml\"\n\
+             [[sources]]\nid = \"missing\"\nurl = \"file:feeds/missing.xml\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_accepts_a_valid_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let out = wiredesk(&config, &["check"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ok (3 sources)"));
+}
+
+#[test]
+fn check_exits_2_naming_the_file_the_key_and_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[[sources]]\nid = \"agency\"\nurl = \"https://a.example/feed\"\ninterval = \"soon\"\n",
+    )
+    .unwrap();
+    let out = wiredesk(&config, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.toml"), "{err}");
+    assert!(err.contains("sources[0] (id \"agency\").interval"), "{err}");
+}
+
+#[test]
+fn check_exits_2_when_the_file_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wiredesk(&dir.path().join("nope.toml"), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("nope.toml"));
+}
+
+#[test]
+fn poll_prints_a_line_per_source_and_a_failing_source_is_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let out = wiredesk(&config, &["poll"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines[0], "agency\tok\t3 items\t3 new");
+    assert_eq!(lines[1], "outlet\tok\t3 items\t3 new");
+    assert!(
+        lines[2].starts_with("missing\terror\tcannot read"),
+        "{stdout}"
+    );
+
+    // A second poll finds nothing new.
+    let out = wiredesk(&config, &["poll"]);
+    assert!(text(&out.stdout).starts_with("agency\tok\t3 items\t0 new\n"));
+}
+
+#[test]
+fn poll_fails_when_the_database_cannot_be_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let text_config = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("data.db", "no/such/folder/data.db");
+    std::fs::write(&config, text_config).unwrap();
+    let out = wiredesk(&config, &["poll"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no/such/folder"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn run_serves_the_feed_and_exits_0_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 0: the daemon logs the address it bound.
+    let config = write_config(dir.path(), "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wiredesk"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env_remove("WIREDESK_CONFIG")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+
+    // Read the log until the listen address and the first polls show up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut addr = None;
+    let mut polled = 0;
+    let mut line = String::new();
+    while (addr.is_none() || polled < 2) && Instant::now() < deadline {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(rest) = line.split("listen=Some(").nth(1) {
+            addr = rest.split(')').next().map(str::to_owned);
+        }
+        if line.contains("polled") {
+            polled += 1;
+        }
+    }
+    let addr = addr.expect("the daemon logged its address");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (status, body) = rt.block_on(crate::helpers::get_text(&format!(
+        "http://{addr}/feed.atom"
+    )));
+    assert_eq!(status, 200);
+    assert!(body.contains("Port of Caldera"), "{body}");
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -1,0 +1,156 @@
+//! Test helpers: a fake feed server, settings built from strings, and an
+//! app started on port 0.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use wiredesk::app::App;
+use wiredesk::config::{self, Settings};
+
+/// The bundled sample feeds, served by the fake server in tests.
+pub const AGENCY_RSS: &str = include_str!("../../config/samples/northwind-agency.xml");
+pub const OUTLET_ATOM: &str = include_str!("../../config/samples/harbour-herald.xml");
+
+/// One canned response of the fake feed server.
+#[derive(Clone)]
+pub struct Canned {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Canned {
+    pub fn ok(content_type: &'static str, body: &str) -> Canned {
+        Canned {
+            status: StatusCode::OK,
+            content_type,
+            body: body.to_owned(),
+        }
+    }
+}
+
+/// A feed server on 127.0.0.1 that answers `/{name}` from a table the test
+/// can change, and counts the requests per path.
+#[derive(Clone)]
+pub struct FeedServer {
+    pub addr: SocketAddr,
+    feeds: Arc<Mutex<HashMap<String, Canned>>>,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl FeedServer {
+    pub async fn start() -> FeedServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = FeedServer {
+            addr: listener.local_addr().unwrap(),
+            feeds: Arc::default(),
+            hits: Arc::default(),
+        };
+        let app = Router::new()
+            .route("/{name}", get(serve_canned))
+            .with_state(server.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        server
+    }
+
+    pub fn set(&self, name: &str, canned: Canned) {
+        self.feeds.lock().unwrap().insert(name.to_owned(), canned);
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("http://{}/{name}", self.addr)
+    }
+
+    pub fn hits(&self, name: &str) -> usize {
+        self.hits.lock().unwrap().get(name).copied().unwrap_or(0)
+    }
+}
+
+async fn serve_canned(
+    State(server): State<FeedServer>,
+    UrlPath(name): UrlPath<String>,
+) -> Response {
+    *server.hits.lock().unwrap().entry(name.clone()).or_default() += 1;
+    let canned = server.feeds.lock().unwrap().get(&name).cloned();
+    match canned {
+        Some(c) => (c.status, [(header::CONTENT_TYPE, c.content_type)], c.body).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Settings from config text, with the database in `dir` and the server on
+/// port 0; the process environment is never read.
+pub fn settings(dir: &Path, sources_toml: &str) -> Settings {
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ntitle = \"test desk\"\n\
+         [storage]\npath = \"test.db\"\n\
+         [poll]\ntimeout = \"5s\"\n\
+         {sources_toml}"
+    );
+    config::from_str(&text, &dir.join("test.toml"), dir, []).unwrap()
+}
+
+/// `[[sources]]` blocks for (id, name, url, priority).
+pub fn sources_toml(sources: &[(&str, &str, &str, i64)]) -> String {
+    sources
+        .iter()
+        .map(|(id, name, url, priority)| {
+            format!(
+                "[[sources]]\nid = \"{id}\"\nname = \"{name}\"\nurl = \"{url}\"\npriority = {priority}\n"
+            )
+        })
+        .collect()
+}
+
+/// A running daemon: its address and the handle that stops it.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<Result<(), wiredesk::app::AppError>>,
+}
+
+impl Running {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the daemon and waits for it to exit cleanly.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.done.await.unwrap().unwrap();
+    }
+}
+
+/// Starts `app` serving on its port-0 listener.
+pub fn spawn_app(app: App) -> Running {
+    let addr = app.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(app.run(async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        stop: Some(stop),
+        done,
+    }
+}
+
+pub async fn get_text(url: &str) -> (StatusCode, String) {
+    // reqwest is built without a TLS provider of its own (see poll::fetch).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let response = reqwest::get(url).await.unwrap();
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+    (status, response.text().await.unwrap())
+}

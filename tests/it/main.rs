@@ -1,0 +1,7 @@
+//! wiredesk's integration tests: one binary, with the helpers in `helpers`.
+//! Every server a test needs runs in-process on 127.0.0.1, port 0.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod end_to_end;
+mod helpers;
