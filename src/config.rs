@@ -69,13 +69,32 @@ pub struct StorageSettings {
 pub struct PollSettings {
     /// Default interval for sources that set none.
     pub interval: Duration,
+    /// No source is polled more often than this.
+    pub min_interval: Duration,
+    /// Feed and server hints may lengthen a source's interval up to this.
+    pub max_interval: Duration,
+    /// Up to this share of the interval is added at random to each poll.
+    pub jitter: f64,
+    /// The longest wait between tries of a failing source.
+    pub max_backoff: Duration,
     /// Total time one fetch may take.
     pub timeout: Duration,
+    /// Time to establish a connection.
+    pub connect_timeout: Duration,
     /// How many sources are fetched at once.
     pub concurrency: usize,
+    /// How many requests may be in flight to one host at once.
+    pub per_host: usize,
+    /// The least time between the starts of two requests to one host.
+    pub host_delay: Duration,
     pub user_agent: String,
     /// The largest feed body accepted, in bytes (after decompression).
     pub max_body: usize,
+    /// A proxy for every request; without it the usual environment
+    /// variables (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`) apply.
+    pub proxy: Option<Url>,
+    /// How long in-flight polls get to finish at shutdown.
+    pub shutdown_grace: Duration,
 }
 
 // ---------------------------------------------------------------------------
@@ -114,10 +133,20 @@ struct RawStorage {
 #[serde(deny_unknown_fields)]
 struct RawPoll {
     interval: Option<String>,
+    min_interval: Option<String>,
+    max_interval: Option<String>,
+    jitter: Option<f64>,
+    max_backoff: Option<String>,
     timeout: Option<String>,
+    connect_timeout: Option<String>,
     concurrency: Option<i64>,
+    per_host: Option<i64>,
+    host_delay: Option<String>,
     user_agent: Option<String>,
+    contact: Option<String>,
     max_body: Option<i64>,
+    proxy: Option<String>,
+    shutdown_grace: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,14 +168,23 @@ pub mod defaults {
     pub const TITLE: &str = "wiredesk";
     pub const STORAGE_PATH: &str = "wiredesk.db";
     pub const INTERVAL: &str = "15m";
+    pub const MIN_INTERVAL: &str = "1m";
+    pub const MAX_INTERVAL: &str = "1h";
+    pub const JITTER: f64 = 0.1;
+    pub const MAX_BACKOFF: &str = "24h";
     pub const TIMEOUT: &str = "30s";
+    pub const CONNECT_TIMEOUT: &str = "10s";
     pub const CONCURRENCY: i64 = 8;
+    pub const PER_HOST: i64 = 1;
+    pub const HOST_DELAY: &str = "0s";
     pub const MAX_BODY: i64 = 10 * 1024 * 1024;
+    pub const SHUTDOWN_GRACE: &str = "15s";
+    pub const CONTACT: &str = "https://github.com/wiredesk/wiredesk";
 }
 
-/// The smallest interval a source may be polled at: anything shorter is
-/// impolite to the publisher and never needed for news.
-const MIN_INTERVAL: Duration = Duration::from_secs(60);
+/// No configurable floor goes below this: polling a feed more than once a
+/// minute is never needed for news and is impolite to the publisher.
+const HARD_MIN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Reads `file` and the `WIREDESK_*` variables of `env`, then validates.
 ///
@@ -272,38 +310,118 @@ impl Raw {
         }
         let path = base_dir.join(path_text);
 
-        let interval = duration(self.poll.interval.as_deref().unwrap_or(defaults::INTERVAL))
-            .map_err(|m| bad("poll.interval", m))?;
-        check_interval(interval).map_err(|m| bad("poll.interval", m))?;
-        let timeout = duration(self.poll.timeout.as_deref().unwrap_or(defaults::TIMEOUT))
-            .map_err(|m| bad("poll.timeout", m))?;
+        let poll = self.poll;
+        let dur = |key: &str, value: Option<&str>, default: &str| {
+            duration(value.unwrap_or(default)).map_err(|m| bad(key, m))
+        };
+        let min_interval = dur(
+            "poll.min_interval",
+            poll.min_interval.as_deref(),
+            defaults::MIN_INTERVAL,
+        )?;
+        if min_interval < HARD_MIN_INTERVAL {
+            return Err(bad(
+                "poll.min_interval",
+                format!(
+                    "{} is below {}",
+                    humantime::format_duration(min_interval),
+                    humantime::format_duration(HARD_MIN_INTERVAL)
+                ),
+            ));
+        }
+        let interval = dur(
+            "poll.interval",
+            poll.interval.as_deref(),
+            defaults::INTERVAL,
+        )?;
+        check_interval(interval, min_interval).map_err(|m| bad("poll.interval", m))?;
+        let max_interval = dur(
+            "poll.max_interval",
+            poll.max_interval.as_deref(),
+            defaults::MAX_INTERVAL,
+        )?;
+        if max_interval < min_interval {
+            return Err(bad(
+                "poll.max_interval",
+                "must not be shorter than poll.min_interval".into(),
+            ));
+        }
+        let jitter = poll.jitter.unwrap_or(defaults::JITTER);
+        if !(0.0..=0.5).contains(&jitter) {
+            return Err(bad(
+                "poll.jitter",
+                format!("{jitter} is out of range 0.0..=0.5 (a share of the interval)"),
+            ));
+        }
+        let max_backoff = dur(
+            "poll.max_backoff",
+            poll.max_backoff.as_deref(),
+            defaults::MAX_BACKOFF,
+        )?;
+        let timeout = dur("poll.timeout", poll.timeout.as_deref(), defaults::TIMEOUT)?;
         if timeout.is_zero() {
             return Err(bad("poll.timeout", "must be longer than 0s".into()));
         }
-        let concurrency = self.poll.concurrency.unwrap_or(defaults::CONCURRENCY);
-        let concurrency = usize::try_from(concurrency)
-            .ok()
-            .filter(|n| (1..=1024).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "poll.concurrency",
-                    format!("{concurrency} is out of range 1..=1024"),
-                )
-            })?;
-        let max_body = self.poll.max_body.unwrap_or(defaults::MAX_BODY);
+        let connect_timeout = dur(
+            "poll.connect_timeout",
+            poll.connect_timeout.as_deref(),
+            defaults::CONNECT_TIMEOUT,
+        )?;
+        if connect_timeout.is_zero() {
+            return Err(bad("poll.connect_timeout", "must be longer than 0s".into()));
+        }
+        let count = |key: &str, value: Option<i64>, default: i64| {
+            let n = value.unwrap_or(default);
+            usize::try_from(n)
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .ok_or_else(|| bad(key, format!("{n} is out of range 1..=1024")))
+        };
+        let concurrency = count("poll.concurrency", poll.concurrency, defaults::CONCURRENCY)?;
+        let per_host = count("poll.per_host", poll.per_host, defaults::PER_HOST)?;
+        let host_delay = dur(
+            "poll.host_delay",
+            poll.host_delay.as_deref(),
+            defaults::HOST_DELAY,
+        )?;
+        let shutdown_grace = dur(
+            "poll.shutdown_grace",
+            poll.shutdown_grace.as_deref(),
+            defaults::SHUTDOWN_GRACE,
+        )?;
+        let max_body = poll.max_body.unwrap_or(defaults::MAX_BODY);
         let max_body = usize::try_from(max_body)
             .ok()
             .filter(|n| *n >= 1024)
             .ok_or_else(|| bad("poll.max_body", format!("{max_body} is below 1024 bytes")))?;
-        let user_agent = self.poll.user_agent.unwrap_or_else(default_user_agent);
+        let contact = poll.contact.as_deref().unwrap_or(defaults::CONTACT);
+        Url::parse(contact)
+            .map_err(|e| bad("poll.contact", format!("{contact:?} is not a URL: {e}")))?;
+        let user_agent = poll
+            .user_agent
+            .unwrap_or_else(|| format!("wiredesk/{} (+{contact})", env!("CARGO_PKG_VERSION")));
         if user_agent.trim().is_empty() {
             return Err(bad("poll.user_agent", "must not be empty".into()));
         }
+        let proxy = match &poll.proxy {
+            Some(text) => Some(
+                Url::parse(text)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https" | "socks5"))
+                    .ok_or_else(|| {
+                        bad(
+                            "poll.proxy",
+                            format!("{text:?} is not an http:// proxy URL"),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
 
         let mut sources = Vec::with_capacity(self.sources.len());
         let mut seen = HashSet::new();
         for (index, value) in self.sources.into_iter().enumerate() {
-            let source = validate_source(index, value, interval, base_dir)
+            let source = validate_source(index, value, interval, min_interval, base_dir)
                 .map_err(|(key, message)| bad(&key, message))?;
             if !seen.insert(source.id.clone()) {
                 return Err(bad(
@@ -327,21 +445,23 @@ impl Raw {
             storage: StorageSettings { path },
             poll: PollSettings {
                 interval,
+                min_interval,
+                max_interval,
+                jitter,
+                max_backoff,
                 timeout,
+                connect_timeout,
                 concurrency,
+                per_host,
+                host_delay,
                 user_agent,
                 max_body,
+                proxy,
+                shutdown_grace,
             },
             sources,
         })
     }
-}
-
-fn default_user_agent() -> String {
-    format!(
-        "wiredesk/{} (+https://github.com/wiredesk/wiredesk)",
-        env!("CARGO_PKG_VERSION")
-    )
 }
 
 /// Validates `sources[index]`; an error is (key, message).
@@ -349,6 +469,7 @@ fn validate_source(
     index: usize,
     value: config::Value,
     default_interval: Duration,
+    min_interval: Duration,
     base_dir: &Path,
 ) -> Result<Source, (String, String)> {
     // The id, if one can be read, names the source in every message.
@@ -386,7 +507,7 @@ fn validate_source(
     let interval = match &raw.interval {
         Some(text) => {
             let d = duration(text).map_err(|m| (at("interval"), m))?;
-            check_interval(d).map_err(|m| (at("interval"), m))?;
+            check_interval(d, min_interval).map_err(|m| (at("interval"), m))?;
             d
         }
         None => default_interval,
@@ -465,12 +586,12 @@ fn duration(text: &str) -> Result<Duration, String> {
     })
 }
 
-fn check_interval(d: Duration) -> Result<(), String> {
-    if d < MIN_INTERVAL {
+fn check_interval(d: Duration, min: Duration) -> Result<(), String> {
+    if d < min {
         Err(format!(
-            "{} is shorter than the minimum of {}",
+            "{} is shorter than the minimum of {} (poll.min_interval)",
             humantime::format_duration(d),
-            humantime::format_duration(MIN_INTERVAL)
+            humantime::format_duration(min)
         ))
     } else {
         Ok(())

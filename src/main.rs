@@ -103,6 +103,8 @@ async fn poll(settings: Settings) -> anyhow::Result<()> {
             PollOutcome::Ok { seen, new, .. } => {
                 println!("{}\tok\t{seen} items\t{new} new", report.source);
             }
+            PollOutcome::NotModified => println!("{}\tnot modified", report.source),
+            PollOutcome::Unchanged => println!("{}\tunchanged", report.source),
             PollOutcome::Failed { reason } => {
                 println!("{}\terror\t{}", report.source, reason.escape_debug());
             }

@@ -81,6 +81,14 @@ pub struct Item {
     pub enclosures: Vec<Enclosure>,
 }
 
+/// HTTP validators of a source's last response, sent back on the next poll
+/// as `If-None-Match` / `If-Modified-Since`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
 /// The row id of a stored item.
 pub type ItemId = i64;
 

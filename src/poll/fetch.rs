@@ -1,25 +1,58 @@
 //! Fetching a source's body: the only `reqwest` user.
 //!
-//! `http`/`https` sources are fetched with a total timeout and a body cap
-//! enforced while streaming (the cap counts decompressed bytes, so a small
-//! gzip body cannot expand without bound). `file` sources are read from disk
-//! under the same cap, so the bundled example config runs offline.
+//! - Conditional GET: the stored `ETag` / `Last-Modified` go out as
+//!   `If-None-Match` / `If-Modified-Since`; a `304` comes back as
+//!   [`FetchOutcome::NotModified`], with no body read.
+//! - Redirects are followed here, hop by hop (at most [`MAX_REDIRECTS`]), so
+//!   that a permanent move is seen, loops are caught, and no hop leaves
+//!   http/https.
+//! - The body is capped while streaming at `[poll].max_body` decompressed
+//!   bytes: an endless or oversized body is cut and reported, never buffered
+//!   whole. gzip, brotli, deflate and zstd are accepted.
+//! - `file` sources are read from disk under the same cap, so the bundled
+//!   example runs offline.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use reqwest::header::{self, HeaderMap, HeaderValue};
 use tokio::io::AsyncReadExt;
 use url::Url;
 
+use super::schedule;
 use crate::config::PollSettings;
+use crate::model::Validators;
+
+/// The most redirects followed for one fetch.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// What feeds are asked for: every feed type, then anything.
+const ACCEPT: &str = "application/atom+xml, application/rss+xml, application/rdf+xml, \
+    application/feed+json, application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, \
+    */*;q=0.5";
+
+/// A fetch that reached the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// `None` for a `304 Not Modified`.
+    pub body: Option<Body>,
+    /// The validators to send next time (those of this response, else none).
+    pub validators: Validators,
+    /// How long the server says the response stays fresh.
+    pub fresh_for: Option<Duration>,
+    /// The final URL when every redirect hop was permanent (301/308).
+    pub moved_permanently: Option<Url>,
+    /// The HTTP status of the final response (200 for a file).
+    pub status: u16,
+}
 
 /// A fetched body.
-#[derive(Debug, Clone)]
-pub struct Fetched {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
     pub bytes: Vec<u8>,
     /// The `Content-Type` header, when the server sent one.
     pub content_type: Option<String>,
-    /// The HTTP status (200 for a file).
-    pub status: u16,
 }
 
 /// Why a fetch failed, worded for the source's recorded error.
@@ -27,12 +60,25 @@ pub struct Fetched {
 pub enum FetchError {
     #[error("HTTP {status}")]
     Status { status: u16 },
+    #[error("HTTP 410 Gone: the publisher removed this feed")]
+    Gone,
+    #[error("HTTP {status}: the server asked to retry later")]
+    RetryLater {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
     #[error("timed out after {0:?}")]
     Timeout(Duration),
     #[error("cannot connect: {0}")]
     Connect(String),
     #[error("the body is over the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("redirect loop at {0}")]
+    RedirectLoop(String),
+    #[error("bad redirect: {0}")]
+    BadRedirect(String),
     #[error("cannot read {path}: {reason}")]
     File { path: String, reason: String },
     #[error("{0}")]
@@ -51,11 +97,17 @@ impl Fetcher {
     /// A fetcher configured from `[poll]`.
     pub fn new(settings: &PollSettings) -> Result<Fetcher, FetchError> {
         install_crypto_provider();
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(settings.user_agent.clone())
             .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .connect_timeout(settings.connect_timeout.min(settings.timeout))
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(proxy) = &settings.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_str())
+                .map_err(|e| FetchError::Other(format!("poll.proxy: {e}")))?;
+            builder = builder.proxy(proxy);
+        }
+        let client = builder
             .build()
             .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))?;
         Ok(Fetcher {
@@ -65,30 +117,116 @@ impl Fetcher {
         })
     }
 
-    /// Fetches `url`, whatever its scheme.
-    pub async fn fetch(&self, url: &Url) -> Result<Fetched, FetchError> {
+    /// Fetches `url`, whatever its scheme, sending `validators`.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        now: DateTime<Utc>,
+    ) -> Result<Fetched, FetchError> {
         match url.scheme() {
             "file" => self.read_file(url).await,
-            _ => self.get(url).await,
+            _ => self.get(url, validators, now).await,
         }
     }
 
-    async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
-        let mut response = self
-            .client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| self.classify(e))?;
+    async fn get(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        now: DateTime<Utc>,
+    ) -> Result<Fetched, FetchError> {
+        let mut current = url.clone();
+        let mut visited = HashSet::from([current.to_string()]);
+        let mut all_permanent = true;
+        let mut hops = 0;
+        let mut response = loop {
+            let response = self
+                .client
+                .get(current.clone())
+                .headers(request_headers(validators))
+                .send()
+                .await
+                .map_err(|e| self.classify(e))?;
+            let status = response.status().as_u16();
+            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+                break response;
+            }
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(FetchError::TooManyRedirects);
+            }
+            all_permanent &= matches!(status, 301 | 308);
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    FetchError::BadRedirect(format!("HTTP {status} without Location"))
+                })?;
+            let next = current
+                .join(location)
+                .map_err(|e| FetchError::BadRedirect(format!("{location:?}: {e}")))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(FetchError::BadRedirect(format!(
+                    "to {:?}: only http and https are followed",
+                    next.scheme()
+                )));
+            }
+            if !visited.insert(next.to_string()) {
+                return Err(FetchError::RedirectLoop(next.to_string()));
+            }
+            current = next;
+        };
+        let moved_permanently = (hops > 0 && all_permanent).then(|| current.clone());
+
         let status = response.status().as_u16();
-        if !response.status().is_success() {
-            return Err(FetchError::Status { status });
+        let headers = response.headers();
+        let fresh_for = schedule::freshness(
+            header_str(headers, header::CACHE_CONTROL),
+            header_str(headers, header::EXPIRES),
+            now,
+        );
+        let new_validators = Validators {
+            etag: header_str(headers, header::ETAG).map(str::to_owned),
+            last_modified: header_str(headers, header::LAST_MODIFIED).map(str::to_owned),
+        };
+        match status {
+            304 => {
+                return Ok(Fetched {
+                    body: None,
+                    // A 304 may omit validators: keep the ones that matched.
+                    validators: Validators {
+                        etag: new_validators.etag.or_else(|| validators.etag.clone()),
+                        last_modified: new_validators
+                            .last_modified
+                            .or_else(|| validators.last_modified.clone()),
+                    },
+                    fresh_for,
+                    moved_permanently,
+                    status,
+                });
+            }
+            410 => return Err(FetchError::Gone),
+            429 | 503 => {
+                let retry_after = header_str(headers, header::RETRY_AFTER)
+                    .and_then(|v| schedule::parse_retry_after(v, now));
+                return Err(FetchError::RetryLater {
+                    status,
+                    retry_after,
+                });
+            }
+            200..=299 => {}
+            _ => return Err(FetchError::Status { status }),
         }
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let content_type = header_str(headers, header::CONTENT_TYPE).map(str::to_owned);
+        if let Some(length) = response.content_length()
+            && length > self.max_body as u64
+        {
+            return Err(FetchError::TooLarge {
+                limit: self.max_body,
+            });
+        }
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
             if bytes.len() + chunk.len() > self.max_body {
@@ -99,8 +237,13 @@ impl Fetcher {
             bytes.extend_from_slice(&chunk);
         }
         Ok(Fetched {
-            bytes,
-            content_type,
+            body: Some(Body {
+                bytes,
+                content_type,
+            }),
+            validators: new_validators,
+            fresh_for,
+            moved_permanently,
             status,
         })
     }
@@ -127,8 +270,13 @@ impl Fetcher {
             });
         }
         Ok(Fetched {
-            bytes,
-            content_type: None,
+            body: Some(Body {
+                bytes,
+                content_type: None,
+            }),
+            validators: Validators::default(),
+            fresh_for: None,
+            moved_permanently: None,
             status: 200,
         })
     }
@@ -142,6 +290,36 @@ impl Fetcher {
             FetchError::Other(error_chain(&e))
         }
     }
+}
+
+fn request_headers(validators: &Validators) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+    // Stored validators came from a server's headers, so they are valid
+    // header values; one that is not is simply not sent.
+    if let Some(etag) = validators
+        .etag
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        headers.insert(header::IF_NONE_MATCH, etag);
+    }
+    if let Some(date) = validators
+        .last_modified
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        headers.insert(header::IF_MODIFIED_SINCE, date);
+    }
+    headers
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 /// The error and its causes on one line: reqwest's own message alone
@@ -159,7 +337,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// reqwest is built without a TLS crypto provider (to keep aws-lc's C build
 /// out); ring is installed as the process default before the first client.
-fn install_crypto_provider() {
+pub fn install_crypto_provider() {
     // `Err` means a provider is already installed, which is the goal.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

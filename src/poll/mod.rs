@@ -1,28 +1,41 @@
 //! Polling: which sources are due, and one poll (fetch → ingest → dedup →
-//! store) per source.
+//! store) per source, politely.
 //!
-//! A failing source is a result, never an error of the whole round: its
-//! reason is logged once and recorded on the source, its stored items stay,
-//! and the other sources are polled as usual.
+//! - The schedule lives in the store (`next_poll_at`), so a restart neither
+//!   re-polls everything at once nor forgets what was due. The decisions are
+//!   pure functions in [`schedule`]; the scheduler sleeps until the next due
+//!   source (no fixed tick).
+//! - Politeness: at most `[poll].concurrency` fetches at once, at most
+//!   `[poll].per_host` to one host, with `[poll].host_delay` between the
+//!   starts of two requests to one host; validators are sent back; failing
+//!   sources back off exponentially with jitter and are never given up on.
+//! - A failing source is a result, never an error of the whole round: its
+//!   reason is logged once and recorded on the source, its stored items stay,
+//!   and the other sources are polled as usual.
 
 pub mod fetch;
+pub mod schedule;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
 use crate::config::PollSettings;
 use crate::dedup;
 use crate::ingest::{self, FetchedBody, Limits};
-use crate::model::{NewItem, Source, SourceId};
-use crate::store::{SourceState, Store};
+use crate::model::{ContentHash, NewItem, Source, SourceId};
+use crate::store::{PollRecord, PollStatus, SourceState, Store};
 
 pub use fetch::{FetchError, Fetcher};
+use schedule::{Attempt, Cadence, Moved};
 
 /// What one poll of one source came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,10 +43,13 @@ pub struct PollReport {
     pub source: SourceId,
     pub outcome: PollOutcome,
     pub elapsed: Duration,
+    /// When the source is next due.
+    pub next_poll_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PollOutcome {
+    /// A new body, parsed and stored.
     Ok {
         /// Items in the feed.
         seen: usize,
@@ -44,10 +60,17 @@ pub enum PollOutcome {
         /// New items that joined an existing story as a copy.
         merged: usize,
     },
+    /// The server answered `304 Not Modified`.
+    NotModified,
+    /// The body was the same as last time; it was not parsed again.
+    Unchanged,
     Failed {
         reason: String,
     },
 }
+
+/// The clock the poller reads; tests pass their own.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Polls sources into the store; cheap to clone.
 #[derive(Clone)]
@@ -58,67 +81,260 @@ pub struct Poller {
 struct Inner {
     fetcher: Fetcher,
     store: Store,
+    settings: PollSettings,
     limits: Limits,
-    concurrency: usize,
+    clock: Clock,
+    /// Fetches in flight, across all hosts.
+    global: Semaphore,
+    hosts: Hosts,
 }
 
 impl Poller {
     pub fn new(settings: &PollSettings, store: Store) -> Result<Poller, FetchError> {
+        Poller::with_clock(settings, store, Arc::new(Utc::now))
+    }
+
+    /// A poller that reads time from `clock`.
+    pub fn with_clock(
+        settings: &PollSettings,
+        store: Store,
+        clock: Clock,
+    ) -> Result<Poller, FetchError> {
         Ok(Poller {
             inner: Arc::new(Inner {
                 fetcher: Fetcher::new(settings)?,
                 store,
+                settings: settings.clone(),
                 limits: Limits {
                     max_body: settings.max_body,
                     ..Limits::default()
                 },
-                concurrency: settings.concurrency,
+                clock,
+                global: Semaphore::new(settings.concurrency),
+                hosts: Hosts::new(settings.per_host, settings.host_delay),
             }),
         })
     }
 
-    /// One poll of `source`: fetch, parse, dedup, store. Never fails: a
-    /// failure is recorded on the source and returned as the outcome.
+    fn now(&self) -> DateTime<Utc> {
+        (self.inner.clock)()
+    }
+
+    fn cadence(&self, source: &Source) -> Cadence {
+        let s = &self.inner.settings;
+        Cadence {
+            interval: source.interval,
+            min_interval: s.min_interval,
+            max_interval: s.max_interval,
+            jitter: s.jitter,
+            backoff_cap: s.max_backoff,
+        }
+    }
+
+    /// One poll of `source`: fetch, parse, dedup, store, and the next poll
+    /// time. Never fails: a failure is recorded on the source and returned
+    /// as the outcome.
     pub async fn poll_source(&self, source: &Source) -> PollReport {
         let started = Instant::now();
-        let outcome = match self.try_poll(source).await {
-            Ok(outcome) => outcome,
-            Err(reason) => {
-                let id = source.id.clone();
-                let error = reason.clone();
-                let recorded = self
-                    .inner
-                    .store
-                    .run(move |s| s.record_poll_error(&id, Utc::now(), &error))
-                    .await;
-                if let Err(e) = recorded {
-                    tracing::error!(source = %source.id, error = %e, "cannot record the failed poll");
+        let store = self.inner.store.clone();
+        let id = source.id.clone();
+        let state = match store.run(move |s| s.source_state(&id)).await {
+            Ok(state) => state.unwrap_or_else(|| blank_state(source)),
+            Err(e) => {
+                return self.report_unrecorded(
+                    source,
+                    started,
+                    format!("cannot read its state: {e}"),
+                );
+            }
+        };
+        let target = state
+            .effective_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok())
+            .unwrap_or_else(|| source.url.clone());
+
+        let fetched = {
+            let _global = self.inner.global.acquire().await.ok();
+            let _host = self.inner.hosts.enter(&target).await;
+            self.inner
+                .fetcher
+                .fetch(&target, &state.validators, self.now())
+                .await
+        };
+        let now = self.now();
+        let dice = fastrand::f64();
+        let cadence = self.cadence(source);
+        let moved_before = Moved {
+            effective_url: state.effective_url.clone(),
+            moved_to: state.moved_to.clone(),
+            count: state.moved_count,
+        };
+        let mut record = PollRecord {
+            at: now,
+            status: PollStatus::Error,
+            error: None,
+            http_status: None,
+            duration_ms: 0,
+            bytes: None,
+            next_poll_at: now,
+            validators: None,
+            body_hash: None,
+            interval_hint: None,
+            effective_url: moved_before.effective_url.clone(),
+            moved_to: moved_before.moved_to.clone(),
+            moved_count: moved_before.count,
+        };
+        let mut items = Vec::new();
+        let mut seen = 0;
+        let outcome = match fetched {
+            Ok(fetched) => {
+                let moved = schedule::after_answer(
+                    &moved_before,
+                    target.as_str(),
+                    fetched.moved_permanently.as_ref().map(Url::as_str),
+                );
+                if moved.count == schedule::MOVED_CONFIRMATIONS && moved != moved_before {
+                    tracing::warn!(
+                        source = %source.id,
+                        url = %source.url,
+                        moved_to = moved.moved_to.as_deref().unwrap_or_default(),
+                        "the source has moved permanently; update its url in the config"
+                    );
                 }
+                record.effective_url = moved.effective_url;
+                record.moved_to = moved.moved_to;
+                record.moved_count = moved.count;
+                record.http_status = Some(fetched.status);
+                record.validators = Some(fetched.validators);
+                let mut hint = fetched.fresh_for;
+                match fetched.body {
+                    None => {
+                        record.status = PollStatus::NotModified;
+                        hint = hint.max(state.interval_hint);
+                        record.next_poll_at =
+                            schedule::next_poll(&cadence, Attempt::Answered { hint }, now, dice);
+                        PollOutcome::NotModified
+                    }
+                    Some(body) => {
+                        record.bytes = Some(body.bytes.len() as u64);
+                        let hash: ContentHash = Sha256::digest(&body.bytes).into();
+                        if state.body_hash == Some(hash) {
+                            record.status = PollStatus::Unchanged;
+                            hint = hint.max(state.interval_hint);
+                            record.next_poll_at = schedule::next_poll(
+                                &cadence,
+                                Attempt::Answered { hint },
+                                now,
+                                dice,
+                            );
+                            PollOutcome::Unchanged
+                        } else {
+                            match self.parse(source, &target, &body, now) {
+                                Ok((parsed_items, feed_hint)) => {
+                                    seen = parsed_items.len();
+                                    items = parsed_items;
+                                    record.status = PollStatus::Ok;
+                                    record.body_hash = Some(hash);
+                                    record.interval_hint =
+                                        Some(feed_hint.unwrap_or(Duration::ZERO));
+                                    hint = hint.max(feed_hint);
+                                    record.next_poll_at = schedule::next_poll(
+                                        &cadence,
+                                        Attempt::Answered { hint },
+                                        now,
+                                        dice,
+                                    );
+                                    PollOutcome::Ok {
+                                        seen,
+                                        new: 0,
+                                        updated: 0,
+                                        merged: 0,
+                                    }
+                                }
+                                Err(reason) => {
+                                    // Keep the old validators: the next poll
+                                    // must fetch the body again, not get a 304.
+                                    record.validators = None;
+                                    self.failed(&mut record, &cadence, &state, None, reason, dice)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Err(FetchError::Gone) => {
+                record.status = PollStatus::Gone;
+                record.http_status = Some(410);
+                record.next_poll_at = schedule::next_poll(&cadence, Attempt::Gone, now, dice);
+                let reason = FetchError::Gone.to_string();
+                record.error = Some(reason.clone());
                 PollOutcome::Failed { reason }
             }
+            Err(e) => {
+                let retry_after = match &e {
+                    FetchError::RetryLater { retry_after, .. } => *retry_after,
+                    _ => None,
+                };
+                record.http_status = match &e {
+                    FetchError::Status { status } | FetchError::RetryLater { status, .. } => {
+                        Some(*status)
+                    }
+                    _ => None,
+                };
+                self.failed(
+                    &mut record,
+                    &cadence,
+                    &state,
+                    retry_after,
+                    e.to_string(),
+                    dice,
+                )
+            }
+        };
+        record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+
+        let id = source.id.clone();
+        let next_poll_at = record.next_poll_at;
+        let written = store
+            .run(move |s| s.record_poll(&id, &record, &items, dedup::assign))
+            .await;
+        let outcome = match (outcome, written) {
+            (PollOutcome::Ok { .. }, Ok(summary)) => PollOutcome::Ok {
+                seen,
+                new: summary.new,
+                updated: summary.updated,
+                merged: summary.merged,
+            },
+            (outcome, Ok(_)) => outcome,
+            (_, Err(e)) => PollOutcome::Failed {
+                reason: format!("cannot store the poll: {e}"),
+            },
         };
         let report = PollReport {
             source: source.id.clone(),
             outcome,
             elapsed: started.elapsed(),
+            next_poll_at,
         };
-        log_report(source, &report);
+        log_report(source, &target, &report);
         report
     }
 
-    async fn try_poll(&self, source: &Source) -> Result<PollOutcome, String> {
-        let fetched = self
-            .inner
-            .fetcher
-            .fetch(&source.url)
-            .await
-            .map_err(|e| e.to_string())?;
-        let now = Utc::now();
+    /// Parses a body into items with their dedup keys, and the interval the
+    /// feed asks for.
+    fn parse(
+        &self,
+        source: &Source,
+        url: &Url,
+        body: &fetch::Body,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<NewItem>, Option<Duration>), String> {
         let parsed = ingest::parse(
             &FetchedBody {
-                bytes: &fetched.bytes,
-                content_type: fetched.content_type.as_deref(),
-                url: &source.url,
+                bytes: &body.bytes,
+                content_type: body.content_type.as_deref(),
+                url,
             },
             now,
             &self.inner.limits,
@@ -127,8 +343,8 @@ impl Poller {
         for warning in &parsed.warnings {
             tracing::warn!(source = %source.id, warning = %warning, "entry skipped or repaired");
         }
-        let seen = parsed.items.len();
-        let items: Vec<NewItem> = parsed
+        let hint = parsed.hints.ttl;
+        let items = parsed
             .items
             .into_iter()
             .map(|item| NewItem {
@@ -136,34 +352,51 @@ impl Poller {
                 item,
             })
             .collect();
-        let id = source.id.clone();
-        let summary = self
-            .inner
-            .store
-            .run(move |s| s.record_poll_ok(&id, now, &items, dedup::assign))
-            .await
-            .map_err(|e| format!("cannot store the items: {e}"))?;
-        Ok(PollOutcome::Ok {
-            seen,
-            new: summary.new,
-            updated: summary.updated,
-            merged: summary.merged,
-        })
+        Ok((items, hint))
     }
 
-    /// Polls every source in `sources`, at most `[poll].concurrency` at a
-    /// time; the reports come back in the order of `sources`.
+    fn failed(
+        &self,
+        record: &mut PollRecord,
+        cadence: &Cadence,
+        state: &SourceState,
+        retry_after: Option<Duration>,
+        reason: String,
+        dice: f64,
+    ) -> PollOutcome {
+        record.status = PollStatus::Error;
+        record.error = Some(reason.clone());
+        record.next_poll_at = schedule::next_poll(
+            cadence,
+            Attempt::Failed {
+                failures: state.consecutive_failures.saturating_add(1),
+                retry_after,
+            },
+            record.at,
+            dice,
+        );
+        PollOutcome::Failed { reason }
+    }
+
+    /// A report for a poll whose outcome could not be recorded.
+    fn report_unrecorded(&self, source: &Source, started: Instant, reason: String) -> PollReport {
+        let report = PollReport {
+            source: source.id.clone(),
+            outcome: PollOutcome::Failed { reason },
+            elapsed: started.elapsed(),
+            next_poll_at: self.now() + chrono::Duration::minutes(1),
+        };
+        log_report(source, &source.url, &report);
+        report
+    }
+
+    /// Polls every source in `sources` now, within the concurrency and
+    /// per-host limits; the reports come back in the order of `sources`.
     pub async fn poll_sources(&self, sources: &[Source]) -> Vec<PollReport> {
-        let permits = Arc::new(Semaphore::new(self.inner.concurrency));
         let mut tasks = JoinSet::new();
         for (index, source) in sources.iter().cloned().enumerate() {
             let poller = self.clone();
-            let permits = Arc::clone(&permits);
-            tasks.spawn(async move {
-                // The semaphore is never closed, so acquiring cannot fail.
-                let _permit = permits.acquire_owned().await.ok();
-                (index, poller.poll_source(&source).await)
-            });
+            tasks.spawn(async move { (index, poller.poll_source(&source).await) });
         }
         let mut reports: Vec<Option<PollReport>> = vec![None; sources.len()];
         while let Some(joined) = tasks.join_next().await {
@@ -172,6 +405,7 @@ impl Poller {
                 Err(e) => tracing::error!(error = %e, "a poll task failed"),
             }
         }
+        let now = self.now();
         reports
             .into_iter()
             .zip(sources)
@@ -182,87 +416,172 @@ impl Poller {
                         reason: "the poll task failed".into(),
                     },
                     elapsed: Duration::ZERO,
+                    next_poll_at: now,
                 })
             })
             .collect()
     }
 
-    /// Polls `sources` on their schedules until `shutdown` is cancelled. A
-    /// round that has started is finished before returning, so no poll is
-    /// cut off between fetch and store.
+    /// Polls `sources` on their schedules until `shutdown` is cancelled.
+    /// Then no new poll starts; polls in flight get `[poll].shutdown_grace`
+    /// to finish and are abandoned after it (each poll's writes are one
+    /// transaction, so an abandoned poll leaves nothing half-written).
     pub async fn run(self, sources: Vec<Source>, shutdown: CancellationToken) {
+        let store = self.inner.store.clone();
+        let states = store.run(|s| s.source_states()).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the schedule; polling every source now");
+            Vec::new()
+        });
+        let now = self.now();
+        let recorded: HashMap<SourceId, Option<DateTime<Utc>>> =
+            states.into_iter().map(|s| (s.id, s.next_poll_at)).collect();
+        // (due, index into sources): the earliest first.
+        let mut queue: BTreeSet<(DateTime<Utc>, usize)> = sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (recorded.get(&s.id).copied().flatten().unwrap_or(now), i))
+            .collect();
+        let mut in_flight: JoinSet<(usize, PollReport)> = JoinSet::new();
+        let mut running: HashSet<usize> = HashSet::new();
+
         loop {
-            let store = self.inner.store.clone();
-            let states = match store.run(|s| s.source_states()).await {
-                Ok(states) => states,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the sources' state; retrying in a minute");
-                    Vec::new()
-                }
-            };
-            let now = Utc::now();
-            let (due, next) = schedule(&sources, &states, now);
-            if !due.is_empty() {
-                let due: Vec<Source> = due.into_iter().cloned().collect();
-                self.poll_sources(&due).await;
-                if shutdown.is_cancelled() {
+            let now = self.now();
+            while let Some(&(due, index)) = queue.first() {
+                if due > now {
                     break;
                 }
-                continue;
+                queue.pop_first();
+                if running.insert(index) {
+                    let poller = self.clone();
+                    let source = sources[index].clone();
+                    in_flight.spawn(async move { (index, poller.poll_source(&source).await) });
+                }
             }
-            let wait = next
-                .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(60))
-                .max(Duration::from_secs(1));
+            let wake = queue
+                .first()
+                .map(|&(due, _)| (due - now).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(3600));
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(wait) => {}
+                Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    match joined {
+                        Ok((index, report)) => {
+                            running.remove(&index);
+                            queue.insert((report.next_poll_at, index));
+                        }
+                        Err(e) => tracing::error!(error = %e, "a poll task failed"),
+                    }
+                }
+                () = tokio::time::sleep(wake) => {}
+            }
+        }
+
+        if !in_flight.is_empty() {
+            tracing::info!(polls = in_flight.len(), "waiting for polls in flight");
+            let grace = self.inner.settings.shutdown_grace;
+            let finished = tokio::time::timeout(grace, async {
+                while in_flight.join_next().await.is_some() {}
+            })
+            .await;
+            if finished.is_err() {
+                tracing::warn!(
+                    polls = in_flight.len(),
+                    "polls still in flight after the shutdown grace; abandoning them"
+                );
+                in_flight.abort_all();
             }
         }
         tracing::info!("poller stopped");
     }
 }
 
-/// When a source is next due: one interval after its last poll, or now if
-/// it was never polled.
-pub fn next_due(
-    last_polled: Option<DateTime<Utc>>,
-    interval: Duration,
-    now: DateTime<Utc>,
-) -> DateTime<Utc> {
-    match last_polled {
-        None => now,
-        Some(at) => at + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX),
+/// The state of a source the store does not know yet.
+fn blank_state(source: &Source) -> SourceState {
+    SourceState {
+        id: source.id.clone(),
+        url: source.url.to_string(),
+        name: source.name.clone(),
+        last_polled_at: None,
+        last_ok_at: None,
+        last_status: None,
+        last_error: None,
+        last_http_status: None,
+        last_duration_ms: None,
+        last_bytes: None,
+        consecutive_failures: 0,
+        validators: Default::default(),
+        body_hash: None,
+        next_poll_at: None,
+        interval_hint: None,
+        effective_url: None,
+        moved_to: None,
+        moved_count: 0,
     }
 }
 
-/// The sources due at `now`, and when the next one that is not falls due.
-pub fn schedule<'a>(
-    sources: &'a [Source],
-    states: &[SourceState],
-    now: DateTime<Utc>,
-) -> (Vec<&'a Source>, Option<DateTime<Utc>>) {
-    let last: HashMap<&SourceId, Option<DateTime<Utc>>> =
-        states.iter().map(|s| (&s.id, s.last_polled_at)).collect();
-    let mut due = Vec::new();
-    let mut next: Option<DateTime<Utc>> = None;
-    for source in sources {
-        let at = next_due(
-            last.get(&source.id).copied().flatten(),
-            source.interval,
-            now,
-        );
-        if at <= now {
-            due.push(source);
-        } else {
-            next = Some(next.map_or(at, |n| n.min(at)));
+/// Per-host politeness: a limit on requests in flight to one host, and a
+/// least delay between the starts of two requests to it.
+struct Hosts {
+    per_host: usize,
+    delay: Duration,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+}
+
+struct Host {
+    permits: Semaphore,
+    last_start: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl Hosts {
+    fn new(per_host: usize, delay: Duration) -> Hosts {
+        Hosts {
+            per_host,
+            delay,
+            hosts: Mutex::new(HashMap::new()),
         }
     }
-    (due, next)
+
+    /// Waits until a request to `url`'s host may start; the returned guard
+    /// holds its place until dropped. Files have no host and never wait.
+    async fn enter(&self, url: &Url) -> Option<HostGuard> {
+        let name = url.host_str()?.to_ascii_lowercase();
+        let host = {
+            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(hosts.entry(name).or_insert_with(|| {
+                Arc::new(Host {
+                    permits: Semaphore::new(self.per_host),
+                    last_start: tokio::sync::Mutex::new(None),
+                })
+            }))
+        };
+        let permit = Arc::clone(&host);
+        // The semaphore is never closed, so acquiring cannot fail.
+        permit.permits.acquire().await.ok()?.forget();
+        if !self.delay.is_zero() {
+            let mut last = host.last_start.lock().await;
+            if let Some(at) = *last {
+                tokio::time::sleep_until(at + self.delay).await;
+            }
+            *last = Some(Instant::now());
+        }
+        Some(HostGuard { host })
+    }
 }
 
-fn log_report(source: &Source, report: &PollReport) {
+/// A place among a host's requests in flight.
+struct HostGuard {
+    host: Arc<Host>,
+}
+
+impl Drop for HostGuard {
+    fn drop(&mut self) {
+        self.host.permits.add_permits(1);
+    }
+}
+
+fn log_report(source: &Source, url: &Url, report: &PollReport) {
     let elapsed_ms = u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX);
+    let next = report.next_poll_at.to_rfc3339();
     match &report.outcome {
         PollOutcome::Ok {
             seen,
@@ -271,75 +590,32 @@ fn log_report(source: &Source, report: &PollReport) {
             merged,
         } => tracing::info!(
             source = %source.id,
-            url = %source.url,
+            url = %url,
             status = "ok",
             items = seen,
             new,
             updated,
             copies = merged,
             elapsed_ms,
+            next,
+            "polled"
+        ),
+        PollOutcome::NotModified | PollOutcome::Unchanged => tracing::info!(
+            source = %source.id,
+            url = %url,
+            status = if report.outcome == PollOutcome::NotModified { "not_modified" } else { "unchanged" },
+            elapsed_ms,
+            next,
             "polled"
         ),
         PollOutcome::Failed { reason } => tracing::warn!(
             source = %source.id,
-            url = %source.url,
+            url = %url,
             status = "error",
             error = %reason,
             elapsed_ms,
+            next,
             "poll failed"
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn source(id: &str, minutes: u64) -> Source {
-        Source {
-            id: SourceId::new(id),
-            name: id.into(),
-            url: url::Url::parse("https://a.example/feed").unwrap(),
-            interval: Duration::from_secs(minutes * 60),
-            priority: 0,
-            tags: vec![],
-        }
-    }
-
-    fn state(id: &str, last: Option<DateTime<Utc>>) -> SourceState {
-        SourceState {
-            id: SourceId::new(id),
-            last_polled_at: last,
-            last_ok_at: last,
-            last_error: None,
-            consecutive_failures: 0,
-        }
-    }
-
-    #[test]
-    fn a_source_never_polled_is_due_at_once() {
-        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
-        let sources = [source("a", 15)];
-        let (due, next) = schedule(&sources, &[], now);
-        assert_eq!(due.len(), 1);
-        assert_eq!(next, None);
-    }
-
-    #[test]
-    fn a_source_is_due_one_interval_after_its_last_poll() {
-        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
-        let ten_ago = now - chrono::Duration::minutes(10);
-        let twenty_ago = now - chrono::Duration::minutes(20);
-        let sources = [source("a", 15), source("b", 15), source("c", 60)];
-        let states = [
-            state("a", Some(ten_ago)),
-            state("b", Some(twenty_ago)),
-            state("c", Some(twenty_ago)),
-        ];
-        let (due, next) = schedule(&sources, &states, now);
-        let due: Vec<&str> = due.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(due, ["b"]);
-        assert_eq!(next, Some(now + chrono::Duration::minutes(5)));
     }
 }
