@@ -495,6 +495,26 @@ impl Poller {
     }
 }
 
+/// The sources due at `now` by their recorded `next_poll_at` (a source never
+/// polled is due at once), and when the next one that is not falls due.
+pub fn due<'a>(
+    sources: &'a [Source],
+    states: &[SourceState],
+    now: DateTime<Utc>,
+) -> (Vec<&'a Source>, Option<DateTime<Utc>>) {
+    let recorded: HashMap<&SourceId, Option<DateTime<Utc>>> =
+        states.iter().map(|s| (&s.id, s.next_poll_at)).collect();
+    let mut due = Vec::new();
+    let mut next: Option<DateTime<Utc>> = None;
+    for source in sources {
+        match recorded.get(&source.id).copied().flatten() {
+            Some(at) if at > now => next = Some(next.map_or(at, |n| n.min(at))),
+            _ => due.push(source),
+        }
+    }
+    (due, next)
+}
+
 /// The state of a source the store does not know yet.
 fn blank_state(source: &Source) -> SourceState {
     SourceState {

@@ -86,7 +86,9 @@ pub fn next_poll(
             }
         }
     };
-    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1))
+    let at = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1));
+    // Whole seconds: that is what the store keeps.
+    DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
 }
 
 /// Exponential backoff with full jitter, starting from the interval: after

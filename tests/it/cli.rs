@@ -168,3 +168,28 @@ fn run_serves_the_feed_and_exits_0_on_sigterm() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn sources_prints_each_source_with_its_poll_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    wiredesk(&config, &["poll"]);
+    let out = wiredesk(&config, &["sources"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("SOURCE"), "{stdout}");
+    assert!(
+        lines[1].starts_with("agency ") && lines[1].contains(" ok "),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("missing ") && lines[2].contains("error"),
+        "{stdout}"
+    );
+    assert!(lines[2].contains("cannot read"), "{stdout}");
+    assert!(
+        lines[3].starts_with("outlet ") && lines[3].contains(" ok "),
+        "{stdout}"
+    );
+}

@@ -154,3 +154,106 @@ pub async fn get_text(url: &str) -> (StatusCode, String) {
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
     (status, response.text().await.unwrap())
 }
+
+/// What a scripted server saw of one request.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub path: String,
+    pub headers: axum::http::HeaderMap,
+}
+
+type Script = dyn Fn(&Seen, usize) -> Response + Send + Sync;
+
+/// A server on 127.0.0.1 whose every answer comes from a closure given the
+/// request and how many times its path was asked for before; it records
+/// every request and the most requests it had in flight at once.
+#[derive(Clone)]
+pub struct ScriptedServer {
+    pub addr: SocketAddr,
+    script: Arc<Script>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    in_flight: Arc<Mutex<(usize, usize)>>,
+    /// How long each answer is held back, to make requests overlap.
+    hold: std::time::Duration,
+}
+
+impl ScriptedServer {
+    pub async fn start(
+        hold: std::time::Duration,
+        script: impl Fn(&Seen, usize) -> Response + Send + Sync + 'static,
+    ) -> ScriptedServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = ScriptedServer {
+            addr: listener.local_addr().unwrap(),
+            script: Arc::new(script),
+            seen: Arc::default(),
+            in_flight: Arc::default(),
+            hold,
+        };
+        let app = Router::new().fallback(scripted).with_state(server.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.seen().iter().filter(|s| s.path == path).count()
+    }
+
+    /// The most requests that were in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.in_flight.lock().unwrap().1
+    }
+}
+
+async fn scripted(
+    State(server): State<ScriptedServer>,
+    request: axum::extract::Request,
+) -> Response {
+    let seen = Seen {
+        path: request.uri().path().to_owned(),
+        headers: request.headers().clone(),
+    };
+    let before = {
+        let mut all = server.seen.lock().unwrap();
+        let before = all.iter().filter(|s| s.path == seen.path).count();
+        all.push(seen.clone());
+        before
+    };
+    {
+        let mut flight = server.in_flight.lock().unwrap();
+        flight.0 += 1;
+        flight.1 = flight.1.max(flight.0);
+    }
+    if !server.hold.is_zero() {
+        tokio::time::sleep(server.hold).await;
+    }
+    let response = (server.script)(&seen, before);
+    server.in_flight.lock().unwrap().0 -= 1;
+    response
+}
+
+/// A raw TCP server on 127.0.0.1 that runs `conn` on every connection, for
+/// answers no well-behaved HTTP server gives (trickles, endless bodies,
+/// silence).
+pub async fn raw_server<F, Fut>(conn: F) -> SocketAddr
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(conn(stream));
+        }
+    });
+    addr
+}

@@ -1,0 +1,528 @@
+//! Polling like a good citizen, against servers that record every request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, TimeZone, Utc};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wiredesk::config::Settings;
+use wiredesk::poll::{PollOutcome, Poller};
+use wiredesk::store::Store;
+
+use crate::helpers::{AGENCY_RSS, ScriptedServer, raw_server, settings, sources_toml};
+
+const RSS: &str = "application/rss+xml";
+
+fn feed(body: &str) -> Response {
+    ([(header::CONTENT_TYPE, RSS)], body.to_owned()).into_response()
+}
+
+fn status(code: u16, headers: &[(&'static str, &str)]) -> Response {
+    let mut response = StatusCode::from_u16(code).unwrap().into_response();
+    for (name, value) in headers {
+        response
+            .headers_mut()
+            .insert(*name, HeaderValue::from_str(value).unwrap());
+    }
+    response
+}
+
+/// A poller over a fresh store in `dir`, reading time from a fixed clock.
+fn poller(
+    dir: &std::path::Path,
+    sources: &str,
+    extra_poll: &str,
+    now: DateTime<Utc>,
+) -> (Settings, Store, Poller) {
+    let mut settings = settings(dir, sources);
+    if !extra_poll.is_empty() {
+        let timeout = if extra_poll.contains("timeout") {
+            ""
+        } else {
+            "timeout = \"5s\""
+        };
+        let text = format!("[poll]\n{timeout}\n{extra_poll}\n{sources}");
+        settings = wiredesk::config::from_str(&text, &dir.join("t.toml"), dir, []).unwrap();
+        settings.storage.path = dir.join("test.db");
+    }
+    let store = Store::open(&settings.storage.path).unwrap();
+    store.sync_sources(&settings.sources).unwrap();
+    let poller = Poller::with_clock(&settings.poll, store.clone(), Arc::new(move || now)).unwrap();
+    (settings, store, poller)
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap()
+}
+
+fn one(id: &str, url: &str) -> String {
+    sources_toml(&[(id, id, url, 0)])
+}
+
+#[tokio::test]
+async fn the_second_poll_sends_the_validators_and_a_304_writes_nothing() {
+    let server = ScriptedServer::start(Duration::ZERO, |seen, _| {
+        if seen
+            .headers
+            .get(header::IF_NONE_MATCH)
+            .map(|v| v.as_bytes())
+            == Some(b"\"v1\"")
+        {
+            return status(304, &[("etag", "\"v1\"")]);
+        }
+        let mut r = feed(AGENCY_RSS);
+        r.headers_mut()
+            .insert(header::ETAG, HeaderValue::from_static("\"v1\""));
+        r.headers_mut().insert(
+            header::LAST_MODIFIED,
+            HeaderValue::from_static("Thu, 26 Nov 2026 06:12:00 GMT"),
+        );
+        r
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, store, poller) =
+        poller(dir.path(), &one("agency", &server.url("/feed")), "", t0());
+    let source = &settings.sources[0];
+
+    let first = poller.poll_source(source).await;
+    assert!(
+        matches!(first.outcome, PollOutcome::Ok { new: 3, .. }),
+        "{first:?}"
+    );
+    let first_seen = server.seen();
+    assert!(first_seen[0].headers.get(header::IF_NONE_MATCH).is_none());
+    let stories = store.latest_stories(50).unwrap();
+
+    let second = poller.poll_source(source).await;
+    assert_eq!(second.outcome, PollOutcome::NotModified);
+    let sent = &server.seen()[1].headers;
+    assert_eq!(sent[header::IF_NONE_MATCH], "\"v1\"");
+    assert_eq!(
+        sent[header::IF_MODIFIED_SINCE],
+        "Thu, 26 Nov 2026 06:12:00 GMT"
+    );
+    assert_eq!(store.latest_stories(50).unwrap(), stories);
+    let state = store.source_state(&source.id).unwrap().unwrap();
+    assert_eq!(state.last_status.as_deref(), Some("not_modified"));
+    assert_eq!(state.validators.etag.as_deref(), Some("\"v1\""));
+}
+
+#[tokio::test]
+async fn a_user_agent_naming_wiredesk_is_sent() {
+    let server = ScriptedServer::start(Duration::ZERO, |_, _| feed(AGENCY_RSS)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, _, poller) = poller(
+        dir.path(),
+        &one("agency", &server.url("/feed")),
+        "contact = \"https://desk.example/about\"",
+        t0(),
+    );
+    poller.poll_source(&settings.sources[0]).await;
+    let ua = server.seen()[0].headers[header::USER_AGENT]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(ua.starts_with("wiredesk/"), "{ua}");
+    assert!(ua.contains("https://desk.example/about"), "{ua}");
+}
+
+#[tokio::test]
+async fn a_permanent_redirect_is_followed_and_then_polled_directly() {
+    let server = ScriptedServer::start(Duration::ZERO, |seen, _| match seen.path.as_str() {
+        "/old" => status(301, &[("location", "/new")]),
+        "/new" => feed(AGENCY_RSS),
+        _ => status(404, &[]),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, store, poller) =
+        poller(dir.path(), &one("agency", &server.url("/old")), "", t0());
+    let source = &settings.sources[0];
+    for _ in 0..3 {
+        let report = poller.poll_source(source).await;
+        assert!(
+            !matches!(report.outcome, PollOutcome::Failed { .. }),
+            "{report:?}"
+        );
+    }
+    assert_eq!(
+        server.hits("/old"),
+        1,
+        "the old URL is left after the first 301"
+    );
+    assert_eq!(server.hits("/new"), 3);
+    let state = store.source_state(&source.id).unwrap().unwrap();
+    assert_eq!(
+        state.effective_url.as_deref(),
+        Some(server.url("/new").as_str())
+    );
+    assert_eq!(state.moved_count, 3);
+}
+
+#[tokio::test]
+async fn a_temporary_redirect_keeps_the_configured_url() {
+    let server = ScriptedServer::start(Duration::ZERO, |seen, _| match seen.path.as_str() {
+        "/feed" => status(302, &[("location", "/elsewhere")]),
+        "/elsewhere" => feed(AGENCY_RSS),
+        _ => status(404, &[]),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, store, poller) =
+        poller(dir.path(), &one("agency", &server.url("/feed")), "", t0());
+    let source = &settings.sources[0];
+    poller.poll_source(source).await;
+    poller.poll_source(source).await;
+    assert_eq!(server.hits("/feed"), 2);
+    let state = store.source_state(&source.id).unwrap().unwrap();
+    assert_eq!(state.effective_url, None);
+}
+
+#[tokio::test]
+async fn a_redirect_loop_is_a_recorded_error() {
+    let server = ScriptedServer::start(Duration::ZERO, |seen, _| match seen.path.as_str() {
+        "/a" => status(301, &[("location", "/b")]),
+        _ => status(301, &[("location", "/a")]),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, store, poller) = poller(dir.path(), &one("agency", &server.url("/a")), "", t0());
+    let report = poller.poll_source(&settings.sources[0]).await;
+    let PollOutcome::Failed { reason } = report.outcome else {
+        panic!("{report:?}")
+    };
+    assert!(reason.contains("redirect loop"), "{reason}");
+    assert!(server.seen().len() <= 3);
+    let state = store.source_states().unwrap();
+    assert_eq!(state[0].last_error.as_deref(), Some(reason.as_str()));
+}
+
+#[tokio::test]
+async fn a_redirect_chain_longer_than_five_hops_is_refused() {
+    let server = ScriptedServer::start(Duration::ZERO, |seen, _| {
+        let n: u32 = seen.path.trim_start_matches('/').parse().unwrap_or(0);
+        status(302, &[("location", &format!("/{}", n + 1))])
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, _, poller) = poller(dir.path(), &one("agency", &server.url("/0")), "", t0());
+    let report = poller.poll_source(&settings.sources[0]).await;
+    assert_eq!(
+        report.outcome,
+        PollOutcome::Failed {
+            reason: "more than 5 redirects".into()
+        }
+    );
+    assert_eq!(server.seen().len(), 6);
+}
+
+#[tokio::test]
+async fn a_gone_source_is_marked_and_polled_daily() {
+    let server = ScriptedServer::start(Duration::ZERO, |_, _| status(410, &[])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, store, poller) =
+        poller(dir.path(), &one("agency", &server.url("/feed")), "", t0());
+    let report = poller.poll_source(&settings.sources[0]).await;
+    assert!(matches!(report.outcome, PollOutcome::Failed { .. }));
+    assert_eq!(report.next_poll_at, t0() + chrono::Duration::hours(24));
+    let state = &store.source_states().unwrap()[0];
+    assert_eq!(state.last_status.as_deref(), Some("gone"));
+    assert_eq!(state.last_http_status, Some(410));
+}
+
+#[tokio::test]
+async fn retry_after_in_seconds_and_as_a_date_is_honoured() {
+    let server = ScriptedServer::start(Duration::ZERO, |seen, _| match seen.path.as_str() {
+        "/busy" => status(429, &[("retry-after", "7200")]),
+        _ => status(503, &[("retry-after", "Sat, 28 Nov 2026 15:00:00 GMT")]),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sources = sources_toml(&[
+        ("busy", "busy", &server.url("/busy"), 0),
+        ("down", "down", &server.url("/down"), 0),
+    ]);
+    let (settings, _, poller) = poller(dir.path(), &sources, "", t0());
+    let busy = poller.poll_source(&settings.sources[0]).await;
+    let down = poller.poll_source(&settings.sources[1]).await;
+    let hours =
+        |r: &wiredesk::poll::PollReport| (r.next_poll_at - t0()).num_minutes() as f64 / 60.0;
+    // The backoff after one failure is at most 2 × 15 minutes, so the
+    // server's wish is what decides.
+    assert_eq!(hours(&busy), 2.0);
+    assert_eq!(hours(&down), 3.0);
+}
+
+#[tokio::test]
+async fn backoff_grows_with_each_failure_and_one_success_resets_it() {
+    let server = ScriptedServer::start(Duration::ZERO, |_, before| {
+        if before < 4 {
+            status(500, &[])
+        } else {
+            feed(AGENCY_RSS)
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, store, poller) =
+        poller(dir.path(), &one("agency", &server.url("/feed")), "", t0());
+    let source = &settings.sources[0];
+    let minutes =
+        |r: &wiredesk::poll::PollReport| (r.next_poll_at - t0()).num_seconds() as f64 / 60.0;
+    for failures in 1..=4u32 {
+        let report = poller.poll_source(source).await;
+        assert!(matches!(report.outcome, PollOutcome::Failed { .. }));
+        let waited = minutes(&report);
+        let upper = 15.0 * f64::from(2u32.pow(failures));
+        assert!(
+            (15.0..=upper).contains(&waited),
+            "failure {failures}: {waited} min"
+        );
+        let state = store.source_state(&source.id).unwrap().unwrap();
+        assert_eq!(state.consecutive_failures, failures);
+    }
+    let report = poller.poll_source(source).await;
+    assert!(matches!(report.outcome, PollOutcome::Ok { .. }));
+    let waited = minutes(&report);
+    assert!(
+        (15.0..=16.5).contains(&waited),
+        "after success: {waited} min"
+    );
+    assert_eq!(
+        store
+            .source_state(&source.id)
+            .unwrap()
+            .unwrap()
+            .consecutive_failures,
+        0
+    );
+}
+
+#[tokio::test]
+async fn gzip_and_brotli_bodies_are_decoded() {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(AGENCY_RSS.as_bytes()).unwrap();
+    let gzip = gz.finish().unwrap();
+    let mut br = Vec::new();
+    brotli::BrotliCompress(&mut AGENCY_RSS.as_bytes(), &mut br, &Default::default()).unwrap();
+    let server = ScriptedServer::start(Duration::ZERO, move |seen, _| {
+        let accepted = seen.headers[header::ACCEPT_ENCODING]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let (encoding, body) = match seen.path.as_str() {
+            "/gzip" if accepted.contains("gzip") => ("gzip", gzip.clone()),
+            "/br" if accepted.contains("br") => ("br", br.clone()),
+            _ => return status(406, &[]),
+        };
+        (
+            [
+                (header::CONTENT_TYPE, RSS),
+                (header::CONTENT_ENCODING, encoding),
+            ],
+            body,
+        )
+            .into_response()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sources = sources_toml(&[
+        ("gz", "gz", &server.url("/gzip"), 0),
+        ("br", "br", &server.url("/br"), 0),
+    ]);
+    let (settings, _, poller) = poller(dir.path(), &sources, "", t0());
+    for source in &settings.sources {
+        let report = poller.poll_source(source).await;
+        assert!(
+            matches!(report.outcome, PollOutcome::Ok { seen: 3, .. }),
+            "{report:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_cut_and_reported() {
+    // Announced: refused from the Content-Length.
+    let big = "x".repeat(4096);
+    let server = ScriptedServer::start(Duration::ZERO, move |_, _| feed(&big)).await;
+    // Endless: no length, bytes until the client hangs up.
+    let endless = raw_server(|mut stream| async move {
+        let _ = stream.read(&mut [0u8; 4096]).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n\r\n")
+            .await;
+        let chunk = [b'a'; 1024];
+        while stream.write_all(&chunk).await.is_ok() {}
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sources = sources_toml(&[
+        ("big", "big", &server.url("/feed"), 0),
+        ("endless", "endless", &format!("http://{endless}/feed"), 0),
+    ]);
+    let (settings, _, poller) = poller(dir.path(), &sources, "max_body = 2048", t0());
+    for source in &settings.sources {
+        let report = poller.poll_source(source).await;
+        assert_eq!(
+            report.outcome,
+            PollOutcome::Failed {
+                reason: "the body is over the limit of 2048 bytes".into()
+            },
+            "{}",
+            source.id
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_trickling_or_silent_server_hits_the_total_timeout() {
+    let trickle = raw_server(|mut stream| async move {
+        let _ = stream.read(&mut [0u8; 4096]).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n<rss>")
+            .await;
+        // Then nothing more; the connection stays open.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    })
+    .await;
+    let silent = raw_server(|stream| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(stream);
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sources = sources_toml(&[
+        ("trickle", "trickle", &format!("http://{trickle}/feed"), 0),
+        ("silent", "silent", &format!("http://{silent}/feed"), 0),
+    ]);
+    let (settings, _, poller) = poller(dir.path(), &sources, "timeout = \"1s\"", t0());
+    let reports = poller.poll_sources(&settings.sources).await;
+    for report in reports {
+        let PollOutcome::Failed { reason } = &report.outcome else {
+            panic!("{report:?}")
+        };
+        assert!(reason.contains("timed out"), "{}: {reason}", report.source);
+        assert!(report.elapsed < Duration::from_secs(10));
+    }
+}
+
+#[tokio::test]
+async fn no_more_than_one_request_at_a_time_goes_to_one_host() {
+    let server = ScriptedServer::start(Duration::from_millis(30), |_, _| feed(AGENCY_RSS)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = (0..6).map(|i| format!("s{i}")).collect();
+    let urls: Vec<String> = (0..6).map(|i| server.url(&format!("/feed{i}"))).collect();
+    let list: Vec<(&str, &str, &str, i64)> = ids
+        .iter()
+        .zip(&urls)
+        .map(|(id, url)| (id.as_str(), id.as_str(), url.as_str(), 0))
+        .collect();
+    let (settings, _, poller) = poller(dir.path(), &sources_toml(&list), "concurrency = 8", t0());
+    let reports = poller.poll_sources(&settings.sources).await;
+    assert!(
+        reports
+            .iter()
+            .all(|r| matches!(r.outcome, PollOutcome::Ok { .. }))
+    );
+    assert_eq!(server.seen().len(), 6);
+    assert_eq!(server.max_in_flight(), 1);
+}
+
+#[tokio::test]
+async fn the_per_host_limit_is_configurable() {
+    let server = ScriptedServer::start(Duration::from_millis(30), |_, _| feed(AGENCY_RSS)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let urls: Vec<String> = (0..6).map(|i| server.url(&format!("/feed{i}"))).collect();
+    let ids: Vec<String> = (0..6).map(|i| format!("s{i}")).collect();
+    let list: Vec<(&str, &str, &str, i64)> = ids
+        .iter()
+        .zip(&urls)
+        .map(|(id, url)| (id.as_str(), id.as_str(), url.as_str(), 0))
+        .collect();
+    let (settings, _, poller) = poller(
+        dir.path(),
+        &sources_toml(&list),
+        "concurrency = 8\nper_host = 2",
+        t0(),
+    );
+    poller.poll_sources(&settings.sources).await;
+    assert!(server.max_in_flight() <= 2);
+}
+
+#[tokio::test]
+async fn a_restart_keeps_the_schedule() {
+    let server = ScriptedServer::start(Duration::ZERO, |_, _| feed(AGENCY_RSS)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, store, poller) =
+        poller(dir.path(), &one("agency", &server.url("/feed")), "", t0());
+    let report = poller.poll_source(&settings.sources[0]).await;
+    drop((store, poller));
+
+    let reopened = Store::open(&settings.storage.path).unwrap();
+    reopened.sync_sources(&settings.sources).unwrap();
+    let state = reopened
+        .source_state(&settings.sources[0].id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.next_poll_at, Some(report.next_poll_at));
+    let later = t0() + chrono::Duration::minutes(5);
+    let (due, next) = wiredesk::poll::due(&settings.sources, &[state], later);
+    assert!(due.is_empty(), "not due again 5 minutes after a poll");
+    assert_eq!(next, Some(report.next_poll_at));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_scheduler_polls_each_source_when_it_falls_due_and_stops_on_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without its <ttl>, which would lengthen the interval to 15 minutes.
+    let feed = AGENCY_RSS.replace("<ttl>15</ttl>", "");
+    std::fs::write(dir.path().join("agency.xml"), feed).unwrap();
+    let sources = "[[sources]]\nid = \"agency\"\nurl = \"file:agency.xml\"\ninterval = \"1m\"\n\
+                   [[sources]]\nid = \"slow\"\nurl = \"file:agency.xml\"\ninterval = \"4m\"\n";
+    let (settings, store, _) = poller(dir.path(), sources, "jitter = 0.0", t0());
+    // A clock that follows tokio's paused time from t0.
+    let start = tokio::time::Instant::now();
+    let clock = Arc::new(move || {
+        t0() + chrono::Duration::from_std(tokio::time::Instant::now() - start).unwrap()
+    });
+    let poller = Poller::with_clock(&settings.poll, store.clone(), clock).unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let scheduler = tokio::spawn(poller.run(settings.sources.clone(), shutdown.clone()));
+
+    tokio::time::sleep(Duration::from_secs(10 * 60 + 30)).await;
+    shutdown.cancel();
+    scheduler.await.unwrap();
+
+    let states = store.source_states().unwrap();
+    let minute = |m: i64| Some(t0() + chrono::Duration::minutes(m));
+    let agency = states.iter().find(|s| s.id.as_str() == "agency").unwrap();
+    assert_eq!(agency.last_polled_at, minute(10));
+    assert_eq!(agency.next_poll_at, minute(11));
+    let slow = states.iter().find(|s| s.id.as_str() == "slow").unwrap();
+    assert_eq!(slow.last_polled_at, minute(8));
+    assert_eq!(slow.next_poll_at, minute(12));
+}
+
+#[tokio::test]
+async fn a_feed_ttl_lengthens_the_interval_but_never_shortens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ttl15.xml"), AGENCY_RSS).unwrap();
+    std::fs::write(
+        dir.path().join("ttl1.xml"),
+        AGENCY_RSS.replace("<ttl>15</ttl>", "<ttl>1</ttl>"),
+    )
+    .unwrap();
+    let sources = "[[sources]]\nid = \"long\"\nurl = \"file:ttl15.xml\"\ninterval = \"5m\"\n\
+                   [[sources]]\nid = \"short\"\nurl = \"file:ttl1.xml\"\ninterval = \"5m\"\n";
+    let (settings, _, poller) = poller(dir.path(), sources, "jitter = 0.0", t0());
+    let reports = poller.poll_sources(&settings.sources).await;
+    assert_eq!(
+        reports[0].next_poll_at,
+        t0() + chrono::Duration::minutes(15)
+    );
+    assert_eq!(reports[1].next_poll_at, t0() + chrono::Duration::minutes(5));
+}
