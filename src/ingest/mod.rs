@@ -1,341 +1,240 @@
-//! Ingest: the bytes of a fetched feed become clean, safe, stably identified
-//! items. The only `feed-rs` and `ammonia` user.
+//! Ingest: the bytes of one fetched feed -> clean, safe, stably identified items.
 //!
-//! Pure: the clock is passed in, nothing is read or written. The parser runs
-//! behind `catch_unwind`, so a feed that trips a bug in it is a reported
-//! error for that source, never a crash of the daemon.
+//! This module is the only user of `feed-rs`. It owns everything between the
+//! HTTP body and [`crate::model::Item`]:
+//!
+//! 1. [`decode`]: size check, then bytes -> UTF-8 (BOM, HTTP charset, XML
+//!    declaration, detector; UTF-16/32; cp1252 bytes in "UTF-8" repaired).
+//! 2. [`repair`]: a one-pass XML scanner that drops junk before the root,
+//!    refuses HTML pages, fixes `&`/entities/control characters, removes the
+//!    DTD, normalises RSS versions, Atom 0.3 and Atom content types, closes a
+//!    truncated document after its last complete entry, and records where
+//!    each entry is so that a feed is never rejected for one bad entry.
+//! 3. [`xmlfeed`] / [`jsonfeed`]: feed-rs (behind `catch_unwind`, fed only
+//!    UTF-8 it cannot panic on) with an entry-by-entry fallback; JSON Feed
+//!    parsed leniently with our own serde structs.
+//! 4. [`entry`]: plain-text titles, sanitised HTML (ammonia), dates clamped,
+//!    identity computed (guid, else normalised link, else content hash).
+//!
+//! Everything here is pure: the clock is an argument, there is no I/O and no
+//! global state, and [`parse`] never panics (see the proptests).
 
-use std::collections::HashSet;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+mod date;
+mod decode;
+mod entry;
+mod identity;
+mod jsonfeed;
+mod repair;
+mod text;
+mod xmlfeed;
+
+use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
-use url::Url;
 
-use crate::model::{Enclosure, Item};
+pub use date::parse_date;
+pub use identity::normalise_link;
 
-/// A fetched body and what the fetch knew about it.
+/// The body of one fetch, as `poll::fetch` hands it over (already decompressed).
 #[derive(Debug, Clone, Copy)]
 pub struct FetchedBody<'a> {
     pub bytes: &'a [u8],
+    /// The HTTP `Content-Type` header, if any (its `charset` is used).
     pub content_type: Option<&'a str>,
-    pub url: &'a Url,
+    /// The URL the body came from (after redirects): the base for relative URLs.
+    pub url: &'a url::Url,
 }
 
-/// Bounds on what one poll takes in.
-#[derive(Debug, Clone, Copy)]
+/// Caps applied to one poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// The largest body parsed, in bytes.
+    /// Bodies larger than this are refused before any parsing.
     pub max_body: usize,
-    /// The most items taken from one feed per poll (the first ones in
-    /// document order, which feeds put newest first).
+    /// At most this many items are taken from one document (the first ones in
+    /// document order); the rest are dropped with a [`WarningKind::TooManyItems`].
     pub max_items: usize,
+}
+
+impl Limits {
+    pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
+    pub const DEFAULT_MAX_ITEMS: usize = 5000;
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_body: 10 * 1024 * 1024,
-            max_items: 5000,
+        Self {
+            max_body: Self::DEFAULT_MAX_BODY,
+            max_items: Self::DEFAULT_MAX_ITEMS,
         }
     }
 }
 
-/// What the feed says about itself and its items.
-#[derive(Debug, Clone, Default)]
-pub struct ParsedFeed {
-    pub title: Option<String>,
-    pub items: Vec<Item>,
-    pub hints: FeedHints,
-    /// Entries skipped or repaired, each with its reason.
-    pub warnings: Vec<String>,
-}
-
-/// How often the feed says it changes.
+/// Hints the feed gives about how often to poll it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FeedHints {
+    /// RSS `<ttl>` (minutes in the feed).
     pub ttl: Option<Duration>,
+    /// `sy:updatePeriod` divided by `sy:updateFrequency`.
+    pub update_period: Option<Duration>,
 }
 
-/// Why a body could not be read as a feed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// The outcome of ingesting one document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedFeed {
+    /// The feed's title as plain text.
+    pub title: Option<String>,
+    /// Items in document order, one per identity.
+    pub items: Vec<crate::model::Item>,
+    pub hints: FeedHints,
+    /// Every repair made and every entry or field dropped.
+    pub warnings: Vec<Warning>,
+}
+
+impl ParsedFeed {
+    /// Whether the item with this identity had its `published`/`updated`
+    /// date moved back to `now` because it lay in the future.
+    pub fn published_clamped(&self, identity: &str) -> bool {
+        self.warnings
+            .iter()
+            .any(|w| w.kind == WarningKind::DateClamped && w.identity.as_deref() == Some(identity))
+    }
+}
+
+/// What kind of repair or loss a [`Warning`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WarningKind {
+    /// The declared encoding was missing or wrong; the text was decoded otherwise.
+    EncodingGuessed,
+    /// Bytes invalid in the chosen encoding were repaired or replaced.
+    EncodingRepaired,
+    /// Text before the root element (PHP warnings, stray bytes) was removed.
+    JunkRemoved,
+    /// Unescaped `&`, HTML entities or a stray `<` were escaped or mapped.
+    EntitiesRepaired,
+    /// Control characters or NULs were removed.
+    ControlCharsRemoved,
+    /// A DOCTYPE (and any entity declarations in it) was removed unexpanded.
+    DoctypeRemoved,
+    /// Unbalanced tags were closed or dropped.
+    TagsRepaired,
+    /// The document was cut short; only complete entries were kept.
+    Truncated,
+    /// A version or dialect feed-rs does not accept was normalised.
+    FormatNormalised,
+    /// One entry could not be parsed at all and was skipped.
+    EntryDropped,
+    /// One field of an entry could not be parsed and was dropped; the entry was kept.
+    FieldDropped,
+    /// A second entry with an identity already seen in this document was skipped.
+    DuplicateIdentity,
+    /// A date was present but could not be understood.
+    DateUnparseable,
+    /// A date in the future was moved back to `now`.
+    DateClamped,
+    /// More entries than [`Limits::max_items`]; the rest were dropped.
+    TooManyItems,
+}
+
+/// One repair or loss, precise enough to show an operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub kind: WarningKind,
+    /// The identity of the item concerned, when the warning is about one item.
+    pub identity: Option<String>,
+    /// Human-readable detail (entry position, field, offending value...).
+    pub detail: String,
+}
+
+impl Warning {
+    pub(crate) fn new(kind: WarningKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            identity: None,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn for_item(kind: WarningKind, identity: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            identity: Some(identity.to_owned()),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.detail)?;
+        if let Some(id) = &self.identity {
+            write!(f, " (item {id})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a body gave no feed at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IngestError {
-    #[error("the body is {size} bytes, over the limit of {limit}")]
-    TooLarge { size: usize, limit: usize },
-    #[error("the body is empty")]
-    Empty,
+    #[error("body of {size} bytes is larger than the {max} byte limit")]
+    TooLarge { size: usize, max: usize },
     #[error("not a feed: {reason}")]
     NotAFeed { reason: String },
-    #[error("the feed cannot be parsed: {reason}")]
+    #[error("malformed feed: {reason}")]
     Malformed { reason: String },
 }
 
-/// What feed-rs puts in `id` when an entry has none; we compute identity
-/// ourselves instead of using its generated (sometimes random) ids.
-const NO_ID: &str = "\u{0}wiredesk:no-id";
-
-/// Parses one fetched body into items.
+/// Parses one fetched body into a feed. Total: never panics, on any input.
 pub fn parse(
-    body: &FetchedBody<'_>,
+    body: &FetchedBody,
     now: DateTime<Utc>,
     limits: &Limits,
 ) -> Result<ParsedFeed, IngestError> {
     if body.bytes.len() > limits.max_body {
         return Err(IngestError::TooLarge {
             size: body.bytes.len(),
-            limit: limits.max_body,
+            max: limits.max_body,
         });
     }
-    if body.bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(IngestError::Empty);
-    }
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(Some(body.url.as_str()))
-        .id_generator(|_, _, _| NO_ID.to_owned())
-        .build();
-    let feed = catch_unwind(AssertUnwindSafe(|| parser.parse(body.bytes)))
-        .map_err(|_| IngestError::Malformed {
-            reason: "the parser failed on this input".into(),
-        })?
-        .map_err(|e| {
-            let reason = e.to_string();
-            if looks_like_html(body.bytes) {
-                IngestError::NotAFeed {
-                    reason: "the server sent an HTML page".into(),
-                }
-            } else {
-                IngestError::Malformed { reason }
-            }
-        })?;
-
-    let mut parsed = ParsedFeed {
-        title: feed.title.map(|t| plain_text(&t.content)),
-        hints: FeedHints {
-            ttl: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)),
-        },
-        ..ParsedFeed::default()
-    };
-    let mut identities = HashSet::new();
-    for entry in feed.entries {
-        if parsed.items.len() >= limits.max_items {
-            parsed.warnings.push(format!(
-                "the feed has more than {} entries; the rest are skipped",
-                limits.max_items
-            ));
-            break;
-        }
-        let item = item_from(entry, now);
-        if !identities.insert(item.identity.clone()) {
-            parsed.warnings.push(format!(
-                "entry {:?} repeats an id already in this feed; the first one is kept",
-                item.identity
-            ));
-            continue;
-        }
-        parsed.items.push(item);
-    }
-    Ok(parsed)
-}
-
-fn item_from(entry: feed_rs::model::Entry, now: DateTime<Utc>) -> Item {
-    let title = entry
-        .title
-        .as_ref()
-        .map(|t| plain_text(&t.content))
-        .unwrap_or_default();
-    let link = entry
-        .links
-        .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .map(|l| l.href.trim().to_owned())
-        .filter(|l| !l.is_empty());
-    let content = entry
-        .content
-        .as_ref()
-        .and_then(|c| c.body.as_deref())
-        .map(sanitise)
-        .filter(|c| !c.trim().is_empty());
-    let summary = entry
-        .summary
-        .as_ref()
-        .map(|s| sanitise(&s.content))
-        .filter(|s| !s.trim().is_empty());
-    let published = entry.published.or(entry.updated).map(|d| d.min(now));
-    let updated = entry.updated.map(|d| d.min(now));
-    let author = entry
-        .authors
-        .first()
-        .and_then(|p| p.name.as_deref().map(plain_text))
-        .filter(|n| !n.is_empty());
-    let categories = entry
-        .categories
-        .iter()
-        .map(|c| plain_text(c.label.as_deref().unwrap_or(&c.term)))
-        .filter(|c| !c.is_empty())
-        .collect();
-    let enclosures = entry
-        .media
-        .iter()
-        .flat_map(|m| m.content.iter())
-        .filter_map(|c| {
-            let url = c.url.as_ref()?;
-            Some(Enclosure {
-                url: url.to_string(),
-                mime_type: c.content_type.as_ref().map(|m| m.to_string()),
-                length: c.size,
-            })
+    // Last line of defence: every stage is written not to panic and feed-rs
+    // has its own guard, but a bug here must cost one poll, not the daemon.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parse_inner(body, now, limits)
+    }))
+    .unwrap_or_else(|_| {
+        Err(IngestError::Malformed {
+            reason: "internal error while parsing (a bug in ingest; please report)".into(),
         })
-        .collect();
-    let identity = identity(
-        &entry.id,
-        link.as_deref(),
-        &title,
-        content.as_deref(),
-        summary.as_deref(),
-    );
-    Item {
-        identity,
-        title,
-        link,
-        published,
-        updated,
-        author,
-        summary,
-        content,
-        categories,
-        enclosures,
-    }
+    })
 }
 
-/// The per-source identity of an item: its guid / id, else its link, else a
-/// hash of its title and text. Deterministic: the same entry gets the same
-/// identity on every poll.
-fn identity(
-    id: &str,
-    link: Option<&str>,
-    title: &str,
-    content: Option<&str>,
-    summary: Option<&str>,
-) -> String {
-    let id = id.trim();
-    if id != NO_ID && !id.is_empty() {
-        return id.to_owned();
-    }
-    if let Some(link) = link {
-        return link.to_owned();
-    }
-    let mut h = Sha256::new();
-    for part in [title, content.unwrap_or(""), summary.unwrap_or("")] {
-        h.update(part.as_bytes());
-        h.update([0u8]);
-    }
-    let digest = h.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("urn:wiredesk:content:{hex}")
-}
-
-/// Sanitised HTML: an allowlist of tags and attributes, no scripts, styles,
-/// event handlers or `javascript:` URLs.
-fn sanitise(html: &str) -> String {
-    ammonia::clean(html)
-}
-
-/// Text with markup removed and white space folded.
-fn plain_text(text: &str) -> String {
-    let stripped;
-    let text = if text.contains('<') {
-        stripped = ammonia::Builder::empty().clean(text).to_string();
-        stripped
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&#39;", "'")
-            .replace("&amp;", "&")
-    } else {
-        text.to_owned()
+fn parse_inner(
+    body: &FetchedBody,
+    now: DateTime<Utc>,
+    limits: &Limits,
+) -> Result<ParsedFeed, IngestError> {
+    let mut warnings = Vec::new();
+    let text = decode::decode(body.bytes, body.content_type, body.url, &mut warnings);
+    let raw = match repair::sniff(&text) {
+        repair::Sniffed::Json(start) => {
+            if !text[..start]
+                .trim_start_matches('\u{FEFF}')
+                .trim()
+                .is_empty()
+            {
+                warnings.push(Warning::new(
+                    WarningKind::JunkRemoved,
+                    format!("{start} bytes of junk before the JSON object were removed"),
+                ));
+            }
+            jsonfeed::parse(&text[start..], &mut warnings)?
+        }
+        repair::Sniffed::Xml { root, junk } => {
+            let repaired = repair::repair(&text, root, junk, &mut warnings)?;
+            xmlfeed::parse(&repaired, body.url, &mut warnings)?
+        }
+        repair::Sniffed::NotAFeed(reason) => return Err(IngestError::NotAFeed { reason }),
     };
-    text.split_whitespace()
-        .filter(|w| !w.chars().all(char::is_control))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn looks_like_html(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(1024)];
-    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
-    head.contains("<!doctype html") || head.contains("<html")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse_str(xml: &str) -> Result<ParsedFeed, IngestError> {
-        let url = Url::parse("https://agency.example/feed.xml").unwrap();
-        parse(
-            &FetchedBody {
-                bytes: xml.as_bytes(),
-                content_type: None,
-                url: &url,
-            },
-            Utc::now(),
-            &Limits::default(),
-        )
-    }
-
-    #[test]
-    fn an_item_without_guid_is_identified_by_its_link_every_time() {
-        let xml = r#"<rss version="2.0"><channel><title>A</title>
-            <item><title>One</title><link>https://a.example/1</link></item>
-            </channel></rss>"#;
-        let a = parse_str(xml).unwrap();
-        let b = parse_str(xml).unwrap();
-        assert_eq!(a.items[0].identity, "https://a.example/1");
-        assert_eq!(a.items[0].identity, b.items[0].identity);
-    }
-
-    #[test]
-    fn an_item_with_only_text_gets_a_content_identity_not_a_random_one() {
-        let xml = r#"<rss version="2.0"><channel><title>A</title>
-            <item><description>Only text</description></item>
-            </channel></rss>"#;
-        let a = parse_str(xml).unwrap();
-        let b = parse_str(xml).unwrap();
-        assert!(a.items[0].identity.starts_with("urn:wiredesk:content:"));
-        assert_eq!(a.items[0].identity, b.items[0].identity);
-    }
-
-    #[test]
-    fn scripts_are_removed_from_content() {
-        let xml = r#"<rss version="2.0"><channel><title>A</title>
-            <item><guid>g1</guid><title>T</title>
-            <description>&lt;p onclick="x()"&gt;Hi&lt;script&gt;alert(1)&lt;/script&gt;&lt;/p&gt;</description></item>
-            </channel></rss>"#;
-        let feed = parse_str(xml).unwrap();
-        let summary = feed.items[0].summary.as_deref().unwrap();
-        assert!(
-            !summary.contains("script") && !summary.contains("onclick"),
-            "{summary}"
-        );
-        assert!(summary.contains("Hi"));
-    }
-
-    #[test]
-    fn a_repeated_guid_keeps_the_first_entry() {
-        let xml = r#"<rss version="2.0"><channel><title>A</title>
-            <item><guid>g</guid><title>First</title></item>
-            <item><guid>g</guid><title>Second</title></item>
-            </channel></rss>"#;
-        let feed = parse_str(xml).unwrap();
-        assert_eq!(feed.items.len(), 1);
-        assert_eq!(feed.items[0].title, "First");
-        assert_eq!(feed.warnings.len(), 1);
-    }
-
-    #[test]
-    fn an_html_page_is_not_a_feed() {
-        let e = parse_str("<!DOCTYPE html><html><body>Moved</body></html>").unwrap_err();
-        assert!(matches!(e, IngestError::NotAFeed { .. }), "{e}");
-    }
+    Ok(entry::finish(raw, body.url, now, limits, warnings))
 }

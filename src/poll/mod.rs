@@ -343,7 +343,9 @@ impl Poller {
         for warning in &parsed.warnings {
             tracing::warn!(source = %source.id, warning = %warning, "entry skipped or repaired");
         }
-        let hint = parsed.hints.ttl;
+        // The feed's own word on how often it changes: RSS <ttl> or
+        // sy:updatePeriod/updateFrequency, whichever asks for longer.
+        let hint = parsed.hints.ttl.max(parsed.hints.update_period);
         let items = parsed
             .items
             .into_iter()

@@ -215,7 +215,7 @@ async fn a_failing_source_is_recorded_and_never_stops_the_others() {
     );
     feeds.set(
         "garbage.xml",
-        Canned::ok("application/rss+xml", "<rss><channel><item>"),
+        Canned::ok("application/rss+xml", "plain words, not a feed"),
     );
     let dir = tempfile::tempdir().unwrap();
     let settings = settings(

@@ -5,4 +5,6 @@
 mod cli;
 mod end_to_end;
 mod helpers;
+mod ingest;
+mod ingest_properties;
 mod poll;
