@@ -7,6 +7,10 @@
 //! HTML with links and images and non-ASCII text. Each run parses the whole
 //! corpus once with each parser; the median of the runs is reported.
 
+// A measuring tool run by hand: a bad file or a failed write ends it with
+// the reason, which is what `expect` does.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use wiredesk::ingest::{FetchedBody, Limits, parse};

@@ -49,7 +49,7 @@ impl App {
     pub fn build_offline(settings: Settings) -> Result<App, AppError> {
         let store = Store::open(&settings.storage.path)?;
         store.sync_sources(&settings.sources)?;
-        let poller = Poller::new(&settings.poll, store.clone())
+        let poller = Poller::new(&settings.poll, &settings.dedup, store.clone())
             .map_err(|e| AppError::Poll(e.to_string()))?;
         Ok(App {
             settings,

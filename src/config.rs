@@ -49,7 +49,17 @@ pub struct Settings {
     pub server: ServerSettings,
     pub storage: StorageSettings,
     pub poll: PollSettings,
+    pub dedup: DedupSettings,
     pub sources: Vec<Source>,
+}
+
+/// `[dedup]`: whether and how copies of one story are merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DedupSettings {
+    /// `false`: every item is its own story (nothing is ever deleted either way).
+    pub enabled: bool,
+    /// The decision thresholds, the window among them.
+    pub thresholds: crate::dedup::Thresholds,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +119,8 @@ struct Raw {
     storage: RawStorage,
     #[serde(default)]
     poll: RawPoll,
+    #[serde(default)]
+    dedup: RawDedup,
     /// Deserialised one by one in `validate`, so that an error can name the
     /// index and id of the source at fault.
     #[serde(default)]
@@ -147,6 +159,23 @@ struct RawPoll {
     max_body: Option<i64>,
     proxy: Option<String>,
     shutdown_grace: Option<String>,
+}
+
+/// `[dedup]` as written: every threshold of `dedup::Thresholds` may be set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDedup {
+    enabled: Option<bool>,
+    window: Option<String>,
+    resemblance: Option<f64>,
+    resemblance_anywhere: Option<f64>,
+    lead_min_shared: Option<u32>,
+    containment: Option<f64>,
+    lead_slack: Option<u32>,
+    title_resemblance: Option<f64>,
+    title_containment: Option<f64>,
+    link_containment: Option<f64>,
+    min_shingles: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -418,6 +447,8 @@ impl Raw {
             None => None,
         };
 
+        let dedup = validate_dedup(self.dedup).map_err(|(key, m)| bad(&key, m))?;
+
         let mut sources = Vec::with_capacity(self.sources.len());
         let mut seen = HashSet::new();
         for (index, value) in self.sources.into_iter().enumerate() {
@@ -459,9 +490,69 @@ impl Raw {
                 proxy,
                 shutdown_grace,
             },
+            dedup,
             sources,
         })
     }
+}
+
+/// Validates `[dedup]`; an error is (key, message).
+fn validate_dedup(raw: RawDedup) -> Result<DedupSettings, (String, String)> {
+    let mut t = crate::dedup::Thresholds::default();
+    if let Some(text) = &raw.window {
+        let window = duration(text).map_err(|m| ("dedup.window".to_owned(), m))?;
+        t.window_secs = i64::try_from(window.as_secs())
+            .ok()
+            .filter(|s| *s >= 60)
+            .ok_or_else(|| ("dedup.window".to_owned(), "must be at least 1m".to_owned()))?;
+    }
+    let share = |key: &str, value: Option<f64>, into: &mut f64| {
+        if let Some(v) = value {
+            if !(0.0..=1.0).contains(&v) {
+                return Err((
+                    format!("dedup.{key}"),
+                    format!("{v} is out of range 0.0..=1.0"),
+                ));
+            }
+            *into = v;
+        }
+        Ok(())
+    };
+    share("resemblance", raw.resemblance, &mut t.resemblance)?;
+    share(
+        "resemblance_anywhere",
+        raw.resemblance_anywhere,
+        &mut t.resemblance_anywhere,
+    )?;
+    share("containment", raw.containment, &mut t.containment)?;
+    share(
+        "title_resemblance",
+        raw.title_resemblance,
+        &mut t.title_resemblance,
+    )?;
+    share(
+        "title_containment",
+        raw.title_containment,
+        &mut t.title_containment,
+    )?;
+    share(
+        "link_containment",
+        raw.link_containment,
+        &mut t.link_containment,
+    )?;
+    if let Some(v) = raw.lead_min_shared {
+        t.lead_min_shared = v;
+    }
+    if let Some(v) = raw.lead_slack {
+        t.lead_slack = v;
+    }
+    if let Some(v) = raw.min_shingles {
+        t.min_shingles = v.max(1);
+    }
+    Ok(DedupSettings {
+        enabled: raw.enabled.unwrap_or(true),
+        thresholds: t,
+    })
 }
 
 /// Validates `sources[index]`; an error is (key, message).
@@ -708,6 +799,21 @@ mod tests {
     fn a_missing_url_is_named() {
         let e = error("[[sources]]\nid = \"a\"");
         assert!(e.contains("sources[0] (id \"a\").url"), "{e}");
+    }
+
+    #[test]
+    fn dedup_thresholds_default_and_can_be_set() {
+        let s = parse("").unwrap();
+        assert!(s.dedup.enabled);
+        assert_eq!(s.dedup.thresholds, crate::dedup::Thresholds::default());
+        let s = parse("[dedup]\nenabled = false\nwindow = \"2d\"\ncontainment = 0.9").unwrap();
+        assert!(!s.dedup.enabled);
+        assert_eq!(s.dedup.thresholds.window_secs, 2 * 24 * 3600);
+        assert_eq!(s.dedup.thresholds.containment, 0.9);
+        let e = error("[dedup]\nresemblance = 1.5");
+        assert!(e.contains("dedup.resemblance"), "{e}");
+        let e = error("[dedup]\nthreshold = 0.5");
+        assert!(e.contains("dedup.threshold"), "{e}");
     }
 
     #[test]

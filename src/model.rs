@@ -95,24 +95,22 @@ pub type ItemId = i64;
 /// The row id of a stored story. Once served it never changes.
 pub type StoryId = i64;
 
-/// The hash of an item's normalised text (see `dedup`).
+/// A SHA-256 digest (of a fetched body, to skip parsing an unchanged one).
 pub type ContentHash = [u8; 32];
 
-/// An item on its way to the store, with what dedup computed for it.
-#[derive(Debug, Clone)]
-pub struct NewItem {
-    pub item: Item,
-    pub content_hash: ContentHash,
-}
-
-/// A stored item that may be a copy of a new one, as the store hands it to
-/// dedup's decision.
+/// A stored item that may be a copy of a new one: what dedup needs to
+/// compare it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub item_id: ItemId,
     pub story_id: StoryId,
     pub source_id: SourceId,
-    pub content_hash: ContentHash,
+    pub title: String,
+    pub link: Option<String>,
+    /// Its date (published, else first seen), Unix seconds.
+    pub date: i64,
+    pub summary: Option<String>,
+    pub content: Option<String>,
 }
 
 /// An item as the store returns it to `serve`: the item plus where it came from.

@@ -1,88 +1,48 @@
-//! Dedup: decides which stored story a new item is a copy of. Pure: it
-//! computes keys and takes decisions, the store looks candidates up and
-//! writes.
+//! Near-duplicate detection: recognising copies of one news story across outlets.
 //!
-//! This first version recognises exact republications: two items are copies
-//! when the hashes of their normalised text are equal.
+//! Pipeline for each new item (all functions here are pure: no clock, no I/O, no global
+//! state, no panics):
+//!
+//! 1. [`fingerprint`] normalises the body ([`normalise_body`]: HTML → text blocks, Unicode
+//!    and typography fold, wrapper lines, learned boilerplate and datelines removed),
+//!    shingles it (4 tokens; CJK characters are tokens), and computes the exact keys
+//!    (content hash versioned by [`NORMALISATION_VERSION`], [`canonical_link`],
+//!    [`title_key`]).
+//! 2. The store looks candidates up by [`Fingerprint::index_keys`] (exact keys, lead
+//!    anchors, MinHash-LSH bands) within [`Thresholds::window_secs`] of the item's date.
+//! 3. [`assign`] compares the item with each candidate ([`decide`]: exact shingle-set
+//!    resemblance / containment with lead alignment / title key) and picks the story.
+//! 4. The store records the item's keys and its
+//!    [`Fingerprint::boilerplate_observations`] for its source ([`BoilerplateStats`]).
+//!
+//! Store tables this implies:
+//! ```sql
+//! CREATE TABLE dedup_key (key INTEGER NOT NULL, item_id INTEGER NOT NULL,
+//!   published INTEGER NOT NULL, PRIMARY KEY (key, item_id)) WITHOUT ROWID;
+//! CREATE TABLE dedup_boilerplate (source_id INTEGER NOT NULL, para_hash INTEGER NOT NULL,
+//!   items INTEGER NOT NULL, PRIMARY KEY (source_id, para_hash)) WITHOUT ROWID;
+//! -- item.story_id INTEGER, item.dedup_version INTEGER (= NORMALISATION_VERSION)
+//! ```
 
-use sha2::{Digest, Sha256};
-
-use crate::model::{Candidate, ContentHash, Item, NewItem, StoryId};
-
-/// The version of the normalisation rules, part of every content hash: a
-/// change of rules must bump it, so that old and new hashes never match by
-/// accident and a re-hash can be planned.
-pub const NORMALISATION_VERSION: u32 = 1;
-
-/// The hash of an item's normalised text: its content, else its summary,
-/// else its title.
-pub fn content_hash(item: &Item) -> ContentHash {
-    let text = [item.content.as_deref(), item.summary.as_deref()]
-        .into_iter()
-        .flatten()
-        .map(normalise_html)
-        .find(|t| !t.is_empty())
-        .unwrap_or_else(|| normalise_text(&item.title));
-    let mut h = Sha256::new();
-    h.update(NORMALISATION_VERSION.to_le_bytes());
-    h.update(text.as_bytes());
-    h.finalize().into()
-}
-
-/// Text of an HTML fragment, normalised: tags dropped (with the content of
-/// scripts and styles), then as [`normalise_text`].
-fn normalise_html(html: &str) -> String {
-    normalise_text(&ammonia::Builder::empty().clean(html).to_string())
-}
-
-/// Lower case, white space folded to single spaces.
-fn normalise_text(text: &str) -> String {
-    text.split_whitespace()
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The story a new item joins: that of the oldest stored item with the same
-/// content hash, or `None` for a new story.
-pub fn assign(new: &NewItem, candidates: &[Candidate]) -> Option<StoryId> {
-    candidates
-        .iter()
-        .filter(|c| c.content_hash == new.content_hash)
-        .min_by_key(|c| c.item_id)
-        .map(|c| c.story_id)
-}
+mod decide;
+mod fingerprint;
+mod html;
+mod keys;
+mod text;
+mod wrapper;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn item(content: &str) -> Item {
-        Item {
-            identity: "i".into(),
-            title: "Title".into(),
-            link: None,
-            published: None,
-            updated: None,
-            author: None,
-            summary: None,
-            content: Some(content.into()),
-            categories: vec![],
-            enclosures: vec![],
-        }
-    }
-
-    #[test]
-    fn markup_and_spacing_do_not_change_the_hash() {
-        let a = item("<p>Putin and Trump will meet in Paris.</p>");
-        let b = item("<div>Putin  and <b>Trump</b>\nwill meet in Paris.</div>");
-        assert_eq!(content_hash(&a), content_hash(&b));
-    }
-
-    #[test]
-    fn different_text_has_a_different_hash() {
-        let a = item("<p>Putin and Trump will meet in Paris.</p>");
-        let b = item("<p>Putin and Trump will meet in Helsinki.</p>");
-        assert_ne!(content_hash(&a), content_hash(&b));
-    }
-}
+pub use self::decide::{Rule, Scores, Thresholds, Verdict, assign, decide, explain, scores};
+pub use self::fingerprint::{
+    DecodeError, DedupInput, Fingerprint, LEAD_ANCHORS, LSH_BANDS, LSH_ROWS, MAX_TOKENS,
+    NORMALISATION_VERSION, NormalisedBody, SHINGLE_TOKENS, fingerprint, normalise_body,
+};
+pub use self::html::html_to_blocks;
+pub use self::keys::{canonical_link, title_key};
+pub use self::text::fold;
+pub use self::wrapper::{
+    BOILERPLATE_MIN_ITEMS, BoilerplateStats, EDGE_BLOCKS, NoBoilerplate, paragraph_hash,
+    strip_dateline,
+};

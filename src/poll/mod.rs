@@ -14,6 +14,7 @@
 //!   and the other sources are polled as usual.
 
 pub mod fetch;
+pub mod merge;
 pub mod schedule;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -28,10 +29,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::config::PollSettings;
-use crate::dedup;
+use crate::config::{DedupSettings, PollSettings};
 use crate::ingest::{self, FetchedBody, Limits};
-use crate::model::{ContentHash, NewItem, Source, SourceId};
+use crate::model::{ContentHash, Item, Source, SourceId};
 use crate::store::{PollRecord, PollStatus, SourceState, Store};
 
 pub use fetch::{FetchError, Fetcher};
@@ -82,6 +82,8 @@ struct Inner {
     fetcher: Fetcher,
     store: Store,
     settings: PollSettings,
+    dedup: DedupSettings,
+    fingerprints: merge::FingerprintCache,
     limits: Limits,
     clock: Clock,
     /// Fetches in flight, across all hosts.
@@ -90,13 +92,18 @@ struct Inner {
 }
 
 impl Poller {
-    pub fn new(settings: &PollSettings, store: Store) -> Result<Poller, FetchError> {
-        Poller::with_clock(settings, store, Arc::new(Utc::now))
+    pub fn new(
+        settings: &PollSettings,
+        dedup: &DedupSettings,
+        store: Store,
+    ) -> Result<Poller, FetchError> {
+        Poller::with_clock(settings, dedup, store, Arc::new(Utc::now))
     }
 
     /// A poller that reads time from `clock`.
     pub fn with_clock(
         settings: &PollSettings,
+        dedup: &DedupSettings,
         store: Store,
         clock: Clock,
     ) -> Result<Poller, FetchError> {
@@ -105,6 +112,8 @@ impl Poller {
                 fetcher: Fetcher::new(settings)?,
                 store,
                 settings: settings.clone(),
+                dedup: dedup.clone(),
+                fingerprints: merge::FingerprintCache::new(merge::CACHE_CAPACITY),
                 limits: Limits {
                     max_body: settings.max_body,
                     ..Limits::default()
@@ -296,8 +305,19 @@ impl Poller {
 
         let id = source.id.clone();
         let next_poll_at = record.next_poll_at;
+        let poller = self.clone();
         let written = store
-            .run(move |s| s.record_poll(&id, &record, &items, dedup::assign))
+            .run(move |s| {
+                let inner = &poller.inner;
+                let (summary, fresh) = s.write_poll(|tx| {
+                    let written =
+                        merge::store_items(tx, &id, items, now, &inner.dedup, &inner.fingerprints)?;
+                    tx.record_poll_state(&id, &record)?;
+                    Ok(written)
+                })?;
+                inner.fingerprints.add(fresh);
+                Ok(summary)
+            })
             .await;
         let outcome = match (outcome, written) {
             (PollOutcome::Ok { .. }, Ok(summary)) => PollOutcome::Ok {
@@ -329,7 +349,7 @@ impl Poller {
         url: &Url,
         body: &fetch::Body,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<NewItem>, Option<Duration>), String> {
+    ) -> Result<(Vec<Item>, Option<Duration>), String> {
         let parsed = ingest::parse(
             &FetchedBody {
                 bytes: &body.bytes,
@@ -346,15 +366,7 @@ impl Poller {
         // The feed's own word on how often it changes: RSS <ttl> or
         // sy:updatePeriod/updateFrequency, whichever asks for longer.
         let hint = parsed.hints.ttl.max(parsed.hints.update_period);
-        let items = parsed
-            .items
-            .into_iter()
-            .map(|item| NewItem {
-                content_hash: dedup::content_hash(&item),
-                item,
-            })
-            .collect();
-        Ok((items, hint))
+        Ok((parsed.items, hint))
     }
 
     fn failed(

@@ -13,6 +13,8 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_poll_state.sql"),
+    include_str!("../../migrations/0003_serve.sql"),
+    include_str!("../../migrations/0004_dedup.sql"),
 ];
 
 /// The schema version this build writes.

@@ -13,16 +13,18 @@
 //! [`Store::run`], which moves the blocking call to tokio's blocking pool.
 
 mod migrations;
+mod write;
+
+pub use write::{ExistingItem, PollTx};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::model::{
-    Candidate, ContentHash, Enclosure, Item, ItemId, NewItem, Source, SourceId, StoredItem, Story,
-    StoryId, Validators, story_uid,
+    ContentHash, Enclosure, Item, Source, SourceId, StoredItem, Story, StoryId, Validators,
 };
 
 /// What went wrong in the store. The message is for a person; callers branch
@@ -151,6 +153,8 @@ pub struct Counts {
     pub sources: i64,
     pub items: i64,
     pub stories: i64,
+    /// Paragraphs counted for boilerplate learning.
+    pub boilerplate: i64,
 }
 
 /// A handle to the database; cheap to clone.
@@ -281,57 +285,6 @@ impl Store {
         Ok(stmt.query_row([id.as_str()], source_state).optional()?)
     }
 
-    /// Records one poll of `source` and writes its items, in one
-    /// transaction: new items are inserted and assigned to a story, changed
-    /// items are updated, unchanged items are not written at all. A failed
-    /// poll passes no items and leaves every stored item as it was.
-    ///
-    /// `assign` is the dedup decision: given a new item and the stored items
-    /// that share its keys, it names the story the item joins, or `None` for
-    /// a new story. It runs inside the transaction, so concurrent polls can
-    /// never both found a story for the same copy.
-    pub fn record_poll<F>(
-        &self,
-        source: &SourceId,
-        record: &PollRecord,
-        items: &[NewItem],
-        assign: F,
-    ) -> Result<WriteSummary, StoreError>
-    where
-        F: Fn(&NewItem, &[Candidate]) -> Option<StoryId>,
-    {
-        let now = record.at;
-        let mut conn = self.writer();
-        let tx = conn.transaction()?;
-        let mut summary = WriteSummary::default();
-        for new in items {
-            match existing_item(&tx, source, &new.item.identity)? {
-                Some(old) if old.matches(new) => {}
-                Some(old) => {
-                    update_item(&tx, old.id, new, now)?;
-                    refresh_story_date(&tx, old.story_id)?;
-                    summary.updated += 1;
-                }
-                None => {
-                    let candidates = candidates_for(&tx, &new.content_hash)?;
-                    let story = match assign(new, &candidates) {
-                        Some(story) => {
-                            summary.merged += 1;
-                            story
-                        }
-                        None => insert_story(&tx, source, new, now)?,
-                    };
-                    insert_item(&tx, source, story, new, now)?;
-                    refresh_story_date(&tx, story)?;
-                    summary.new += 1;
-                }
-            }
-        }
-        write_poll_state(&tx, source, record)?;
-        tx.commit()?;
-        Ok(summary)
-    }
-
     /// The newest `limit` stories, newest first, each with all its copies.
     pub fn latest_stories(&self, limit: usize) -> Result<Vec<Story>, StoreError> {
         let conn = self.reader();
@@ -376,13 +329,14 @@ impl Store {
         let conn = self.reader();
         let counts = conn.query_row(
             "SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM items),
-                    (SELECT count(*) FROM stories)",
+                    (SELECT count(*) FROM stories), (SELECT count(*) FROM dedup_boilerplate)",
             [],
             |r| {
                 Ok(Counts {
                     sources: r.get(0)?,
                     items: r.get(1)?,
                     stories: r.get(2)?,
+                    boilerplate: r.get(3)?,
                 })
             },
         )?;
@@ -429,57 +383,6 @@ fn source_state(r: &Row<'_>) -> rusqlite::Result<SourceState> {
     })
 }
 
-fn write_poll_state(
-    tx: &Transaction<'_>,
-    source: &SourceId,
-    record: &PollRecord,
-) -> Result<(), StoreError> {
-    let failed = record.status.failed();
-    let validators = record.validators.as_ref();
-    tx.prepare_cached(
-        "UPDATE sources SET
-            last_polled_at = ?2,
-            last_ok_at = iif(?3, last_ok_at, ?2),
-            last_status = ?4,
-            last_error = ?5,
-            last_http_status = ?6,
-            last_duration_ms = ?7,
-            last_bytes = ?8,
-            consecutive_failures = iif(?3, consecutive_failures + 1, 0),
-            next_poll_at = ?9,
-            etag = iif(?10, ?11, etag),
-            last_modified = iif(?10, ?12, last_modified),
-            body_hash = coalesce(?13, body_hash),
-            interval_hint = coalesce(?14, interval_hint),
-            effective_url = ?15,
-            moved_to = ?16,
-            moved_count = ?17
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        source.as_str(),
-        record.at.timestamp(),
-        failed,
-        record.status.as_str(),
-        record.error,
-        record.http_status,
-        i64::try_from(record.duration_ms).unwrap_or(i64::MAX),
-        record.bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
-        record.next_poll_at.timestamp(),
-        validators.is_some(),
-        validators.and_then(|v| v.etag.as_deref()),
-        validators.and_then(|v| v.last_modified.as_deref()),
-        record.body_hash.as_ref().map(|h| &h[..]),
-        record
-            .interval_hint
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-        record.effective_url,
-        record.moved_to,
-        record.moved_count,
-    ])?;
-    Ok(())
-}
-
 /// Settings every connection needs (`foreign_keys` is per connection).
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -487,178 +390,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = NORMAL;",
     )
-}
-
-/// The stored fields of an item, to tell a changed item from an unchanged one.
-struct ExistingItem {
-    id: ItemId,
-    story_id: StoryId,
-    content_hash: Vec<u8>,
-    title: String,
-    link: Option<String>,
-    published: Option<i64>,
-    updated: Option<i64>,
-    author: Option<String>,
-    summary: Option<String>,
-    content: Option<String>,
-    categories: String,
-    enclosures: String,
-}
-
-impl ExistingItem {
-    fn matches(&self, new: &NewItem) -> bool {
-        let it = &new.item;
-        self.content_hash == new.content_hash
-            && self.title == it.title
-            && self.link == it.link
-            && self.published == it.published.map(|d| d.timestamp())
-            && self.updated == it.updated.map(|d| d.timestamp())
-            && self.author == it.author
-            && self.summary == it.summary
-            && self.content == it.content
-            && self.categories == to_json(&it.categories)
-            && self.enclosures == to_json(&it.enclosures)
-    }
-}
-
-fn existing_item(
-    tx: &Transaction<'_>,
-    source: &SourceId,
-    identity: &str,
-) -> Result<Option<ExistingItem>, StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT id, story_id, content_hash, title, link, published, updated, author, summary,
-                content, categories, enclosures
-         FROM items WHERE source_id = ?1 AND identity = ?2",
-    )?;
-    let found = stmt
-        .query_row(params![source.as_str(), identity], |r| {
-            Ok(ExistingItem {
-                id: r.get(0)?,
-                story_id: r.get(1)?,
-                content_hash: r.get(2)?,
-                title: r.get(3)?,
-                link: r.get(4)?,
-                published: r.get(5)?,
-                updated: r.get(6)?,
-                author: r.get(7)?,
-                summary: r.get(8)?,
-                content: r.get(9)?,
-                categories: r.get(10)?,
-                enclosures: r.get(11)?,
-            })
-        })
-        .optional()?;
-    Ok(found)
-}
-
-fn candidates_for(tx: &Transaction<'_>, hash: &ContentHash) -> Result<Vec<Candidate>, StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT id, story_id, source_id, content_hash FROM items
-         WHERE content_hash = ?1 ORDER BY id LIMIT 64",
-    )?;
-    let rows = stmt.query_map([&hash[..]], |r| {
-        let bytes: Vec<u8> = r.get(3)?;
-        Ok(Candidate {
-            item_id: r.get(0)?,
-            story_id: r.get(1)?,
-            source_id: SourceId::new(r.get::<_, String>(2)?),
-            content_hash: bytes.try_into().unwrap_or([0; 32]),
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-fn insert_story(
-    tx: &Transaction<'_>,
-    source: &SourceId,
-    new: &NewItem,
-    now: DateTime<Utc>,
-) -> Result<StoryId, StoreError> {
-    let uid = story_uid(source, &new.item.identity);
-    let date = new.item.published.unwrap_or(now).timestamp();
-    tx.prepare_cached(
-        "INSERT INTO stories (uid, sort_date, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-    )?
-    .execute(params![uid, date, now.timestamp()])?;
-    Ok(tx.last_insert_rowid())
-}
-
-fn insert_item(
-    tx: &Transaction<'_>,
-    source: &SourceId,
-    story: StoryId,
-    new: &NewItem,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let it = &new.item;
-    tx.prepare_cached(
-        "INSERT INTO items (source_id, identity, story_id, title, link, published, updated,
-                            author, summary, content, categories, enclosures, content_hash,
-                            first_seen, changed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
-    )?
-    .execute(params![
-        source.as_str(),
-        it.identity,
-        story,
-        it.title,
-        it.link,
-        it.published.map(|d| d.timestamp()),
-        it.updated.map(|d| d.timestamp()),
-        it.author,
-        it.summary,
-        it.content,
-        to_json(&it.categories),
-        to_json(&it.enclosures),
-        &new.content_hash[..],
-        now.timestamp(),
-    ])?;
-    tx.prepare_cached("UPDATE stories SET updated_at = ?2 WHERE id = ?1")?
-        .execute(params![story, now.timestamp()])?;
-    Ok(())
-}
-
-fn update_item(
-    tx: &Transaction<'_>,
-    id: ItemId,
-    new: &NewItem,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let it = &new.item;
-    tx.prepare_cached(
-        "UPDATE items SET title = ?2, link = ?3, published = ?4, updated = ?5, author = ?6,
-                summary = ?7, content = ?8, categories = ?9, enclosures = ?10,
-                content_hash = ?11, changed_at = ?12
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        id,
-        it.title,
-        it.link,
-        it.published.map(|d| d.timestamp()),
-        it.updated.map(|d| d.timestamp()),
-        it.author,
-        it.summary,
-        it.content,
-        to_json(&it.categories),
-        to_json(&it.enclosures),
-        &new.content_hash[..],
-        now.timestamp(),
-    ])?;
-    Ok(())
-}
-
-/// A story is dated by its earliest copy, so a late republication never
-/// pushes an old story back to the top of the merged feed.
-fn refresh_story_date(tx: &Transaction<'_>, story: StoryId) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE stories SET sort_date =
-            (SELECT min(coalesce(published, first_seen)) FROM items WHERE story_id = ?1)
-         WHERE id = ?1",
-    )?
-    .execute([story])?;
-    Ok(())
 }
 
 /// Reads the item columns of `latest_stories` (from column 2 on).

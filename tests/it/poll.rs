@@ -49,7 +49,13 @@ fn poller(
     }
     let store = Store::open(&settings.storage.path).unwrap();
     store.sync_sources(&settings.sources).unwrap();
-    let poller = Poller::with_clock(&settings.poll, store.clone(), Arc::new(move || now)).unwrap();
+    let poller = Poller::with_clock(
+        &settings.poll,
+        &settings.dedup,
+        store.clone(),
+        Arc::new(move || now),
+    )
+    .unwrap();
     (settings, store, poller)
 }
 
@@ -489,7 +495,7 @@ async fn the_scheduler_polls_each_source_when_it_falls_due_and_stops_on_shutdown
     let clock = Arc::new(move || {
         t0() + chrono::Duration::from_std(tokio::time::Instant::now() - start).unwrap()
     });
-    let poller = Poller::with_clock(&settings.poll, store.clone(), clock).unwrap();
+    let poller = Poller::with_clock(&settings.poll, &settings.dedup, store.clone(), clock).unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let scheduler = tokio::spawn(poller.run(settings.sources.clone(), shutdown.clone()));
 

@@ -1,0 +1,1 @@
+-- reserved: merged-feed queries (see the serve branch)

@@ -1,0 +1,203 @@
+//! Character-level normalisation, tokenisation and stable hashing.
+//!
+//! [`fold`] rules, in order (each with the case it came from):
+//!
+//! 1. **Unicode NFKC**: full-width digits `１２０` → `120`, ligatures, `…` → `...`,
+//!    U+00A0 no-break space → space (a republication's "typography" pass).
+//! 2. **Invisible / format characters removed**: zero-width space/joiners, word joiner,
+//!    soft hyphen, BOM, bidi controls, variation selectors, tag characters
+//!    (`ec\u{200B}onomy` must read `economy`).
+//! 3. **Typography folded**: curly single quotes and primes → `'`, curly/angle double
+//!    quotes → `"`, every dash (hyphen, en, em, minus, figure dash) → `-`, remaining
+//!    Unicode spaces → one ASCII space.
+//! 4. Whitespace collapsed and trimmed.
+//!
+//! Case is kept by [`fold`] (datelines and title decorations are recognised by their
+//! capitals); [`tokens`] lower-cases (Unicode `to_lowercase`, so `STRASSE`/`Straße` differ
+//! only by `ß`, which NFKC keeps).
+//!
+//! [`tokens`]: a token is a run of alphanumeric characters; every other character
+//! separates tokens, so punctuation never matters (`Labour's` → `labour s`,
+//! `£120,000` → `120 000`). Characters of scripts written without spaces (Han, kana,
+//! Hangul, Thai, Lao, Khmer, Myanmar, Tibetan) are one token each, so Chinese text gets
+//! character n-gram shingles.
+
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
+
+/// Zero-width and other invisible format characters (Unicode category Cf and friends).
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}'
+        | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}'
+        | '\u{FFA0}'
+        | '\u{FFF0}'..='\u{FFFB}'
+        | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}')
+        || (c.is_control() && !c.is_whitespace())
+}
+
+fn fold_char(c: char) -> Option<char> {
+    if c.is_ascii_graphic() && c != '`' {
+        return Some(c);
+    }
+    if is_invisible(c) {
+        return None;
+    }
+    Some(match c {
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' | '\u{2035}'
+        | '\u{02BC}' | '\u{FF07}' | '`' | '\u{00B4}' => '\'',
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{2033}' | '\u{2036}'
+        | '\u{00AB}' | '\u{00BB}' | '\u{2039}' | '\u{203A}' | '\u{300C}' | '\u{300D}' => '"',
+        '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2015}'
+        | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' | '\u{2E3A}' | '\u{2E3B}' => '-',
+        c if c.is_whitespace() => ' ',
+        c => c,
+    })
+}
+
+/// Character-level fold of one block of text (rules 1–4 above). Idempotent.
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut push = |c: char| {
+        if c == ' ' {
+            if !out.is_empty() && !out.ends_with(' ') {
+                out.push(' ');
+            }
+        } else {
+            out.push(c);
+        }
+    };
+    // Most text is already NFKC: skip the normaliser then (same result, 3x faster).
+    if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+        s.chars().filter_map(fold_char).for_each(&mut push);
+    } else {
+        s.nfkc().filter_map(fold_char).for_each(&mut push);
+    }
+    while out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+/// Scripts written without spaces between words: each character is a token.
+pub fn is_unspaced_script(c: char) -> bool {
+    matches!(c,
+        '\u{0E00}'..='\u{0EFF}'   // Thai, Lao
+        | '\u{0F00}'..='\u{0FFF}' // Tibetan
+        | '\u{1000}'..='\u{109F}' // Myanmar
+        | '\u{1780}'..='\u{17FF}' // Khmer
+        | '\u{3040}'..='\u{30FF}' // Hiragana, Katakana
+        | '\u{3400}'..='\u{4DBF}'
+        | '\u{4E00}'..='\u{9FFF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{AC00}'..='\u{D7AF}' // Hangul syllables
+        | '\u{1100}'..='\u{11FF}'
+        | '\u{20000}'..='\u{3134F}')
+}
+
+/// Calls `f` with each lower-cased token of `s` (see the module docs).
+pub fn for_each_token(s: &str, mut f: impl FnMut(&str)) {
+    let mut word = String::new();
+    for c in s.chars() {
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                word.push(c.to_ascii_lowercase());
+            } else if !word.is_empty() {
+                f(&word);
+                word.clear();
+            }
+        } else if c.is_alphanumeric() {
+            if is_unspaced_script(c) {
+                if !word.is_empty() {
+                    f(&word);
+                    word.clear();
+                }
+                let mut buf = [0u8; 4];
+                f(c.encode_utf8(&mut buf));
+            } else {
+                for l in c.to_lowercase() {
+                    word.push(l);
+                }
+            }
+        } else if !word.is_empty() {
+            f(&word);
+            word.clear();
+        }
+    }
+    if !word.is_empty() {
+        f(&word);
+    }
+}
+
+/// Lower-cased tokens of `s`.
+pub fn tokens(s: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    for_each_token(s, |t| v.push(t.to_owned()));
+    v
+}
+
+/// Number of tokens in `s`.
+pub fn token_count(s: &str) -> usize {
+    let mut n = 0;
+    for_each_token(s, |_| n += 1);
+    n
+}
+
+/// 64-bit FNV-1a followed by a SplitMix64 finaliser: stable across platforms and
+/// releases (the values are stored), fast, not cryptographic.
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    mix64(h)
+}
+
+/// SplitMix64 finaliser (a bijection on u64 with good avalanche).
+pub fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typography_and_invisible_characters_fold_away() {
+        let a = fold(
+            "The \u{201C}bank\u{201D} said \u{2013} it\u{2019}s £\u{FF11}\u{FF12}0\u{00A0}m ec\u{200B}onomy",
+        );
+        assert_eq!(a, "The \"bank\" said - it's £120 m economy");
+    }
+
+    #[test]
+    fn fold_is_idempotent_on_odd_text() {
+        for s in [
+            "\u{FB01}nance \u{2026}",
+            "  a\u{200D}\u{00AD}b  ",
+            "ＡＢＣ－１",
+            "",
+            "\u{0}\u{7}x",
+        ] {
+            let once = fold(s);
+            assert_eq!(fold(&once), once);
+        }
+    }
+
+    #[test]
+    fn chinese_characters_are_single_tokens_and_latin_words_are_lowercased() {
+        assert_eq!(
+            tokens("新华社 Reuters's 2026年"),
+            vec!["新", "华", "社", "reuters", "s", "2026", "年"]
+        );
+    }
+}

@@ -1,0 +1,461 @@
+//! Writing one poll: a transaction through which the dedup step asks its
+//! questions (is this item stored? which stored items share its keys? how
+//! often has this source repeated a paragraph?) and writes its answers. It
+//! all commits together or not at all: a poll cut off half-way leaves
+//! nothing half-written.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{PollRecord, Store, StoreError, to_json};
+use crate::model::{Candidate, Item, ItemId, SourceId, StoryId, story_uid};
+
+/// The most candidates one lookup returns: a story has a handful of copies,
+/// and a key shared by more items than this is too common to tell anything.
+pub const MAX_CANDIDATES: usize = 64;
+
+/// An open write transaction for one poll.
+pub struct PollTx<'c> {
+    tx: Transaction<'c>,
+}
+
+/// The stored fields of an item, to tell a changed item from an unchanged one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingItem {
+    pub id: ItemId,
+    pub story_id: StoryId,
+    content_hash: Vec<u8>,
+    title: String,
+    link: Option<String>,
+    published: Option<i64>,
+    updated: Option<i64>,
+    author: Option<String>,
+    summary: Option<String>,
+    content: Option<String>,
+    categories: String,
+    enclosures: String,
+}
+
+impl ExistingItem {
+    /// Whether `item`, with `content_hash`, is what is stored.
+    pub fn matches(&self, item: &Item, content_hash: &[u8]) -> bool {
+        self.content_hash == content_hash
+            && self.title == item.title
+            && self.link == item.link
+            && self.published == item.published.map(|d| d.timestamp())
+            && self.updated == item.updated.map(|d| d.timestamp())
+            && self.author == item.author
+            && self.summary == item.summary
+            && self.content == item.content
+            && self.categories == to_json(&item.categories)
+            && self.enclosures == to_json(&item.enclosures)
+    }
+}
+
+impl Store {
+    /// Runs `f` in one write transaction, committed when `f` returns `Ok`
+    /// and rolled back otherwise.
+    pub fn write_poll<R>(
+        &self,
+        f: impl FnOnce(&mut PollTx<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut conn = self.writer();
+        let mut tx = PollTx {
+            tx: conn.transaction()?,
+        };
+        let result = f(&mut tx)?;
+        tx.tx.commit()?;
+        Ok(result)
+    }
+}
+
+impl PollTx<'_> {
+    /// The stored item of `source` with `identity`, if any.
+    pub fn existing_item(
+        &self,
+        source: &SourceId,
+        identity: &str,
+    ) -> Result<Option<ExistingItem>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id, story_id, content_hash, title, link, published, updated, author, summary,
+                    content, categories, enclosures
+             FROM items WHERE source_id = ?1 AND identity = ?2",
+        )?;
+        let found = stmt
+            .query_row(params![source.as_str(), identity], |r| {
+                Ok(ExistingItem {
+                    id: r.get(0)?,
+                    story_id: r.get(1)?,
+                    content_hash: r.get(2)?,
+                    title: r.get(3)?,
+                    link: r.get(4)?,
+                    published: r.get(5)?,
+                    updated: r.get(6)?,
+                    author: r.get(7)?,
+                    summary: r.get(8)?,
+                    content: r.get(9)?,
+                    categories: r.get(10)?,
+                    enclosures: r.get(11)?,
+                })
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    /// The stored items indexed under any of `keys` and dated between `from`
+    /// and `to` (Unix seconds), oldest first, at most [`MAX_CANDIDATES`].
+    pub fn candidates(
+        &self,
+        keys: &[u64],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Candidate>, StoreError> {
+        // One statement for all keys: SQLite still seeks once per key, but
+        // the statement runs once. Keys come in chunks of 32, the most a
+        // fingerprint has, with unused places repeating the first key.
+        let mut ids: Vec<ItemId> = Vec::new();
+        const CHUNK: usize = 32;
+        for chunk in keys.chunks(CHUNK) {
+            let mut stmt = self.tx.prepare_cached(&format!(
+                "SELECT DISTINCT item_id FROM dedup_keys
+                 WHERE key IN ({}) AND at BETWEEN ?1 AND ?2",
+                (3..3 + CHUNK)
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))?;
+            stmt.raw_bind_parameter(1, from)?;
+            stmt.raw_bind_parameter(2, to)?;
+            for i in 0..CHUNK {
+                let key = chunk.get(i).or(chunk.first()).copied().unwrap_or_default();
+                stmt.raw_bind_parameter(3 + i, key as i64)?;
+            }
+            let mut rows = stmt.raw_query();
+            while let Some(row) = rows.next()? {
+                ids.push(row.get(0)?);
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids.truncate(MAX_CANDIDATES);
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id, story_id, source_id, title, link, published, first_seen, summary, content
+             FROM items WHERE id = ?1",
+        )?;
+        let mut candidates = Vec::with_capacity(ids.len());
+        for id in ids {
+            let found = stmt
+                .query_row([id], |r| {
+                    Ok(Candidate {
+                        item_id: r.get(0)?,
+                        story_id: r.get(1)?,
+                        source_id: SourceId::new(r.get::<_, String>(2)?),
+                        title: r.get(3)?,
+                        link: r.get(4)?,
+                        date: r.get::<_, Option<i64>>(5)?.unwrap_or(r.get(6)?),
+                        summary: r.get(7)?,
+                        content: r.get(8)?,
+                    })
+                })
+                .optional()?;
+            candidates.extend(found);
+        }
+        Ok(candidates)
+    }
+
+    /// In how many distinct items of `source` a paragraph with this hash
+    /// was seen (see `dedup`'s boilerplate learning).
+    pub fn boilerplate_count(&self, source: &str, para_hash: u64) -> Result<u32, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT items FROM dedup_boilerplate WHERE source_id = ?1 AND para_hash = ?2",
+        )?;
+        let count: Option<u32> = stmt
+            .query_row(params![source, para_hash as i64], |r| r.get(0))
+            .optional()?;
+        Ok(count.unwrap_or(0))
+    }
+
+    /// Counts one more item of `source` for each paragraph hash.
+    pub fn observe_boilerplate(&self, source: &SourceId, hashes: &[u64]) -> Result<(), StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO dedup_boilerplate (source_id, para_hash, items) VALUES (?1, ?2, 1)
+             ON CONFLICT (source_id, para_hash) DO UPDATE SET items = items + 1",
+        )?;
+        for hash in hashes {
+            stmt.execute(params![source.as_str(), *hash as i64])?;
+        }
+        Ok(())
+    }
+
+    /// Founds a story for the item `identity` of `source`; `date` is its date.
+    pub fn insert_story(
+        &self,
+        source: &SourceId,
+        identity: &str,
+        date: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<StoryId, StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO stories (uid, sort_date, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?3)",
+            )?
+            .execute(params![
+                story_uid(source, identity),
+                date.timestamp(),
+                now.timestamp()
+            ])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Stores a new item of `source` as a copy of `story`.
+    pub fn insert_item(
+        &self,
+        source: &SourceId,
+        story: StoryId,
+        item: &Item,
+        content_hash: &[u8],
+        dedup_version: u32,
+        now: DateTime<Utc>,
+    ) -> Result<ItemId, StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO items (source_id, identity, story_id, title, link, published, updated,
+                                author, summary, content, categories, enclosures, content_hash,
+                                first_seen, changed_at, dedup_version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)",
+            )?
+            .execute(params![
+                source.as_str(),
+                item.identity,
+                story,
+                item.title,
+                item.link,
+                item.published.map(|d| d.timestamp()),
+                item.updated.map(|d| d.timestamp()),
+                item.author,
+                item.summary,
+                item.content,
+                to_json(&item.categories),
+                to_json(&item.enclosures),
+                content_hash,
+                now.timestamp(),
+                dedup_version,
+            ])?;
+        let id = self.tx.last_insert_rowid();
+        self.tx
+            .prepare_cached("UPDATE stories SET updated_at = ?2 WHERE id = ?1")?
+            .execute(params![story, now.timestamp()])?;
+        Ok(id)
+    }
+
+    /// Replaces the stored fields of item `id`; its story does not change.
+    pub fn update_item(
+        &self,
+        id: ItemId,
+        item: &Item,
+        content_hash: &[u8],
+        dedup_version: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "UPDATE items SET title = ?2, link = ?3, published = ?4, updated = ?5,
+                    author = ?6, summary = ?7, content = ?8, categories = ?9, enclosures = ?10,
+                    content_hash = ?11, changed_at = ?12, dedup_version = ?13
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                item.title,
+                item.link,
+                item.published.map(|d| d.timestamp()),
+                item.updated.map(|d| d.timestamp()),
+                item.author,
+                item.summary,
+                item.content,
+                to_json(&item.categories),
+                to_json(&item.enclosures),
+                content_hash,
+                now.timestamp(),
+                dedup_version,
+            ])?;
+        Ok(())
+    }
+
+    /// Indexes item `id` under exactly `keys`, dated `at` (Unix seconds).
+    pub fn set_keys(&self, id: ItemId, keys: &[u64], at: i64) -> Result<(), StoreError> {
+        let old: Vec<u8> = self
+            .tx
+            .prepare_cached("SELECT dedup_keys FROM items WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default();
+        if !old.is_empty() {
+            let mut delete = self
+                .tx
+                .prepare_cached("DELETE FROM dedup_keys WHERE key = ?1 AND item_id = ?2")?;
+            for key in old.chunks_exact(8) {
+                let key = i64::from_be_bytes(key.try_into().unwrap_or_default());
+                delete.execute(params![key, id])?;
+            }
+        }
+        let mut insert = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO dedup_keys (key, item_id, at) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut blob = Vec::with_capacity(keys.len() * 8);
+        for key in keys {
+            insert.execute(params![*key as i64, id, at])?;
+            blob.extend_from_slice(&key.to_be_bytes());
+        }
+        self.tx
+            .prepare_cached("UPDATE items SET dedup_keys = ?2 WHERE id = ?1")?
+            .execute(params![id, blob])?;
+        Ok(())
+    }
+
+    /// A new copy dated `date` joined `story`: the story is dated by its
+    /// earliest copy, so a late republication never pushes an old story back
+    /// to the top of the merged feed.
+    pub fn story_gained_copy(&self, story: StoryId, date: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("UPDATE stories SET sort_date = min(sort_date, ?2) WHERE id = ?1")?
+            .execute(params![story, date.timestamp()])?;
+        Ok(())
+    }
+
+    /// Recomputes the date of `story` from its copies (after one changed).
+    pub fn refresh_story_date(&self, story: StoryId) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "UPDATE stories SET sort_date =
+                    (SELECT min(coalesce(published, first_seen)) FROM items WHERE story_id = ?1)
+                 WHERE id = ?1",
+            )?
+            .execute([story])?;
+        Ok(())
+    }
+
+    /// Records how the poll of `source` went.
+    pub fn record_poll_state(
+        &self,
+        source: &SourceId,
+        record: &PollRecord,
+    ) -> Result<(), StoreError> {
+        let failed = record.status.failed();
+        let validators = record.validators.as_ref();
+        self.tx
+            .prepare_cached(
+                "UPDATE sources SET
+                    last_polled_at = ?2,
+                    last_ok_at = iif(?3, last_ok_at, ?2),
+                    last_status = ?4,
+                    last_error = ?5,
+                    last_http_status = ?6,
+                    last_duration_ms = ?7,
+                    last_bytes = ?8,
+                    consecutive_failures = iif(?3, consecutive_failures + 1, 0),
+                    next_poll_at = ?9,
+                    etag = iif(?10, ?11, etag),
+                    last_modified = iif(?10, ?12, last_modified),
+                    body_hash = coalesce(?13, body_hash),
+                    interval_hint = coalesce(?14, interval_hint),
+                    effective_url = ?15,
+                    moved_to = ?16,
+                    moved_count = ?17
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                source.as_str(),
+                record.at.timestamp(),
+                failed,
+                record.status.as_str(),
+                record.error,
+                record.http_status,
+                i64::try_from(record.duration_ms).unwrap_or(i64::MAX),
+                record.bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+                record.next_poll_at.timestamp(),
+                validators.is_some(),
+                validators.and_then(|v| v.etag.as_deref()),
+                validators.and_then(|v| v.last_modified.as_deref()),
+                record.body_hash.as_ref().map(|h| &h[..]),
+                record
+                    .interval_hint
+                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+                record.effective_url,
+                record.moved_to,
+                record.moved_count,
+            ])?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// A stored item as dedup sees it, for `wiredesk explain`.
+    pub fn dedup_item(&self, id: ItemId) -> Result<Option<Candidate>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, story_id, source_id, title, link, published, first_seen, summary, content
+             FROM items WHERE id = ?1",
+        )?;
+        let found = stmt
+            .query_row([id], |r| {
+                Ok(Candidate {
+                    item_id: r.get(0)?,
+                    story_id: r.get(1)?,
+                    source_id: SourceId::new(r.get::<_, String>(2)?),
+                    title: r.get(3)?,
+                    link: r.get(4)?,
+                    date: r.get::<_, Option<i64>>(5)?.unwrap_or(r.get(6)?),
+                    summary: r.get(7)?,
+                    content: r.get(8)?,
+                })
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    /// [`PollTx::boilerplate_count`], outside a write.
+    pub fn boilerplate_count(&self, source: &str, para_hash: u64) -> Result<u32, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT items FROM dedup_boilerplate WHERE source_id = ?1 AND para_hash = ?2",
+        )?;
+        let count: Option<u32> = stmt
+            .query_row(params![source, para_hash as i64], |r| r.get(0))
+            .optional()?;
+        Ok(count.unwrap_or(0))
+    }
+
+    /// The story the item `identity` of `source` belongs to.
+    pub fn story_of_identity(
+        &self,
+        source: &SourceId,
+        identity: &str,
+    ) -> Result<Option<StoryId>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached("SELECT story_id FROM items WHERE source_id = ?1 AND identity = ?2")?;
+        Ok(stmt
+            .query_row(params![source.as_str(), identity], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Bytes the dedup index takes on disk (its tables and indexes), from
+    /// SQLite's `dbstat`.
+    pub fn dedup_index_bytes(&self) -> Result<i64, StoreError> {
+        let conn = self.reader();
+        Ok(conn.query_row(
+            "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name LIKE 'dedup%'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The story item `id` belongs to.
+    pub fn story_of(&self, id: ItemId) -> Result<Option<StoryId>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached("SELECT story_id FROM items WHERE id = ?1")?;
+        Ok(stmt.query_row([id], |r| r.get(0)).optional()?)
+    }
+}
