@@ -10,7 +10,11 @@ use super::StoreError;
 
 /// Every migration, in order; the schema version is the position + 1.
 /// Append only: a shipped file never changes.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_poll_state.sql"),
+    include_str!("../../migrations/0003_serve.sql"),
+];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

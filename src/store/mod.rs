@@ -12,7 +12,10 @@
 //! The mutexes are never held across an `.await`: async code goes through
 //! [`Store::run`], which moves the blocking call to tokio's blocking pool.
 
+mod feed;
 mod migrations;
+
+pub use feed::{FeedPage, FeedQuery, FeedQueryError, PageKey};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -92,6 +95,7 @@ pub struct Store {
 struct Inner {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    generation: feed::Generation,
 }
 
 impl Store {
@@ -127,6 +131,7 @@ impl Store {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
                 reader: Mutex::new(reader),
+                generation: feed::Generation::new(Utc::now()),
             }),
         })
     }
@@ -184,6 +189,7 @@ impl Store {
             }
         }
         tx.commit()?;
+        self.bump_generation(Utc::now());
         Ok(())
     }
 
@@ -257,6 +263,9 @@ impl Store {
             params![source.as_str(), now.timestamp()],
         )?;
         tx.commit()?;
+        if summary.new + summary.updated > 0 {
+            self.bump_generation(now);
+        }
         Ok(summary)
     }
 

@@ -1,0 +1,1 @@
+-- reserved: poll state (see the poll branch)
