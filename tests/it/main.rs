@@ -5,3 +5,4 @@
 mod cli;
 mod end_to_end;
 mod helpers;
+mod serve;
