@@ -78,6 +78,8 @@ done
 
 mkdir -p "$work/www" "$work/nginx"
 curl -sf "http://127.0.0.1:$WD_PORT/feed.atom" -o "$work/www/feed.atom"
+# nginx workers run as an unprivileged user when started as root.
+chmod 755 "$work" "$work/www" && chmod 644 "$work/www/feed.atom"
 entries=$(grep -o '<entry>' "$work/www/feed.atom" | wc -l)
 cat >"$work/nginx/nginx.conf" <<NGINX
 worker_processes 2;
@@ -106,6 +108,9 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
+curl -sf "http://127.0.0.1:$NGINX_PORT/feed.atom" | cmp -s - "$work/www/feed.atom" ||
+    { echo "nginx on 127.0.0.1:$NGINX_PORT does not serve the feed (port taken?)" >&2; exit 1; }
+
 etag_of() { curl -sfI "$1" | tr -d '\r' | awk 'tolower($1) == "etag:" { $1 = ""; sub(/^ /, ""); print }'; }
 wd_etag=$(etag_of "http://127.0.0.1:$WD_PORT/feed.atom")
 nginx_etag=$(etag_of "http://127.0.0.1:$NGINX_PORT/feed.atom")
@@ -121,9 +126,11 @@ rate() { # url [header]
 wd200=$(rate "http://127.0.0.1:$WD_PORT/feed.atom")
 ng200=$(rate "http://127.0.0.1:$NGINX_PORT/feed.atom")
 wd304=$(rate "http://127.0.0.1:$WD_PORT/feed.atom" "If-None-Match: $wd_etag")
+wdgz=$(rate "http://127.0.0.1:$WD_PORT/feed.atom" "Accept-Encoding: gzip")
 ng304=$(rate "http://127.0.0.1:$NGINX_PORT/feed.atom" "If-None-Match: $nginx_etag")
 
 echo "feed: $entries entries, $(wc -c <"$work/www/feed.atom") bytes; wrk -t$THREADS -c$CONNECTIONS -d$DURATION; baseline: nginx $(nginx -v 2>&1 | sed 's/.*\///') static file"
 printf '%-10s %12s %12s %8s %s\n' path wiredesk nginx ratio target
 printf '%-10s %12.0f %12.0f %8.2f %s\n' "200" "$wd200" "$ng200" "$(echo "$wd200 / $ng200" | bc -l)" ">= 0.50"
 printf '%-10s %12.0f %12.0f %8.2f %s\n' "304" "$wd304" "$ng304" "$(echo "$wd304 / $ng304" | bc -l)" ">= 1.00"
+printf '%-10s %12.0f %12s %8s %s\n' "200 gzip" "$wdgz" "-" "-" "(for information: wiredesk's cached gzip bytes)"

@@ -16,10 +16,15 @@ use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::OnceCell;
 
-/// One rendered document and its validators.
+use super::encoding::{self, Coding};
+
+/// One rendered document, its validators, and its compressed forms (made
+/// on first demand, once).
 #[derive(Debug)]
 pub struct Page {
     pub body: Bytes,
+    gzip: OnceCell<Option<Bytes>>,
+    brotli: OnceCell<Option<Bytes>>,
     /// A weak validator (`W/"…"`) derived from the bytes: the same document
     /// has the same ETag across restarts, and any encoding of it matches.
     pub etag: String,
@@ -115,8 +120,31 @@ pub fn page(body: String, previous: Option<&Page>, changed: DateTime<Utc>) -> Pa
     };
     Page {
         body: Bytes::from(body),
+        gzip: OnceCell::new(),
+        brotli: OnceCell::new(),
         etag,
         last_modified,
+    }
+}
+
+impl Page {
+    /// The body in `coding`, compressing it on the blocking pool the first
+    /// time it is asked for (concurrent askers wait for that one run).
+    /// `None` if the compressor failed: answer uncompressed.
+    pub async fn encoded(&self, coding: Coding) -> Option<Bytes> {
+        let cell = match coding {
+            Coding::Identity => return Some(self.body.clone()),
+            Coding::Gzip => &self.gzip,
+            Coding::Brotli => &self.brotli,
+        };
+        let body = self.body.clone();
+        cell.get_or_init(|| async move {
+            tokio::task::spawn_blocking(move || encoding::compress(&body, coding))
+                .await
+                .ok()
+        })
+        .await
+        .clone()
     }
 }
 

@@ -5,13 +5,15 @@
 //! check ([`auth`]) → parameters ([`query`]) → the page cache ([`cache`]),
 //! which reads the store and calls the pure renderers in [`render`] only
 //! when the store's generation has moved on → conditional answer (`304` when
-//! the reader's `If-None-Match` / `If-Modified-Since` still holds) →
-//! compression negotiated from `Accept-Encoding`. `serve` never fetches.
+//! the reader's `If-None-Match` / `If-Modified-Since` still holds) → the
+//! coding negotiated from `Accept-Encoding` ([`encoding`]; compressed bytes
+//! are cached with the page). `serve` never fetches.
 //! Errors answer a generic message and log the cause; a bad parameter is a
 //! `400` naming it.
 
 mod auth;
 mod cache;
+mod encoding;
 pub mod query;
 pub mod render;
 
@@ -24,7 +26,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use tower_http::compression::CompressionLayer;
 use url::Url;
 
 use crate::model::{Source, Story};
@@ -98,7 +99,6 @@ pub fn router(state: ServeState) -> Router {
         .route("/feed.rss", get(feed_rss))
         .route("/feed.json", get(feed_json))
         .route("/sources.opml", get(sources_opml))
-        .layer(CompressionLayer::new())
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .with_state(state)
@@ -177,7 +177,7 @@ async fn feed(
         )
         .await;
     match page {
-        Ok(page) => respond(format.content_type, &page, &headers, state.token.is_some()),
+        Ok(page) => respond(format.content_type, &page, &headers, state.token.is_some()).await,
         Err(Failure::BadSearch(message)) => bad_request(&ParamError {
             param: "q".into(),
             message: format!(
@@ -232,9 +232,10 @@ async fn render_page(
     Ok(cache::page(body, previous.as_deref(), changed))
 }
 
-/// `304` when the reader's validators still hold, else the page.
-/// `If-None-Match` wins over `If-Modified-Since` (RFC 9110 §13.2.2).
-fn respond(
+/// `304` when the reader's validators still hold, else the page in the
+/// best coding the reader accepts. `If-None-Match` wins over
+/// `If-Modified-Since` (RFC 9110 §13.2.2).
+async fn respond(
     content_type: &'static str,
     page: &Page,
     headers: &HeaderMap,
@@ -253,13 +254,25 @@ fn respond(
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (
+        let coding = encoding::negotiate(headers);
+        let (coding, body) = match page.encoded(coding).await {
+            Some(body) => (coding, body),
+            None => (encoding::Coding::Identity, page.body.clone()),
+        };
+        let mut response = (
             [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-            page.body.clone(),
+            body,
         )
-            .into_response()
+            .into_response();
+        if let Some(name) = coding.header() {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
+        }
+        response
     };
     let h = response.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if let Ok(etag) = HeaderValue::from_str(&page.etag) {
         h.insert(header::ETAG, etag);
     }
@@ -310,11 +323,36 @@ async fn sources_opml(
             message: "unknown parameter; sources.opml takes only token".into(),
         });
     }
-    (
-        [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")],
-        render::opml(&state.title, &state.sources, state.store.last_change()),
-    )
-        .into_response()
+    let id = PageId {
+        format: "sources.opml",
+        query: String::new(),
+    };
+    let store = state.store.clone();
+    let page = state
+        .cache
+        .get(
+            id,
+            || store.generation(),
+            |previous: Option<Arc<Page>>| {
+                let state = &state;
+                async move {
+                    let body = render::opml(&state.title, &state.sources);
+                    Ok::<_, std::convert::Infallible>(cache::page(
+                        body,
+                        previous.as_deref(),
+                        state.store.last_change(),
+                    ))
+                }
+            },
+        )
+        .await;
+    match page {
+        Ok(page) => {
+            let private = state.token.is_some();
+            respond("text/x-opml; charset=utf-8", &page, &headers, private).await
+        }
+        Err(never) => match never {},
+    }
 }
 
 #[derive(serde::Serialize)]

@@ -1,7 +1,6 @@
 //! The configured sources as OPML 2.0 (<http://opml.org/spec2.opml>), for
 //! importing them into a feed reader.
 
-use chrono::{DateTime, Utc};
 use html_escape::encode_double_quoted_attribute as attr;
 
 use super::xml_safe;
@@ -9,13 +8,12 @@ use crate::model::Source;
 
 /// The OPML 2.0 document listing `sources`, one `outline type="rss"` each;
 /// a source's tags become its `category` attribute.
-pub fn opml(title: &str, sources: &[Source], now: DateTime<Utc>) -> String {
+pub fn opml(title: &str, sources: &[Source]) -> String {
     let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n");
     out.push_str(&format!(
-        "<head><title>{}</title><dateCreated>{}</dateCreated></head>\n<body>\n",
+        "<head><title>{}</title></head>\n<body>\n",
         html_escape::encode_text(&xml_safe(title)),
-        now.to_rfc2822()
     ));
     for source in sources {
         let name = attr(&xml_safe(&source.name)).into_owned();
