@@ -49,15 +49,27 @@ struct Slot {
 pub struct PageCache {
     slots: Mutex<HashMap<PageId, Slot>>,
     capacity: usize,
+    max_bytes: usize,
+}
+
+impl Slot {
+    /// Roughly the memory the slot holds: its pages, with room for their
+    /// compressed forms.
+    fn bytes(&self) -> usize {
+        let page = |p: Option<&Arc<Page>>| p.map_or(0, |p| p.body.len() * 2);
+        page(self.cell.get()) + page(self.previous.as_ref())
+    }
 }
 
 impl PageCache {
-    /// A cache of at most `capacity` URLs (past that, pages of old
-    /// generations go first, then everything: queries are unbounded).
-    pub fn new(capacity: usize) -> PageCache {
+    /// A cache of at most `capacity` URLs and about `max_bytes` of pages
+    /// (past either, pages of old generations go first, then everything:
+    /// queries are unbounded, and a reader may ask for any of them).
+    pub fn new(capacity: usize, max_bytes: usize) -> PageCache {
         PageCache {
             slots: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
+            max_bytes,
         }
     }
 
@@ -79,10 +91,16 @@ impl PageCache {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             // Read under the lock, so slots only ever move forward.
             let now = generation();
-            if slots.len() >= self.capacity && !slots.contains_key(&id) {
-                slots.retain(|_, slot| slot.generation == now);
-                if slots.len() >= self.capacity {
-                    slots.clear();
+            if !slots.contains_key(&id) {
+                let full = |slots: &HashMap<PageId, Slot>| {
+                    slots.len() >= self.capacity
+                        || slots.values().map(Slot::bytes).sum::<usize>() > self.max_bytes
+                };
+                if full(&slots) {
+                    slots.retain(|_, slot| slot.generation == now);
+                    if full(&slots) {
+                        slots.clear();
+                    }
                 }
             }
             let slot = slots.entry(id).or_insert_with(|| Slot {
@@ -162,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_of_identical_requests_renders_once() {
-        let cache = Arc::new(PageCache::new(8));
+        let cache = Arc::new(PageCache::new(8, 1 << 20));
         let renders = Arc::new(AtomicUsize::new(0));
         let gate = Arc::new(tokio::sync::Notify::new());
         let mut tasks = Vec::new();
@@ -196,7 +214,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_generation_renders_again_and_same_bytes_keep_last_modified() {
-        let cache = PageCache::new(8);
+        let cache = PageCache::new(8, 1 << 20);
         let generation = AtomicU64::new(1);
         let t0 = DateTime::from_timestamp(1_000, 0).unwrap();
         let t1 = DateTime::from_timestamp(2_000, 0).unwrap();
@@ -216,5 +234,28 @@ mod tests {
         assert!(!Arc::ptr_eq(&first, &again), "rendered again");
         assert_eq!(again.last_modified, t0, "same bytes, same date");
         assert_eq!(again.etag, first.etag);
+    }
+
+    #[tokio::test]
+    async fn the_cache_forgets_pages_past_its_byte_budget() {
+        let cache = PageCache::new(100, 1000);
+        let renders = AtomicUsize::new(0);
+        let get = |q: &'static str| {
+            cache.get(
+                id(q),
+                || 1,
+                |_| async {
+                    renders.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, ()>(page("x".repeat(300), None, Utc::now()))
+                },
+            )
+        };
+        get("a").await.unwrap();
+        get("b").await.unwrap();
+        get("a").await.unwrap();
+        assert_eq!(renders.load(Ordering::SeqCst), 2, "both kept");
+        get("c").await.unwrap(); // 1200 bytes held: over budget, cleared
+        get("a").await.unwrap();
+        assert_eq!(renders.load(Ordering::SeqCst), 4, "a rendered again");
     }
 }

@@ -35,8 +35,10 @@ use cache::{Page, PageCache, PageId};
 use query::ParamError;
 pub use render::{Entries, FeedMeta};
 
-/// How many URLs the page cache keeps.
+/// How many URLs the page cache keeps, and about how many bytes of pages:
+/// a first page of 50 entries is some 50 kB, the largest (500) some 500 kB.
 const CACHE_URLS: usize = 256;
+const CACHE_BYTES: usize = 32 << 20;
 
 /// What the handlers share; cheap to clone.
 #[derive(Clone)]
@@ -60,7 +62,7 @@ impl ServeState {
             sources: Arc::new([]),
             source_ids: Arc::default(),
             token: None,
-            cache: Arc::new(PageCache::new(CACHE_URLS)),
+            cache: Arc::new(PageCache::new(CACHE_URLS, CACHE_BYTES)),
         }
     }
 
