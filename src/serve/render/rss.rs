@@ -5,9 +5,11 @@
 //! RSS names one `source` per item: the chosen copy's feed. The other copies
 //! are listed in the content's "Also reported by" line.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
-use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
+use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Enclosure, Guid, Item, Source};
 
 use super::{
@@ -22,13 +24,18 @@ pub fn rss(meta: &FeedMeta, stories: &[Story], now: DateTime<Utc>) -> String {
         links.push(atom_link(next, "next"));
     }
     let title = xml_safe(&meta.title);
+    // `atom:link` is written as a plain extension element: the `rss` crate's
+    // own Atom support pulls in a builder macro crate for nothing else.
+    let mut extensions = ExtensionMap::new();
+    extensions.insert("atom".into(), BTreeMap::from([("link".to_owned(), links)]));
     let channel = Channel {
+        namespaces: BTreeMap::from([("atom".to_owned(), ATOM_NS.to_owned())]),
+        extensions,
         description: format!("{title}: the merged feed"),
         title,
         link: xml_safe(&meta.home_url),
         last_build_date: Some(feed_updated(stories, now).to_rfc2822()),
         generator: Some(format!("wiredesk {}", env!("CARGO_PKG_VERSION"))),
-        atom_ext: Some(AtomExtension { links }),
         items: stories.iter().map(|s| item(meta, s)).collect(),
         ..Channel::default()
     };
@@ -75,12 +82,18 @@ fn item(meta: &FeedMeta, story: &Story) -> Item {
     }
 }
 
-fn atom_link(href: &str, rel: &str) -> Link {
-    Link {
-        href: xml_safe(href),
-        rel: rel.into(),
-        mime_type: Some("application/rss+xml".into()),
-        ..Link::default()
+const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+
+/// `<atom:link href=… rel=… type="application/rss+xml"/>`.
+fn atom_link(href: &str, rel: &str) -> Extension {
+    Extension {
+        name: "atom:link".into(),
+        attrs: BTreeMap::from([
+            ("href".to_owned(), xml_safe(href)),
+            ("rel".to_owned(), rel.to_owned()),
+            ("type".to_owned(), "application/rss+xml".to_owned()),
+        ]),
+        ..Extension::default()
     }
 }
 
