@@ -114,7 +114,9 @@ impl App {
                     self.store.clone(),
                     &self.settings.server.title,
                     &self.settings.server.base_url,
-                );
+                )
+                .with_sources(&self.settings.sources)
+                .with_token(self.settings.server.token.as_deref());
                 let stop = token.child_token();
                 Some(tracker.spawn(async move {
                     axum::serve(listener, serve::router(state))

@@ -68,6 +68,9 @@ pub struct ServerSettings {
     /// The public address of the server; the feed's `self` link is built on it.
     pub base_url: Url,
     pub title: String,
+    /// When set, the feeds answer only requests that carry this token (as
+    /// `?token=`, a Bearer token or a Basic password); `/healthz` stays open.
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +136,7 @@ struct RawServer {
     listen: Option<String>,
     base_url: Option<String>,
     title: Option<String>,
+    token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -214,6 +218,9 @@ pub mod defaults {
 /// No configurable floor goes below this: polling a feed more than once a
 /// minute is never needed for news and is impolite to the publisher.
 const HARD_MIN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The shortest `server.token` accepted: a short token is guessed.
+const MIN_TOKEN_CHARS: usize = 16;
 
 /// Reads `file` and the `WIREDESK_*` variables of `env`, then validates.
 ///
@@ -328,6 +335,26 @@ impl Raw {
         if title.trim().is_empty() {
             return Err(bad("server.title", "must not be empty".into()));
         }
+
+        let token = match self.server.token {
+            None => None,
+            Some(token) => {
+                if token.chars().count() < MIN_TOKEN_CHARS {
+                    return Err(bad(
+                        "server.token",
+                        format!("must be at least {MIN_TOKEN_CHARS} characters long"),
+                    ));
+                }
+                if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(bad(
+                        "server.token",
+                        "may only hold printable ASCII without spaces (it travels in URLs and headers)"
+                            .into(),
+                    ));
+                }
+                Some(token)
+            }
+        };
 
         let path_text = self
             .storage
@@ -472,6 +499,7 @@ impl Raw {
                 listen,
                 base_url,
                 title,
+                token,
             },
             storage: StorageSettings { path },
             poll: PollSettings {
@@ -836,6 +864,21 @@ mod tests {
         .unwrap();
         assert_eq!(s.server.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(s.poll.concurrency, 3);
+    }
+
+    #[test]
+    fn the_server_token_is_optional_and_kept_when_set() {
+        assert_eq!(parse("").unwrap().server.token, None);
+        let s = parse("[server]\ntoken = \"s3cret-token-0123456789\"").unwrap();
+        assert_eq!(s.server.token.as_deref(), Some("s3cret-token-0123456789"));
+    }
+
+    #[test]
+    fn a_short_or_spaced_server_token_is_named() {
+        let e = error("[server]\ntoken = \"short\"");
+        assert!(e.contains("server.token") && e.contains("16"), "{e}");
+        let e = error("[server]\ntoken = \"a token with spaces in it\"");
+        assert!(e.contains("server.token") && e.contains("spaces"), "{e}");
     }
 
     #[test]

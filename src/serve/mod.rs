@@ -1,50 +1,96 @@
-//! Serving: the merged feed and health over HTTP. The only `axum` user.
+//! Serving: the merged feed, the sources and health over HTTP. The only
+//! `axum` user.
 //!
-//! [`router`] is testable without a socket; the handlers read from the store
-//! and hand data to the pure renderers in [`render`]. `serve` never fetches.
-//! Errors answer a generic message and log the cause.
+//! [`router`] is testable without a socket. A feed request goes: access
+//! check ([`auth`]) → parameters ([`query`]) → the page cache ([`cache`]),
+//! which reads the store and calls the pure renderers in [`render`] only
+//! when the store's generation has moved on → conditional answer (`304` when
+//! the reader's `If-None-Match` / `If-Modified-Since` still holds) → the
+//! coding negotiated from `Accept-Encoding` ([`encoding`]; compressed bytes
+//! are cached with the page). `serve` never fetches.
+//! Errors answer a generic message and log the cause; a bad parameter is a
+//! `400` naming it.
 
+mod auth;
+mod cache;
+mod encoding;
+pub mod query;
 pub mod render;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::store::Store;
+use crate::model::{Source, Story};
+use crate::store::{FeedQueryError, Store};
 
-pub use render::FeedMeta;
+use cache::{Page, PageCache, PageId};
+use query::ParamError;
+pub use render::{Entries, FeedMeta};
 
-/// How many stories the merged feed shows.
-pub const PAGE_SIZE: usize = 50;
+/// How many URLs the page cache keeps, and about how many bytes of pages:
+/// a first page of 50 entries is some 50 kB, the largest (500) some 500 kB.
+const CACHE_URLS: usize = 256;
+const CACHE_BYTES: usize = 32 << 20;
 
-/// What the handlers share.
+/// What the handlers share; cheap to clone.
 #[derive(Clone)]
 pub struct ServeState {
-    pub store: Store,
-    pub meta: FeedMeta,
+    store: Store,
+    title: Arc<str>,
+    base_url: Url,
+    sources: Arc<[Source]>,
+    source_ids: Arc<HashSet<String>>,
+    token: Option<auth::Token>,
+    cache: Arc<PageCache>,
 }
 
 impl ServeState {
-    /// The feed's links are built on the public `base_url`.
+    /// The feeds' links are built on the public `base_url`.
     pub fn new(store: Store, title: &str, base_url: &Url) -> ServeState {
-        let join = |path: &str| {
-            base_url
-                .join(path)
-                .map(String::from)
-                .unwrap_or_else(|_| format!("{base_url}{path}"))
-        };
         ServeState {
             store,
-            meta: FeedMeta {
-                title: title.to_owned(),
-                self_url: join("feed.atom"),
-                home_url: join(""),
-            },
+            title: title.into(),
+            base_url: base_url.clone(),
+            sources: Arc::new([]),
+            source_ids: Arc::default(),
+            token: None,
+            cache: Arc::new(PageCache::new(CACHE_URLS, CACHE_BYTES)),
         }
+    }
+
+    /// The configured sources: listed in `/sources.opml`, and the ids
+    /// `source=` accepts.
+    pub fn with_sources(mut self, sources: &[Source]) -> ServeState {
+        self.source_ids = Arc::new(sources.iter().map(|s| s.id.to_string()).collect());
+        self.sources = sources.into();
+        self
+    }
+
+    /// Requires `token` on every route but `/healthz`.
+    pub fn with_token(mut self, token: Option<&str>) -> ServeState {
+        self.token = token.map(auth::Token::new);
+        self
+    }
+
+    fn url(&self, path: &str, query: &str) -> String {
+        let mut url = self
+            .base_url
+            .join(path)
+            .map(String::from)
+            .unwrap_or_else(|_| format!("{}{path}", self.base_url));
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(query);
+        }
+        url
     }
 }
 
@@ -52,22 +98,262 @@ impl ServeState {
 pub fn router(state: ServeState) -> Router {
     Router::new()
         .route("/feed.atom", get(feed_atom))
+        .route("/feed.rss", get(feed_rss))
+        .route("/feed.json", get(feed_json))
+        .route("/sources.opml", get(sources_opml))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .with_state(state)
 }
 
-async fn feed_atom(State(state): State<ServeState>) -> Response {
-    match state.store.run(|s| s.latest_stories(PAGE_SIZE)).await {
-        Ok(stories) => {
-            let body = render::atom(&state.meta, &stories, Utc::now());
-            (
-                [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
-                body,
-            )
-                .into_response()
+/// A feed format: its path, media type and renderer.
+struct Format {
+    path: &'static str,
+    content_type: &'static str,
+    render: fn(&FeedMeta, &[Story], DateTime<Utc>) -> String,
+}
+
+const ATOM: Format = Format {
+    path: "feed.atom",
+    content_type: "application/atom+xml; charset=utf-8",
+    render: render::atom,
+};
+const RSS: Format = Format {
+    path: "feed.rss",
+    content_type: "application/rss+xml; charset=utf-8",
+    render: render::rss,
+};
+const JSON: Format = Format {
+    path: "feed.json",
+    content_type: "application/feed+json; charset=utf-8",
+    render: render::json,
+};
+
+async fn feed_atom(state: State<ServeState>, headers: HeaderMap, raw: RawQuery) -> Response {
+    feed(&ATOM, state, headers, raw).await
+}
+
+async fn feed_rss(state: State<ServeState>, headers: HeaderMap, raw: RawQuery) -> Response {
+    feed(&RSS, state, headers, raw).await
+}
+
+async fn feed_json(state: State<ServeState>, headers: HeaderMap, raw: RawQuery) -> Response {
+    feed(&JSON, state, headers, raw).await
+}
+
+/// Why a page could not be rendered.
+enum Failure {
+    BadSearch(String),
+    Internal(String),
+}
+
+async fn feed(
+    format: &'static Format,
+    State(state): State<ServeState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.as_deref();
+    if let Some(token) = &state.token
+        && !token.admits(&headers, query::token_of(raw).as_deref())
+    {
+        return auth::unauthorized();
+    }
+    let params = match query::parse(raw, |id| state.source_ids.contains(id)) {
+        Ok(p) => p,
+        Err(e) => return bad_request(&e),
+    };
+    // A token given in the URL stays in the links, or following them fails.
+    let canonical = query::canonical(&params.query, params.token.as_deref());
+    let id = PageId {
+        format: format.path,
+        query: canonical.clone(),
+    };
+    let store = state.store.clone();
+    let page = state
+        .cache
+        .get(
+            id,
+            || store.generation(),
+            |previous| render_page(&state, format, params, canonical, previous),
+        )
+        .await;
+    match page {
+        Ok(page) => respond(format.content_type, &page, &headers, state.token.is_some()).await,
+        Err(Failure::BadSearch(message)) => bad_request(&ParamError {
+            param: "q".into(),
+            message: format!(
+                "not a search this server understands ({message}); see README, \"Feeds and queries\""
+            ),
+        }),
+        Err(Failure::Internal(e)) => internal_error(format.path, &e),
+    }
+}
+
+/// Reads the page from the store and renders it.
+async fn render_page(
+    state: &ServeState,
+    format: &'static Format,
+    params: query::Params,
+    canonical: String,
+    previous: Option<Arc<Page>>,
+) -> Result<Page, Failure> {
+    let q = params.query.clone();
+    let page = state
+        .store
+        .run(move |s| Ok(s.feed_page(&q)))
+        .await
+        .map_err(|e| Failure::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            FeedQueryError::BadSearch(m) => Failure::BadSearch(m),
+            FeedQueryError::Store(e) => Failure::Internal(e.to_string()),
+        })?;
+    let next_url = page.next.map(|key| {
+        let mut next = params.query.clone();
+        next.after = Some(key);
+        state.url(
+            format.path,
+            &query::canonical(&next, params.token.as_deref()),
+        )
+    });
+    let meta = FeedMeta {
+        title: state.title.to_string(),
+        self_url: state.url(format.path, &canonical),
+        home_url: state.url("", ""),
+        next_url,
+        entries: if params.query.copies {
+            Entries::Copies
+        } else {
+            Entries::Stories
+        },
+    };
+    // The document's fallback date is the data's, not the wall clock's, so
+    // the same data renders the same bytes (and the same ETag).
+    let changed = state.store.last_change();
+    let body = (format.render)(&meta, &page.stories, changed);
+    Ok(cache::page(body, previous.as_deref(), changed))
+}
+
+/// `304` when the reader's validators still hold, else the page in the
+/// best coding the reader accepts. `If-None-Match` wins over
+/// `If-Modified-Since` (RFC 9110 §13.2.2).
+async fn respond(
+    content_type: &'static str,
+    page: &Page,
+    headers: &HeaderMap,
+    private: bool,
+) -> Response {
+    let not_modified = match headers.get(header::IF_NONE_MATCH) {
+        Some(value) => etag_matches(value, &page.etag),
+        None => headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .is_some_and(|since| {
+                DateTime::<Utc>::from(since).timestamp() >= page.last_modified.timestamp()
+            }),
+    };
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let coding = encoding::negotiate(headers);
+        let (coding, body) = match page.encoded(coding).await {
+            Some(body) => (coding, body),
+            None => (encoding::Coding::Identity, page.body.clone()),
+        };
+        let mut response = (
+            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+            body,
+        )
+            .into_response();
+        if let Some(name) = coding.header() {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
         }
-        Err(e) => internal_error("feed.atom", &e),
+        response
+    };
+    let h = response.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Ok(etag) = HeaderValue::from_str(&page.etag) {
+        h.insert(header::ETAG, etag);
+    }
+    let date = httpdate::fmt_http_date(page.last_modified.into());
+    if let Ok(date) = HeaderValue::from_str(&date) {
+        h.insert(header::LAST_MODIFIED, date);
+    }
+    // Readers revalidate every time: a 304 is cheap.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if private {
+            "private, no-cache"
+        } else {
+            "no-cache"
+        }),
+    );
+    response
+}
+
+/// Weak comparison of an `If-None-Match` list against our ETag.
+fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let ours = etag.trim_start_matches("W/");
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == ours)
+}
+
+async fn sources_opml(
+    State(state): State<ServeState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.as_deref();
+    if let Some(token) = &state.token
+        && !token.admits(&headers, query::token_of(raw).as_deref())
+    {
+        return auth::unauthorized();
+    }
+    if let Some((key, _)) =
+        url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).find(|(k, _)| k != "token")
+    {
+        return bad_request(&ParamError {
+            param: key.into_owned(),
+            message: "unknown parameter; sources.opml takes only token".into(),
+        });
+    }
+    let id = PageId {
+        format: "sources.opml",
+        query: String::new(),
+    };
+    let store = state.store.clone();
+    let page = state
+        .cache
+        .get(
+            id,
+            || store.generation(),
+            |previous: Option<Arc<Page>>| {
+                let state = &state;
+                async move {
+                    let body = render::opml(&state.title, &state.sources);
+                    Ok::<_, std::convert::Infallible>(cache::page(
+                        body,
+                        previous.as_deref(),
+                        state.store.last_change(),
+                    ))
+                }
+            },
+        )
+        .await;
+    match page {
+        Ok(page) => {
+            let private = state.token.is_some();
+            respond("text/x-opml; charset=utf-8", &page, &headers, private).await
+        }
+        Err(never) => match never {},
     }
 }
 
@@ -96,8 +382,33 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
+fn bad_request(e: &ParamError) -> Response {
+    (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
+}
+
 /// A generic 500; the cause goes to the log, never to the client.
 fn internal_error(route: &str, e: &dyn std::fmt::Display) -> Response {
     tracing::error!(route, error = %e, "request failed");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_compares_weakly_and_accepts_lists_and_star() {
+        let ours = "W/\"abc\"";
+        for (header, expected) in [
+            ("W/\"abc\"", true),
+            ("\"abc\"", true),
+            ("\"x\", W/\"abc\"", true),
+            ("*", true),
+            ("W/\"abd\"", false),
+            ("", false),
+        ] {
+            let value = HeaderValue::from_static(header);
+            assert_eq!(etag_matches(&value, ours), expected, "{header}");
+        }
+    }
 }

@@ -12,10 +12,13 @@
 //! The mutexes are never held across an `.await`: async code goes through
 //! [`Store::run`], which moves the blocking call to tokio's blocking pool.
 
+mod feed;
 mod migrations;
 mod write;
 
 pub use write::{ExistingItem, PollTx};
+
+pub use feed::{FeedPage, FeedQuery, FeedQueryError, PageKey};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -166,6 +169,7 @@ pub struct Store {
 struct Inner {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    generation: feed::Generation,
 }
 
 impl Store {
@@ -201,6 +205,7 @@ impl Store {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
                 reader: Mutex::new(reader),
+                generation: feed::Generation::new(Utc::now()),
             }),
         })
     }
@@ -267,6 +272,7 @@ impl Store {
             }
         }
         tx.commit()?;
+        self.bump_generation(Utc::now());
         Ok(())
     }
 

@@ -17,6 +17,8 @@ pub const MAX_CANDIDATES: usize = 64;
 /// An open write transaction for one poll.
 pub struct PollTx<'c> {
     tx: Transaction<'c>,
+    /// Whether an item was written: what the merged feed serves changed.
+    changed: std::cell::Cell<bool>,
 }
 
 /// The stored fields of an item, to tell a changed item from an unchanged one.
@@ -62,9 +64,14 @@ impl Store {
         let mut conn = self.writer();
         let mut tx = PollTx {
             tx: conn.transaction()?,
+            changed: std::cell::Cell::new(false),
         };
         let result = f(&mut tx)?;
+        let changed = tx.changed.get();
         tx.tx.commit()?;
+        if changed {
+            self.bump_generation(Utc::now());
+        }
         Ok(result)
     }
 }
@@ -243,6 +250,7 @@ impl PollTx<'_> {
                 dedup_version,
             ])?;
         let id = self.tx.last_insert_rowid();
+        self.changed.set(true);
         self.tx
             .prepare_cached("UPDATE stories SET updated_at = ?2 WHERE id = ?1")?
             .execute(params![story, now.timestamp()])?;
@@ -280,6 +288,7 @@ impl PollTx<'_> {
                 now.timestamp(),
                 dedup_version,
             ])?;
+        self.changed.set(true);
         Ok(())
     }
 

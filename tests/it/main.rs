@@ -8,3 +8,4 @@ mod helpers;
 mod ingest;
 mod ingest_properties;
 mod poll;
+mod serve;

@@ -1,0 +1,262 @@
+//! The feed URLs' query parameters: parsed strictly into a [`FeedQuery`],
+//! and written back in one canonical order (for links and the page cache).
+//!
+//! Every parameter is checked; an invalid one, a repeated one or an unknown
+//! one is a [`ParamError`] naming it (a typo never passes silently), except
+//! `token`, which belongs to access control.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+
+use crate::model::SourceId;
+use crate::store::{FeedQuery, PageKey};
+
+/// Entries per page unless `limit` says otherwise.
+pub const DEFAULT_LIMIT: usize = 50;
+/// The largest `limit` accepted.
+pub const MAX_LIMIT: usize = 500;
+/// The longest `q` accepted, in characters.
+const MAX_SEARCH_CHARS: usize = 500;
+/// The longest `tag` accepted, in characters.
+const MAX_TAG_CHARS: usize = 100;
+
+/// Every parameter the feed URLs take.
+pub const KNOWN: &[&str] = &[
+    "limit", "source", "tag", "q", "since", "copies", "cursor", "token",
+];
+
+/// A parameter that cannot be used, and why. Shown to the client as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError {
+    pub param: String,
+    pub message: String,
+}
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "parameter `{}`: {}", self.param, self.message)
+    }
+}
+
+/// A request's parameters, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Params {
+    pub query: FeedQuery,
+    /// The `token` parameter, if given.
+    pub token: Option<String>,
+}
+
+/// The `token` parameter of a raw query string, without checking the rest
+/// (access is decided before parameters are judged).
+pub fn token_of(raw: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Parses a raw query string. `is_source` says whether a source id exists.
+pub fn parse(raw: Option<&str>, is_source: impl Fn(&str) -> bool) -> Result<Params, ParamError> {
+    let mut query = FeedQuery {
+        limit: DEFAULT_LIMIT,
+        ..FeedQuery::default()
+    };
+    let mut token = None;
+    let mut seen = BTreeSet::new();
+    for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let bad = |message: String| ParamError {
+            param: key.clone().into_owned(),
+            message,
+        };
+        if !KNOWN.contains(&key.as_ref()) {
+            return Err(bad(format!(
+                "unknown parameter; the feeds take {}",
+                KNOWN.join(", ")
+            )));
+        }
+        if !seen.insert(key.clone().into_owned()) {
+            return Err(bad("is given more than once".into()));
+        }
+        let value = value.trim();
+        match key.as_ref() {
+            "limit" => {
+                query.limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "{value:?} is not a whole number from 1 to {MAX_LIMIT}"
+                        ))
+                    })?;
+            }
+            "source" => {
+                let mut ids = BTreeSet::new();
+                for id in value.split(',').map(str::trim) {
+                    if id.is_empty() {
+                        return Err(bad(
+                            "lists source ids separated by commas, with none empty".into()
+                        ));
+                    }
+                    if !is_source(id) {
+                        return Err(bad(format!("{id:?} is not a configured source")));
+                    }
+                    ids.insert(id.to_owned());
+                }
+                query.sources = ids.into_iter().map(SourceId::new).collect();
+            }
+            "tag" => {
+                if value.is_empty() || value.chars().count() > MAX_TAG_CHARS {
+                    return Err(bad(format!(
+                        "must be a tag of 1 to {MAX_TAG_CHARS} characters"
+                    )));
+                }
+                query.tag = Some(value.to_owned());
+            }
+            "q" => {
+                if value.is_empty() || value.chars().count() > MAX_SEARCH_CHARS {
+                    return Err(bad(format!(
+                        "must be a search of 1 to {MAX_SEARCH_CHARS} characters"
+                    )));
+                }
+                query.search = Some(value.to_owned());
+            }
+            "since" => {
+                let since = DateTime::parse_from_rfc3339(value).map_err(|_| {
+                    bad(format!(
+                        "{value:?} is not an RFC 3339 time such as 2026-11-01T08:00:00Z"
+                    ))
+                })?;
+                query.since = Some(since.with_timezone(&Utc));
+            }
+            "copies" => {
+                if value != "all" {
+                    return Err(bad(format!(
+                        "{value:?} is not understood; copies=all lists every item unmerged"
+                    )));
+                }
+                query.copies = true;
+            }
+            "cursor" => {
+                query.after = Some(decode_cursor(value).ok_or_else(|| {
+                    bad("is not a cursor this server gave out (follow the feed's next link)".into())
+                })?);
+            }
+            "token" => token = Some(value.to_owned()),
+            _ => unreachable!("every known parameter is handled"),
+        }
+    }
+    Ok(Params { query, token })
+}
+
+/// The parameters of `query` (and `token`, if given) as a query string in
+/// one fixed order, without the `?`; empty for the defaults.
+pub fn canonical(query: &FeedQuery, token: Option<&str>) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    if query.limit != DEFAULT_LIMIT {
+        out.append_pair("limit", &query.limit.to_string());
+    }
+    if !query.sources.is_empty() {
+        let ids: Vec<&str> = query.sources.iter().map(SourceId::as_str).collect();
+        out.append_pair("source", &ids.join(","));
+    }
+    if let Some(tag) = &query.tag {
+        out.append_pair("tag", tag);
+    }
+    if let Some(q) = &query.search {
+        out.append_pair("q", q);
+    }
+    if let Some(since) = query.since {
+        out.append_pair("since", &super::render::rfc3339(since));
+    }
+    if query.copies {
+        out.append_pair("copies", "all");
+    }
+    if let Some(key) = query.after {
+        out.append_pair("cursor", &encode_cursor(key));
+    }
+    if let Some(token) = token {
+        out.append_pair("token", token);
+    }
+    out.finish()
+}
+
+/// A cursor is opaque to readers: a versioned position, base64url-encoded.
+pub fn encode_cursor(key: PageKey) -> String {
+    URL_SAFE_NO_PAD.encode(format!("1:{}:{}", key.date, key.id))
+}
+
+fn decode_cursor(text: &str) -> Option<PageKey> {
+    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let mut parts = text.split(':');
+    if parts.next()? != "1" {
+        return None;
+    }
+    let date = parts.next()?.parse().ok()?;
+    let id = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some(PageKey { date, id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(raw: &str) -> Params {
+        parse(Some(raw), |id| matches!(id, "agency" | "outlet")).unwrap()
+    }
+
+    fn err(raw: &str) -> ParamError {
+        parse(Some(raw), |id| matches!(id, "agency" | "outlet")).unwrap_err()
+    }
+
+    #[test]
+    fn no_parameters_mean_the_first_page_of_fifty_merged_stories() {
+        let p = ok("");
+        assert_eq!(p.query.limit, 50);
+        assert_eq!(p.query, FeedQuery::default());
+        assert_eq!(canonical(&p.query, None), "");
+    }
+
+    #[test]
+    fn every_parameter_is_read_and_written_back_in_one_order() {
+        let cursor = encode_cursor(PageKey { date: 5, id: 9 });
+        let p = ok(&format!(
+            "token=t&cursor={cursor}&copies=all&since=2026-11-01T09:00:00%2B01:00&q=port+strike&tag=world&source=outlet,agency&limit=10"
+        ));
+        assert_eq!(p.query.limit, 10);
+        assert_eq!(p.query.sources.len(), 2);
+        assert_eq!(p.query.after, Some(PageKey { date: 5, id: 9 }));
+        assert_eq!(p.token.as_deref(), Some("t"));
+        assert_eq!(
+            canonical(&p.query, None),
+            format!(
+                "limit=10&source=agency%2Coutlet&tag=world&q=port+strike&since=2026-11-01T08%3A00%3A00Z&copies=all&cursor={cursor}"
+            )
+        );
+    }
+
+    #[test]
+    fn a_bad_parameter_is_named() {
+        for (raw, param) in [
+            ("limit=0", "limit"),
+            ("limit=501", "limit"),
+            ("limit=ten", "limit"),
+            ("source=agency,nope", "source"),
+            ("source=", "source"),
+            ("tag=", "tag"),
+            ("q=", "q"),
+            ("since=yesterday", "since"),
+            ("copies=some", "copies"),
+            ("cursor=abc", "cursor"),
+            ("limt=5", "limt"),
+            ("limit=5&limit=6", "limit"),
+        ] {
+            assert_eq!(err(raw).param, param, "{raw}");
+        }
+        assert!(err("limt=5").to_string().contains("unknown parameter"));
+    }
+}

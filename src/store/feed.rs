@@ -1,0 +1,458 @@
+//! The questions `serve` asks: one page of the merged feed (or of every
+//! copy), filtered and keyset-paged, and the generation counter that tells
+//! whether anything served can have changed.
+//!
+//! Paging is keyset on (date, id), newest first, never `OFFSET`: a page ends
+//! at a [`PageKey`], and the next page is everything strictly older. Items
+//! that arrive while a reader walks the pages land before the first page
+//! (new stories) or are met in order (late, back-dated ones), so a walk
+//! returns every story once. The one exception is inherent to the sort: a
+//! story whose earliest copy changes while a reader pages moves with it.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
+use rusqlite::{Connection, params_from_iter};
+
+use super::{Store, StoreError, from_unix, stored_item};
+use crate::model::{SourceId, StoredItem, Story, StoryId};
+
+/// A counter bumped by every write that changes what the feed serves, and
+/// the time of that write. It lives in memory only: a restart begins a new
+/// count, which `serve` treats as "may have changed".
+#[derive(Debug)]
+pub(super) struct Generation {
+    value: AtomicU64,
+    changed_at: AtomicI64,
+}
+
+impl Generation {
+    pub(super) fn new(now: DateTime<Utc>) -> Generation {
+        Generation {
+            value: AtomicU64::new(0),
+            changed_at: AtomicI64::new(now.timestamp()),
+        }
+    }
+}
+
+/// A position in the feed's order (newest first): a page ends at one, and
+/// the next page starts strictly after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    /// Unix seconds: the story's `sort_date`, or an item's date with `copies`.
+    pub date: i64,
+    /// The story id, or the item id with `copies`.
+    pub id: i64,
+}
+
+/// What a reader asked for. Validated by `serve` before it gets here.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FeedQuery {
+    /// Entries per page (at least 1).
+    pub limit: usize,
+    /// Only stories with a copy from one of these sources (none: all).
+    pub sources: Vec<SourceId>,
+    /// Only stories with a copy whose source tags or categories hold this
+    /// tag (ASCII case-insensitive).
+    pub tag: Option<String>,
+    /// An FTS5 query over the title, summary and content of every copy.
+    pub search: Option<String>,
+    /// Only stories dated at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Every item on its own, not merged into stories.
+    pub copies: bool,
+    /// Start strictly after this position.
+    pub after: Option<PageKey>,
+}
+
+impl Default for FeedQuery {
+    fn default() -> Self {
+        FeedQuery {
+            limit: 50,
+            sources: Vec::new(),
+            tag: None,
+            search: None,
+            since: None,
+            copies: false,
+            after: None,
+        }
+    }
+}
+
+/// One page of the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPage {
+    /// Newest first. With `copies`, each "story" holds one item as its
+    /// chosen copy and no others (its id and uid are the story's it belongs to).
+    pub stories: Vec<Story>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<PageKey>,
+}
+
+/// Why a page could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedQueryError {
+    /// The search is not a valid FTS5 query; the message says why.
+    #[error("{0}")]
+    BadSearch(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for FeedQueryError {
+    fn from(e: rusqlite::Error) -> Self {
+        FeedQueryError::Store(e.into())
+    }
+}
+
+impl Store {
+    /// The generation of what is served: it changes after every write that
+    /// can change a feed, and only then. Reading it never touches the database.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.value.load(Ordering::Acquire)
+    }
+
+    /// When the served data last changed (or the store was opened).
+    pub fn last_change(&self) -> DateTime<Utc> {
+        from_unix(self.inner.generation.changed_at.load(Ordering::Acquire))
+    }
+
+    /// Records that what is served changed at `now`. The time is stored
+    /// before the counter is bumped, so a reader that sees the new
+    /// generation also sees its time.
+    pub(super) fn bump_generation(&self, now: DateTime<Utc>) {
+        let g = &self.inner.generation;
+        g.changed_at.fetch_max(now.timestamp(), Ordering::AcqRel);
+        g.value.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// One page of the merged feed (or of every copy, with `query.copies`).
+    pub fn feed_page(&self, query: &FeedQuery) -> Result<FeedPage, FeedQueryError> {
+        let conn = self.reader();
+        if let Some(search) = &query.search {
+            check_search(&conn, search)?;
+        }
+        let (sql, values) = page_sql(query);
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(values))?;
+        // (story id, uid, key, copies) in page order.
+        let mut groups: Vec<(StoryId, String, PageKey, Vec<StoredItem>)> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let key = PageKey {
+                date: row.get(19)?,
+                id: row.get(20)?,
+            };
+            let copy = stored_item(row)?;
+            match groups.last_mut() {
+                Some((_, _, last, copies)) if *last == key => copies.push(copy),
+                _ => groups.push((row.get(0)?, row.get(1)?, key, vec![copy])),
+            }
+        }
+        let limit = query.limit.max(1);
+        let next = if groups.len() > limit {
+            groups.truncate(limit);
+            groups.last().map(|(_, _, key, _)| *key)
+        } else {
+            None
+        };
+        let stories = groups
+            .into_iter()
+            .filter_map(|(id, uid, _, copies)| Story::from_copies(id, uid, copies))
+            .collect();
+        Ok(FeedPage { stories, next })
+    }
+}
+
+/// Runs `search` against the index alone, so that a malformed query is told
+/// apart from any other failure and answered with SQLite's reason.
+fn check_search(conn: &Connection, search: &str) -> Result<(), FeedQueryError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT rowid FROM items_fts WHERE items_fts MATCH ?1 LIMIT 1)",
+        )
+        .map_err(FeedQueryError::from)?;
+    match stmt.query_row([search], |r| r.get::<_, i64>(0)) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(_, Some(message))) => {
+            Err(FeedQueryError::BadSearch(message))
+        }
+        Err(e) => Err(FeedQueryError::BadSearch(e.to_string())),
+    }
+}
+
+/// The SQL and its parameters for one page. The text depends only on which
+/// filters are set (so at most a few dozen statements are cached); values
+/// are always bound, never spliced in.
+fn page_sql(query: &FeedQuery) -> (String, Vec<Value>) {
+    let mut filters: Vec<&str> = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    let sources = || {
+        Value::Text(
+            serde_json::to_string(
+                &query
+                    .sources
+                    .iter()
+                    .map(SourceId::as_str)
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or_else(|_| "[]".into()),
+        )
+    };
+    if query.copies {
+        if let Some(key) = query.after {
+            filters.push("(coalesce(i.published, i.first_seen), i.id) < (?, ?)");
+            values.extend([Value::Integer(key.date), Value::Integer(key.id)]);
+        }
+        if let Some(since) = query.since {
+            filters.push("coalesce(i.published, i.first_seen) >= ?");
+            values.push(Value::Integer(since.timestamp()));
+        }
+        if !query.sources.is_empty() {
+            filters.push("i.source_id IN (SELECT value FROM json_each(?))");
+            values.push(sources());
+        }
+        if let Some(tag) = &query.tag {
+            filters.push(
+                "(EXISTS (SELECT 1 FROM sources fs, json_each(fs.tags) t
+                          WHERE fs.id = i.source_id AND lower(t.value) = lower(?))
+                  OR EXISTS (SELECT 1 FROM json_each(i.categories) c
+                             WHERE lower(c.value) = lower(?)))",
+            );
+            values.extend([Value::Text(tag.clone()), Value::Text(tag.clone())]);
+        }
+        if let Some(search) = &query.search {
+            filters.push("i.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)");
+            values.push(Value::Text(search.clone()));
+        }
+    } else {
+        if let Some(key) = query.after {
+            filters.push("(st.sort_date, st.id) < (?, ?)");
+            values.extend([Value::Integer(key.date), Value::Integer(key.id)]);
+        }
+        if let Some(since) = query.since {
+            filters.push("st.sort_date >= ?");
+            values.push(Value::Integer(since.timestamp()));
+        }
+        if !query.sources.is_empty() {
+            filters.push(
+                "EXISTS (SELECT 1 FROM items f WHERE f.story_id = st.id
+                         AND f.source_id IN (SELECT value FROM json_each(?)))",
+            );
+            values.push(sources());
+        }
+        if let Some(tag) = &query.tag {
+            filters.push(
+                "EXISTS (SELECT 1 FROM items f JOIN sources fs ON fs.id = f.source_id
+                         WHERE f.story_id = st.id
+                         AND (EXISTS (SELECT 1 FROM json_each(fs.tags) t
+                                      WHERE lower(t.value) = lower(?))
+                              OR EXISTS (SELECT 1 FROM json_each(f.categories) c
+                                         WHERE lower(c.value) = lower(?))))",
+            );
+            values.extend([Value::Text(tag.clone()), Value::Text(tag.clone())]);
+        }
+        if let Some(search) = &query.search {
+            filters.push(
+                "st.id IN (SELECT f.story_id FROM items f WHERE f.id IN
+                           (SELECT rowid FROM items_fts WHERE items_fts MATCH ?))",
+            );
+            values.push(Value::Text(search.clone()));
+        }
+    }
+    let filter = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    };
+    // One more than asked, to know whether there is a next page.
+    let limit = i64::try_from(query.limit.max(1))
+        .unwrap_or(i64::MAX - 1)
+        .saturating_add(1);
+    values.push(Value::Integer(limit));
+    let columns = "i.id, i.identity, i.title, i.link, i.published, i.updated, i.author,
+                   i.summary, i.content, i.categories, i.enclosures, i.first_seen,
+                   s.id, s.name, s.url, s.priority, s.tags";
+    let sql = if query.copies {
+        format!(
+            "WITH page AS (
+                SELECT i.id, coalesce(i.published, i.first_seen) AS d FROM items i
+                {filter}
+                ORDER BY d DESC, i.id DESC LIMIT ?
+             )
+             SELECT st.id, st.uid, {columns}, page.d, page.id
+             FROM page
+             JOIN items i ON i.id = page.id
+             JOIN stories st ON st.id = i.story_id
+             JOIN sources s ON s.id = i.source_id
+             ORDER BY page.d DESC, page.id DESC"
+        )
+    } else {
+        format!(
+            "WITH page AS (
+                SELECT st.id, st.uid, st.sort_date FROM stories st
+                {filter}
+                ORDER BY st.sort_date DESC, st.id DESC LIMIT ?
+             )
+             SELECT page.id, page.uid, {columns}, page.sort_date, page.id
+             FROM page
+             JOIN items i ON i.story_id = page.id
+             JOIN sources s ON s.id = i.source_id
+             ORDER BY page.sort_date DESC, page.id DESC, i.id"
+        )
+    };
+    (sql, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Item, Source};
+    use chrono::TimeZone;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let sources: Vec<Source> = ["agency", "outlet"]
+            .iter()
+            .map(|id| Source {
+                id: SourceId::new(*id),
+                name: id.to_uppercase(),
+                url: url::Url::parse(&format!("https://{id}.example/feed")).unwrap(),
+                interval: std::time::Duration::from_secs(600),
+                priority: 0,
+                tags: vec![format!("{id}-tag")],
+            })
+            .collect();
+        store.sync_sources(&sources).unwrap();
+        (dir, store)
+    }
+
+    fn new_item(n: u32, title: &str) -> Item {
+        let new = NewItem {
+            item: Item {
+                identity: format!("id-{n}"),
+                title: title.into(),
+                link: Some(format!("https://x.example/{n}")),
+                published: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, n).unwrap()),
+                updated: None,
+                author: None,
+                summary: None,
+                content: Some(format!("<p>{title} body</p>")),
+                categories: vec!["Politics".into()],
+                enclosures: vec![],
+            },
+        };
+        new.item
+    }
+
+    struct NewItem {
+        item: Item,
+    }
+
+    /// Stores `items` as one poll of `source`: new items found a story each,
+    /// changed ones are updated, unchanged ones are left alone.
+    fn write(store: &Store, source: &str, items: &[Item]) {
+        let source = SourceId::new(source);
+        let now = Utc::now();
+        store
+            .write_poll(|tx| {
+                for it in items {
+                    match tx.existing_item(&source, &it.identity)? {
+                        Some(old) if old.matches(it, &[]) => {}
+                        Some(old) => tx.update_item(old.id, it, &[], 0, now)?,
+                        None => {
+                            let date = it.published.unwrap_or(now);
+                            let story = tx.insert_story(&source, &it.identity, date, now)?;
+                            tx.insert_item(&source, story, it, &[], 0, now)?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn a_write_that_changes_nothing_keeps_the_generation() {
+        let (_dir, store) = store();
+        let g0 = store.generation();
+        write(&store, "agency", &[new_item(1, "One")]);
+        let g1 = store.generation();
+        assert!(g1 > g0);
+        write(&store, "agency", &[new_item(1, "One")]);
+        assert_eq!(store.generation(), g1);
+    }
+
+    #[test]
+    fn pages_follow_each_other_without_overlap() {
+        let (_dir, store) = store();
+        let items: Vec<Item> = (1..=5).map(|n| new_item(n, &format!("T{n}"))).collect();
+        write(&store, "agency", &items);
+        let mut query = FeedQuery {
+            limit: 2,
+            ..FeedQuery::default()
+        };
+        let mut titles = Vec::new();
+        loop {
+            let page = store.feed_page(&query).unwrap();
+            titles.extend(page.stories.iter().map(|s| s.chosen.item.title.clone()));
+            match page.next {
+                Some(key) => query.after = Some(key),
+                None => break,
+            }
+        }
+        assert_eq!(titles, ["T5", "T4", "T3", "T2", "T1"]);
+    }
+
+    #[test]
+    fn search_tag_and_source_filters_narrow_the_page() {
+        let (_dir, store) = store();
+        write(&store, "agency", &[new_item(1, "Harbour strike ends")]);
+        write(&store, "outlet", &[new_item(2, "Election results")]);
+        let titles = |q: FeedQuery| -> Vec<String> {
+            store
+                .feed_page(&q)
+                .unwrap()
+                .stories
+                .into_iter()
+                .map(|s| s.chosen.item.title)
+                .collect()
+        };
+        let search = FeedQuery {
+            search: Some("strike".into()),
+            ..FeedQuery::default()
+        };
+        assert_eq!(titles(search), ["Harbour strike ends"]);
+        let tag = FeedQuery {
+            tag: Some("OUTLET-TAG".into()),
+            ..FeedQuery::default()
+        };
+        assert_eq!(titles(tag), ["Election results"]);
+        let category = FeedQuery {
+            tag: Some("politics".into()),
+            copies: true,
+            ..FeedQuery::default()
+        };
+        assert_eq!(titles(category).len(), 2);
+        let source = FeedQuery {
+            sources: vec![SourceId::new("agency")],
+            ..FeedQuery::default()
+        };
+        assert_eq!(titles(source), ["Harbour strike ends"]);
+    }
+
+    #[test]
+    fn a_malformed_search_is_a_bad_search_not_a_store_failure() {
+        let (_dir, store) = store();
+        for bad in ["\"unclosed", "AND AND", "nosuchcolumn: x", "(a"] {
+            let e = store
+                .feed_page(&FeedQuery {
+                    search: Some(bad.into()),
+                    ..FeedQuery::default()
+                })
+                .unwrap_err();
+            assert!(matches!(e, FeedQueryError::BadSearch(_)), "{bad}: {e}");
+        }
+    }
+}
