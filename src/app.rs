@@ -82,6 +82,18 @@ impl App {
         &self.store
     }
 
+    /// One poll of the configured sources with these ids, now.
+    pub async fn poll_sources_now(&self, ids: &[&str]) -> Vec<PollReport> {
+        let sources: Vec<_> = self
+            .settings
+            .sources
+            .iter()
+            .filter(|s| ids.contains(&s.id.as_str()))
+            .cloned()
+            .collect();
+        self.poller.poll_sources(&sources).await
+    }
+
     /// One poll of every configured source, in config order.
     pub async fn poll_once(&self) -> Vec<PollReport> {
         self.poller.poll_sources(&self.settings.sources).await

@@ -101,6 +101,7 @@ pub fn router(state: ServeState) -> Router {
         .route("/feed.rss", get(feed_rss))
         .route("/feed.json", get(feed_json))
         .route("/sources.opml", get(sources_opml))
+        .route("/sources.json", get(sources_json))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .with_state(state)
@@ -304,6 +305,83 @@ fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
         .split(',')
         .map(str::trim)
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == ours)
+}
+
+/// One source's poll state, as `/sources.json` shows it.
+#[derive(serde::Serialize)]
+struct SourceView {
+    id: String,
+    name: String,
+    url: String,
+    /// Polled instead of `url` after a permanent redirect.
+    effective_url: Option<String>,
+    /// `ok`, `not_modified`, `unchanged`, `gone`, `error`, `new` (never
+    /// polled) or `removed` (no longer in the config).
+    status: String,
+    http_status: Option<u16>,
+    last_polled_at: Option<DateTime<Utc>>,
+    last_ok_at: Option<DateTime<Utc>>,
+    next_poll_at: Option<DateTime<Utc>>,
+    consecutive_failures: u32,
+    last_error: Option<String>,
+    duration_ms: Option<u64>,
+    bytes: Option<u64>,
+}
+
+/// `GET /sources.json`: every source with its poll state.
+async fn sources_json(
+    State(state): State<ServeState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.as_deref();
+    if let Some(token) = &state.token
+        && !token.admits(&headers, query::token_of(raw).as_deref())
+    {
+        return auth::unauthorized();
+    }
+    if let Some((key, _)) =
+        url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).find(|(k, _)| k != "token")
+    {
+        return bad_request(&ParamError {
+            param: key.into_owned(),
+            message: "unknown parameter; sources.json takes only token".into(),
+        });
+    }
+    let states = match state.store.run(|s| s.source_states()).await {
+        Ok(states) => states,
+        Err(e) => return internal_error("sources.json", &e.to_string()),
+    };
+    let views: Vec<SourceView> = states
+        .into_iter()
+        .map(|s| {
+            let configured = state.source_ids.contains(s.id.as_str());
+            SourceView {
+                status: match (configured, &s.last_status) {
+                    (false, _) => "removed".to_owned(),
+                    (true, Some(status)) => status.clone(),
+                    (true, None) => "new".to_owned(),
+                },
+                id: s.id.to_string(),
+                name: s.name,
+                url: s.url,
+                effective_url: s.effective_url,
+                http_status: s.last_http_status,
+                last_polled_at: s.last_polled_at,
+                last_ok_at: s.last_ok_at,
+                next_poll_at: s.next_poll_at,
+                consecutive_failures: s.consecutive_failures,
+                last_error: s.last_error,
+                duration_ms: s.last_duration_ms,
+                bytes: s.last_bytes,
+            }
+        })
+        .collect();
+    let mut response = axum::Json(views).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 async fn sources_opml(

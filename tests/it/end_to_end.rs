@@ -265,3 +265,53 @@ async fn healthz_reports_counts_and_unknown_paths_are_404() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     running.stop().await;
 }
+
+#[tokio::test]
+async fn sources_json_shows_each_sources_poll_state() {
+    let feeds = FeedServer::start().await;
+    feeds.set("agency.xml", Canned::ok("application/rss+xml", AGENCY_RSS));
+    feeds.set(
+        "broken.xml",
+        Canned {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            content_type: "text/plain",
+            body: "down".into(),
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(
+        dir.path(),
+        &sources_toml(&[
+            ("broken", "Broken", &feeds.url("broken.xml"), 0),
+            ("northwind", "Northwind", &feeds.url("agency.xml"), 0),
+            ("later", "Later", &feeds.url("later.xml"), 0),
+        ]),
+    );
+    let app = App::build(settings).await.unwrap();
+    app.poll_sources_now(&["broken", "northwind"]).await;
+    let running = spawn_app(app);
+    let (status, body) = get_text(&running.url("/sources.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    let sources: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let by_id = |id: &str| {
+        sources
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let broken = by_id("broken");
+    assert_eq!(broken["status"], "error");
+    assert_eq!(broken["http_status"], 503);
+    assert_eq!(broken["consecutive_failures"], 1);
+    assert!(broken["next_poll_at"].is_string());
+    let northwind = by_id("northwind");
+    assert_eq!(northwind["status"], "ok");
+    assert_eq!(northwind["last_error"], serde_json::Value::Null);
+    assert_eq!(by_id("later")["status"], "new");
+    let (status, _) = get_text(&running.url("/sources.json?verbose=1")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    running.stop().await;
+}
