@@ -15,6 +15,7 @@
 //! - [`store`]: SQLite, the only SQL; migrations live in `migrations/`.
 //! - [`serve`]: the merged feed over HTTP; rendering is pure ([`serve::render`]).
 //! - [`app`]: wires the stages together and runs them until shutdown.
+//! - [`cli`]: the text of the read-only commands (`sources`, `stories`, `explain`).
 //! - [`model`]: the shared vocabulary.
 //!
 //! # Glossary
@@ -25,6 +26,7 @@
 //! - **poll**: one fetch + ingest + dedup + store pass for one source.
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod dedup;
 pub mod ingest;

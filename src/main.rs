@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use wiredesk::app::App;
+use wiredesk::cli;
 use wiredesk::config::{self, Settings};
 use wiredesk::poll::PollOutcome;
 use wiredesk::store::Store;
@@ -47,6 +48,21 @@ enum Command {
     /// Print every source with its poll state: last poll, status, next poll,
     /// failures in a row, last error.
     Sources,
+    /// Print the newest stories with their copies (the copy shown in the
+    /// merged feed is marked *), with the item ids `explain` takes.
+    Stories {
+        /// How many stories.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+    },
+    /// Print the dedup scores of two stored items and the rule that merges
+    /// or separates them.
+    Explain {
+        /// An item id, as `stories` prints it.
+        item_a: i64,
+        /// Another item id.
+        item_b: i64,
+    },
     /// Check the config and exit: 0 when it is valid, 2 with a message naming
     /// the file and the key at fault otherwise.
     Check,
@@ -56,7 +72,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(match cli.command {
         Command::Run => "info",
-        Command::Poll | Command::Check | Command::Sources => "warn",
+        _ => "warn",
     });
     let settings = match config::load(&cli.config, std::env::vars()) {
         Ok(settings) => settings,
@@ -76,7 +92,11 @@ fn main() -> ExitCode {
         }
         Command::Poll => runtime().and_then(|rt| rt.block_on(poll(settings))),
         Command::Run => runtime().and_then(|rt| rt.block_on(run(settings))),
-        Command::Sources => sources(settings),
+        Command::Sources => report(&settings, |store| cli::sources(&settings, store)),
+        Command::Stories { limit } => report(&settings, |store| cli::stories(store, limit)),
+        Command::Explain { item_a, item_b } => report(&settings, |store| {
+            cli::explain(store, &settings.dedup, item_a, item_b)
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,65 +139,14 @@ async fn poll(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn sources(settings: Settings) -> anyhow::Result<()> {
+/// Opens the store and prints what `f` makes of it.
+fn report(
+    settings: &Settings,
+    f: impl FnOnce(&Store) -> Result<String, cli::CliError>,
+) -> anyhow::Result<()> {
     let store = Store::open(&settings.storage.path).context("cannot open the store")?;
     store.sync_sources(&settings.sources)?;
-    let states = store.source_states()?;
-    let configured: Vec<&str> = settings.sources.iter().map(|s| s.id.as_str()).collect();
-    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-            .unwrap_or_else(|| "-".into())
-    };
-    let rows: Vec<[String; 7]> = states
-        .iter()
-        .map(|s| {
-            let status = match (configured.contains(&s.id.as_str()), &s.last_status) {
-                (false, _) => "removed".to_owned(),
-                (true, Some(status)) => status.clone(),
-                (true, None) => "new".to_owned(),
-            };
-            [
-                s.id.to_string(),
-                status,
-                s.last_http_status.map_or("-".into(), |c| c.to_string()),
-                time(s.last_polled_at),
-                time(s.next_poll_at),
-                s.consecutive_failures.to_string(),
-                s.last_error
-                    .as_deref()
-                    .map_or("-".into(), |e| e.escape_debug().to_string()),
-            ]
-        })
-        .collect();
-    let header = [
-        "SOURCE",
-        "STATUS",
-        "HTTP",
-        "LAST POLL (UTC)",
-        "NEXT POLL (UTC)",
-        "FAILS",
-        "ERROR",
-    ];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
-    };
-    println!("{}", line(&header.map(String::from)));
-    for row in &rows {
-        println!("{}", line(row));
-    }
+    print!("{}", f(&store)?);
     Ok(())
 }
 

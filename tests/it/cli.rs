@@ -193,3 +193,44 @@ fn sources_prints_each_source_with_its_poll_state() {
         "{stdout}"
     );
 }
+
+#[test]
+fn stories_lists_copies_and_explain_says_why_they_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    wiredesk(&config, &["poll"]);
+    let out = wiredesk(&config, &["stories", "--limit", "10"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // The Geneva summit: the agency's copy shown (*), the outlet's below.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("story ") && l.contains("Geneva"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        lines[at + 1].starts_with("  * item ") && lines[at + 1].contains("agency"),
+        "{stdout}"
+    );
+    assert!(
+        lines[at + 2].starts_with("    item ") && lines[at + 2].contains("outlet"),
+        "{stdout}"
+    );
+    let id = |line: &str| {
+        line.split_whitespace()
+            .nth(if line.contains('*') { 2 } else { 1 })
+            .unwrap()
+            .to_owned()
+    };
+    let (a, b) = (id(lines[at + 1]), id(lines[at + 2]));
+
+    let out = wiredesk(&config, &["explain", &a, &b]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("MERGE by rule"), "{stdout}");
+    assert!(stdout.contains("stored in the same story"), "{stdout}");
+
+    let out = wiredesk(&config, &["explain", &a, "999999"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no item with id 999999"));
+}
