@@ -653,3 +653,46 @@ fn log_report(source: &Source, url: &Url, report: &PollReport) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_to_one_host_start_host_delay_apart_and_other_hosts_do_not_wait() {
+        let hosts = Hosts::new(3, Duration::from_millis(500));
+        let a = Url::parse("https://agency.example/one").unwrap();
+        let b = Url::parse("https://outlet.example/feed").unwrap();
+        let start = Instant::now();
+        let mut at = Vec::new();
+        for url in [&a, &a, &b, &a] {
+            let _guard = hosts.enter(url).await;
+            at.push((Instant::now() - start).as_millis());
+        }
+        assert_eq!(at, [0, 500, 500, 1000]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_host_with_its_limit_in_flight_makes_the_next_request_wait() {
+        let hosts = Arc::new(Hosts::new(1, Duration::ZERO));
+        let url = Url::parse("https://agency.example/feed").unwrap();
+        let first = hosts.enter(&url).await;
+        let waiting = {
+            let hosts = Arc::clone(&hosts);
+            let url = url.clone();
+            tokio::spawn(async move { hosts.enter(&url).await.is_some() })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        drop(first);
+        assert!(waiting.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn files_have_no_host_and_never_wait() {
+        let hosts = Hosts::new(1, Duration::from_secs(3600));
+        let url = Url::parse("file:///tmp/feed.xml").unwrap();
+        assert!(hosts.enter(&url).await.is_none());
+        assert!(hosts.enter(&url).await.is_none());
+    }
+}

@@ -308,6 +308,48 @@ async fn backoff_grows_with_each_failure_and_one_success_resets_it() {
 }
 
 #[tokio::test]
+async fn deflate_and_zstd_bodies_are_decoded() {
+    use std::io::Write;
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zlib.write_all(AGENCY_RSS.as_bytes()).unwrap();
+    let deflate = zlib.finish().unwrap();
+    let zstd = zstd::encode_all(AGENCY_RSS.as_bytes(), 3).unwrap();
+    let server = ScriptedServer::start(Duration::ZERO, move |seen, _| {
+        let accepted = seen.headers[header::ACCEPT_ENCODING]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let (encoding, body) = match seen.path.as_str() {
+            "/deflate" if accepted.contains("deflate") => ("deflate", deflate.clone()),
+            "/zstd" if accepted.contains("zstd") => ("zstd", zstd.clone()),
+            _ => return status(406, &[]),
+        };
+        (
+            [
+                (header::CONTENT_TYPE, RSS),
+                (header::CONTENT_ENCODING, encoding),
+            ],
+            body,
+        )
+            .into_response()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sources = sources_toml(&[
+        ("deflate", "deflate", &server.url("/deflate"), 0),
+        ("zstd", "zstd", &server.url("/zstd"), 0),
+    ]);
+    let (settings, _, poller) = poller(dir.path(), &sources, "", t0());
+    for source in &settings.sources {
+        let report = poller.poll_source(source).await;
+        assert!(
+            matches!(report.outcome, PollOutcome::Ok { seen: 3, .. }),
+            "{report:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn gzip_and_brotli_bodies_are_decoded() {
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
