@@ -112,42 +112,45 @@ impl PollTx<'_> {
         Ok(found)
     }
 
-    /// The stored items indexed under any of `keys` and dated between `from`
-    /// and `to` (Unix seconds), oldest first, at most [`MAX_CANDIDATES`].
+    /// The stored items indexed under any of the first 32 of `keys` and dated
+    /// between `from` and `to` (Unix seconds): at most [`MAX_CANDIDATES`],
+    /// those sharing the most keys first.
     pub fn candidates(
         &self,
         keys: &[u64],
         from: i64,
         to: i64,
     ) -> Result<Vec<Candidate>, StoreError> {
-        // One statement for all keys: SQLite still seeks once per key, but
-        // the statement runs once. Keys come in chunks of 32, the most a
-        // fingerprint has, with unused places repeating the first key.
-        let mut ids: Vec<ItemId> = Vec::new();
-        const CHUNK: usize = 32;
-        for chunk in keys.chunks(CHUNK) {
-            let mut stmt = self.tx.prepare_cached(&format!(
-                "SELECT DISTINCT item_id FROM dedup_keys
-                 WHERE key IN ({}) AND at BETWEEN ?1 AND ?2",
-                (3..3 + CHUNK)
-                    .map(|i| format!("?{i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))?;
-            stmt.raw_bind_parameter(1, from)?;
-            stmt.raw_bind_parameter(2, to)?;
-            for i in 0..CHUNK {
-                let key = chunk.get(i).or(chunk.first()).copied().unwrap_or_default();
-                stmt.raw_bind_parameter(3 + i, key as i64)?;
-            }
-            let mut rows = stmt.raw_query();
-            while let Some(row) = rows.next()? {
-                ids.push(row.get(0)?);
-            }
+        // One statement for all keys (SQLite still seeks once per key, but
+        // the statement runs once), ranked by how many keys each item
+        // shares, so a key common to many items cannot crowd out the real
+        // copies. A fingerprint has at most KEYS_PER_INSERT keys; unused
+        // places repeat the first key.
+        let Some(&first) = keys.first() else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT item_id, count(*) AS shared FROM dedup_keys
+             WHERE key IN ({}) AND at BETWEEN ?1 AND ?2
+             GROUP BY item_id ORDER BY shared DESC, item_id LIMIT {MAX_CANDIDATES}",
+            (3..3 + KEYS_PER_INSERT)
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))?;
+        stmt.raw_bind_parameter(1, from)?;
+        stmt.raw_bind_parameter(2, to)?;
+        for i in 0..KEYS_PER_INSERT {
+            let key = keys.get(i).copied().unwrap_or(first);
+            stmt.raw_bind_parameter(3 + i, key as i64)?;
         }
-        ids.sort_unstable();
-        ids.dedup();
-        ids.truncate(MAX_CANDIDATES);
+        let mut ids: Vec<ItemId> = Vec::new();
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next()? {
+            ids.push(row.get(0)?);
+        }
+        drop(rows);
+        drop(stmt);
         let mut stmt = self.tx.prepare_cached(
             "SELECT id, story_id, source_id, title, link, published, first_seen, summary, content
              FROM items WHERE id = ?1",
