@@ -307,6 +307,30 @@ fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == ours)
 }
 
+/// For a route that takes no parameter but the token: the answer that
+/// refuses the request (401 without the token, 400 naming an unknown
+/// parameter), or `None` to go on.
+fn only_token(
+    state: &ServeState,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    route: &str,
+) -> Option<Response> {
+    if let Some(token) = &state.token
+        && !token.admits(headers, query::token_of(raw).as_deref())
+    {
+        return Some(auth::unauthorized());
+    }
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .find(|(k, _)| k != "token")
+        .map(|(key, _)| {
+            bad_request(&ParamError {
+                param: key.into_owned(),
+                message: format!("unknown parameter; {route} takes only token"),
+            })
+        })
+}
+
 /// One source's poll state, as `/sources.json` shows it.
 #[derive(serde::Serialize)]
 struct SourceView {
@@ -334,19 +358,8 @@ async fn sources_json(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let raw = raw.as_deref();
-    if let Some(token) = &state.token
-        && !token.admits(&headers, query::token_of(raw).as_deref())
-    {
-        return auth::unauthorized();
-    }
-    if let Some((key, _)) =
-        url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).find(|(k, _)| k != "token")
-    {
-        return bad_request(&ParamError {
-            param: key.into_owned(),
-            message: "unknown parameter; sources.json takes only token".into(),
-        });
+    if let Some(refused) = only_token(&state, &headers, raw.as_deref(), "sources.json") {
+        return refused;
     }
     let states = match state.store.run(|s| s.source_states()).await {
         Ok(states) => states,
@@ -389,19 +402,8 @@ async fn sources_opml(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let raw = raw.as_deref();
-    if let Some(token) = &state.token
-        && !token.admits(&headers, query::token_of(raw).as_deref())
-    {
-        return auth::unauthorized();
-    }
-    if let Some((key, _)) =
-        url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).find(|(k, _)| k != "token")
-    {
-        return bad_request(&ParamError {
-            param: key.into_owned(),
-            message: "unknown parameter; sources.opml takes only token".into(),
-        });
+    if let Some(refused) = only_token(&state, &headers, raw.as_deref(), "sources.opml") {
+        return refused;
     }
     let id = PageId {
         format: "sources.opml",

@@ -5,7 +5,7 @@
 //! nothing half-written.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{PollRecord, Store, StoreError, to_json};
 use crate::model::{Candidate, Item, ItemId, SourceId, StoryId, story_uid};
@@ -151,27 +151,9 @@ impl PollTx<'_> {
         }
         drop(rows);
         drop(stmt);
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT id, story_id, source_id, title, link, published, first_seen, summary, content
-             FROM items WHERE id = ?1",
-        )?;
         let mut candidates = Vec::with_capacity(ids.len());
         for id in ids {
-            let found = stmt
-                .query_row([id], |r| {
-                    Ok(Candidate {
-                        item_id: r.get(0)?,
-                        story_id: r.get(1)?,
-                        source_id: SourceId::new(r.get::<_, String>(2)?),
-                        title: r.get(3)?,
-                        link: r.get(4)?,
-                        date: r.get::<_, Option<i64>>(5)?.unwrap_or(r.get(6)?),
-                        summary: r.get(7)?,
-                        content: r.get(8)?,
-                    })
-                })
-                .optional()?;
-            candidates.extend(found);
+            candidates.extend(candidate(&self.tx, id)?);
         }
         Ok(candidates)
     }
@@ -179,13 +161,7 @@ impl PollTx<'_> {
     /// In how many distinct items of `source` a paragraph with this hash
     /// was seen (see `dedup`'s boilerplate learning).
     pub fn boilerplate_count(&self, source: &str, para_hash: u64) -> Result<u32, StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT items FROM dedup_boilerplate WHERE source_id = ?1 AND para_hash = ?2",
-        )?;
-        let count: Option<u32> = stmt
-            .query_row(params![source, para_hash as i64], |r| r.get(0))
-            .optional()?;
-        Ok(count.unwrap_or(0))
+        boilerplate_count(&self.tx, source, para_hash)
     }
 
     /// Counts one more item of `source` for each paragraph hash.
@@ -419,38 +395,12 @@ impl PollTx<'_> {
 impl Store {
     /// A stored item as dedup sees it, for `wiredesk explain`.
     pub fn dedup_item(&self, id: ItemId) -> Result<Option<Candidate>, StoreError> {
-        let conn = self.reader();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, story_id, source_id, title, link, published, first_seen, summary, content
-             FROM items WHERE id = ?1",
-        )?;
-        let found = stmt
-            .query_row([id], |r| {
-                Ok(Candidate {
-                    item_id: r.get(0)?,
-                    story_id: r.get(1)?,
-                    source_id: SourceId::new(r.get::<_, String>(2)?),
-                    title: r.get(3)?,
-                    link: r.get(4)?,
-                    date: r.get::<_, Option<i64>>(5)?.unwrap_or(r.get(6)?),
-                    summary: r.get(7)?,
-                    content: r.get(8)?,
-                })
-            })
-            .optional()?;
-        Ok(found)
+        candidate(&self.reader(), id)
     }
 
     /// [`PollTx::boilerplate_count`], outside a write.
     pub fn boilerplate_count(&self, source: &str, para_hash: u64) -> Result<u32, StoreError> {
-        let conn = self.reader();
-        let mut stmt = conn.prepare_cached(
-            "SELECT items FROM dedup_boilerplate WHERE source_id = ?1 AND para_hash = ?2",
-        )?;
-        let count: Option<u32> = stmt
-            .query_row(params![source, para_hash as i64], |r| r.get(0))
-            .optional()?;
-        Ok(count.unwrap_or(0))
+        boilerplate_count(&self.reader(), source, para_hash)
     }
 
     /// The story the item `identity` of `source` belongs to.
@@ -484,4 +434,37 @@ impl Store {
         let mut stmt = conn.prepare_cached("SELECT story_id FROM items WHERE id = ?1")?;
         Ok(stmt.query_row([id], |r| r.get(0)).optional()?)
     }
+}
+
+/// A stored item as dedup sees it.
+fn candidate(conn: &Connection, id: ItemId) -> Result<Option<Candidate>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, story_id, source_id, title, link, published, first_seen, summary, content
+         FROM items WHERE id = ?1",
+    )?;
+    let found = stmt
+        .query_row([id], |r| {
+            Ok(Candidate {
+                item_id: r.get(0)?,
+                story_id: r.get(1)?,
+                source_id: SourceId::new(r.get::<_, String>(2)?),
+                title: r.get(3)?,
+                link: r.get(4)?,
+                date: r.get::<_, Option<i64>>(5)?.unwrap_or(r.get(6)?),
+                summary: r.get(7)?,
+                content: r.get(8)?,
+            })
+        })
+        .optional()?;
+    Ok(found)
+}
+
+fn boilerplate_count(conn: &Connection, source: &str, para_hash: u64) -> Result<u32, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT items FROM dedup_boilerplate WHERE source_id = ?1 AND para_hash = ?2",
+    )?;
+    let count: Option<u32> = stmt
+        .query_row(params![source, para_hash as i64], |r| r.get(0))
+        .optional()?;
+    Ok(count.unwrap_or(0))
 }
