@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Settings;
+use crate::ops::{Metrics, Readiness, notify};
 use crate::poll::{PollReport, Poller};
 use crate::serve::{self, ServeState};
 use crate::store::{Store, StoreError};
@@ -51,6 +52,7 @@ impl App {
         store.sync_sources(&settings.sources)?;
         let poller = Poller::new(&settings.poll, &settings.dedup, store.clone())
             .map_err(|e| AppError::Poll(e.to_string()))?;
+        poller.readiness().store_opened();
         Ok(App {
             settings,
             store,
@@ -80,6 +82,17 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Whether the daemon is ready (`/readyz`); await `readiness().wait()`
+    /// to know when the first poll round has run.
+    pub fn readiness(&self) -> &Readiness {
+        self.poller.readiness()
+    }
+
+    /// The metrics polls and requests are counted in.
+    pub fn metrics(&self) -> &Metrics {
+        self.poller.metrics()
     }
 
     /// One poll of the configured sources with these ids, now.
@@ -128,8 +141,15 @@ impl App {
                     &self.settings.server.base_url,
                 )
                 .with_sources(&self.settings.sources)
-                .with_token(self.settings.server.token.as_deref());
+                .with_token(self.settings.server.token.as_deref())
+                .with_ops(self.poller.metrics(), self.poller.readiness())
+                .with_metrics_enabled(self.settings.server.metrics);
                 let stop = token.child_token();
+                notify::ready(&format!(
+                    "serving on {}; polling {} sources",
+                    addr.map_or_else(|| "?".to_owned(), |a| a.to_string()),
+                    self.settings.sources.len()
+                ));
                 Some(tracker.spawn(async move {
                     axum::serve(listener, serve::router(state))
                         .with_graceful_shutdown(async move { stop.cancelled().await })
@@ -141,6 +161,7 @@ impl App {
         tracker.close();
 
         shutdown.await;
+        notify::stopping();
         tracing::info!("shutting down: finishing in-flight polls and requests");
         token.cancel();
         // axum's graceful shutdown waits for every open connection without

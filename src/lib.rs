@@ -29,6 +29,7 @@ pub mod config;
 pub mod dedup;
 pub mod ingest;
 pub mod model;
+pub mod ops;
 pub mod poll;
 pub mod serve;
 pub mod store;

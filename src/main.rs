@@ -1,16 +1,15 @@
 //! The `wiredesk` command: parse the CLI, set up logging, load the config,
 //! run. Everything else lives in the library.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 use wiredesk::app::App;
 use wiredesk::config::{self, Settings};
+use wiredesk::ops::logging::{self, LogFormat};
 use wiredesk::poll::PollOutcome;
 use wiredesk::store::Store;
 
@@ -31,6 +30,16 @@ struct Cli {
         default_value = "config/wiredesk.toml"
     )]
     config: PathBuf,
+
+    /// How log lines are written to stderr: `text` (for people) or `json`
+    /// (one object per line, for a log collector).
+    #[arg(
+        long,
+        global = true,
+        env = "WIREDESK_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
 
     #[command(subcommand)]
     command: Command,
@@ -54,10 +63,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(match cli.command {
-        Command::Run => "info",
-        Command::Poll | Command::Check | Command::Sources => "warn",
-    });
     let settings = match config::load(&cli.config, std::env::vars()) {
         Ok(settings) => settings,
         Err(e) => {
@@ -65,6 +70,11 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let default_level = match cli.command {
+        Command::Run => "info",
+        Command::Poll | Command::Check | Command::Sources => "warn",
+    };
+    logging::init(cli.log_format, settings.log.level.as_deref(), default_level);
     let result = match cli.command {
         Command::Check => {
             println!(
@@ -208,14 +218,4 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-}
-
-/// Logs to stderr; the level comes from `RUST_LOG`, else `default`.
-fn init_logging(default: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
 }

@@ -14,8 +14,10 @@
 mod auth;
 mod cache;
 mod encoding;
+mod ops;
 pub mod query;
 pub mod render;
+pub mod status;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::model::{Source, Story};
+use crate::ops::{Metrics, Readiness};
 use crate::store::{FeedQueryError, Store};
 
 use cache::{Page, PageCache, PageId};
@@ -50,6 +53,9 @@ pub struct ServeState {
     source_ids: Arc<HashSet<String>>,
     token: Option<auth::Token>,
     cache: Arc<PageCache>,
+    metrics: Metrics,
+    metrics_enabled: bool,
+    readiness: Readiness,
 }
 
 impl ServeState {
@@ -63,7 +69,25 @@ impl ServeState {
             source_ids: Arc::default(),
             token: None,
             cache: Arc::new(PageCache::new(CACHE_URLS, CACHE_BYTES)),
+            metrics: Metrics::new(),
+            metrics_enabled: true,
+            readiness: Readiness::default(),
         }
+    }
+
+    /// The metrics `/metrics` renders and every request is counted in, and
+    /// the readiness `/readyz` answers from.
+    pub fn with_ops(mut self, metrics: &Metrics, readiness: &Readiness) -> ServeState {
+        self.metrics = metrics.clone();
+        self.readiness = readiness.clone();
+        self
+    }
+
+    /// Whether `/metrics` is served (`[server].metrics`); it never needs the
+    /// token.
+    pub fn with_metrics_enabled(mut self, enabled: bool) -> ServeState {
+        self.metrics_enabled = enabled;
+        self
     }
 
     /// The configured sources: listed in `/sources.opml`, and the ids
@@ -103,7 +127,14 @@ pub fn router(state: ServeState) -> Router {
         .route("/sources.opml", get(sources_opml))
         .route("/sources.json", get(sources_json))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/", get(ops::status_page))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::track,
+        ))
         .with_state(state)
 }
 
