@@ -15,6 +15,7 @@
 //! - [`store`]: SQLite, the only SQL; migrations live in `migrations/`.
 //! - [`serve`]: the merged feed over HTTP; rendering is pure ([`serve::render`]).
 //! - [`app`]: wires the stages together and runs them until shutdown.
+//! - [`ops`]: what operators see: metrics, readiness, systemd notifications, log setup.
 //! - [`model`]: the shared vocabulary.
 //!
 //! # Glossary

@@ -367,3 +367,60 @@ fn log_format_json_writes_one_json_object_per_line_at_the_configured_level() {
         "{stderr}"
     );
 }
+
+#[test]
+fn under_systemd_the_daemon_notifies_ready_watchdog_status_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("agency.xml"), AGENCY_RSS).unwrap();
+    let config = dir.path().join("wiredesk.toml");
+    std::fs::write(
+        &config,
+        "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"data.db\"\n\
+         [[sources]]\nid = \"agency\"\nurl = \"file:agency.xml\"\n",
+    )
+    .unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wiredesk"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "200000")
+        .env_remove("WATCHDOG_PID")
+        .env_remove("WIREDESK_CONFIG")
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buffer = [0u8; 4096];
+    let mut receive = || {
+        let n = socket.recv(&mut buffer).expect("a notification in time");
+        String::from_utf8_lossy(&buffer[..n]).into_owned()
+    };
+    let mut seen = Vec::new();
+    // Ready first; then, while the scheduler runs, watchdog pings and a
+    // status line after the poll.
+    while !(seen.iter().any(|m: &String| m.contains("READY=1"))
+        && seen.iter().any(|m| m.contains("WATCHDOG=1"))
+        && seen.iter().any(|m| m.contains("last poll: agency ok")))
+    {
+        seen.push(receive());
+    }
+    let ready = seen.iter().find(|m| m.contains("READY=1")).unwrap();
+    assert!(ready.contains("STATUS=serving on 127.0.0.1:"), "{ready:?}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    while !seen.iter().any(|m| m.contains("STOPPING=1")) {
+        seen.push(receive());
+    }
+    assert!(child.wait().unwrap().success());
+}
