@@ -85,7 +85,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Poll => runtime().and_then(|rt| rt.block_on(poll(settings))),
-        Command::Run => runtime().and_then(|rt| rt.block_on(run(settings))),
+        Command::Run => runtime().and_then(|rt| rt.block_on(run(settings, cli.config))),
         Command::Sources => sources(settings),
     };
     match result {
@@ -104,12 +104,44 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-async fn run(settings: Settings) -> anyhow::Result<()> {
+async fn run(settings: Settings, config: PathBuf) -> anyhow::Result<()> {
     let app = App::build(settings)
         .await
         .context("cannot start the daemon")?;
-    app.run(shutdown_signal()).await?;
+    app.run_with_reloads(shutdown_signal(), reload_on_sighup(config))
+        .await?;
     Ok(())
+}
+
+/// Re-reads the config file (and the environment) on each SIGHUP.
+fn reload_on_sighup(
+    config: PathBuf,
+) -> tokio::sync::mpsc::Receiver<Result<Settings, config::ConfigError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGHUP; reload is off");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!(config = %config.display(), "SIGHUP: reloading the config");
+            if tx
+                .send(config::load(&config, std::env::vars()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop((config, tx));
+    rx
 }
 
 async fn poll(settings: Settings) -> anyhow::Result<()> {

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -483,26 +483,32 @@ impl Poller {
     /// to finish and are abandoned after it (each poll's writes are one
     /// transaction, so an abandoned poll leaves nothing half-written).
     pub async fn run(self, sources: Vec<Source>, shutdown: CancellationToken) {
-        let store = self.inner.store.clone();
-        let states = store.run(|s| s.source_states()).await.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot read the schedule; polling every source now");
-            Vec::new()
-        });
-        let now = self.now();
-        let recorded: HashMap<SourceId, Option<DateTime<Utc>>> =
-            states.into_iter().map(|s| (s.id, s.next_poll_at)).collect();
-        // (due, index into sources): the earliest first.
-        let mut queue: BTreeSet<(DateTime<Utc>, usize)> = sources
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (recorded.get(&s.id).copied().flatten().unwrap_or(now), i))
-            .collect();
-        let mut in_flight: JoinSet<(usize, PollReport)> = JoinSet::new();
-        let mut running: HashSet<usize> = HashSet::new();
+        let (_keep, updates) = watch::channel(sources);
+        self.run_with_updates(updates, shutdown).await;
+    }
+
+    /// [`Poller::run`] on a source list that may change (a reload): an added
+    /// source is polled when its recorded schedule says (at once if never
+    /// polled), a removed one is no longer polled (a poll in flight
+    /// finishes), a changed one is polled with its new settings from its
+    /// next poll on, and a changed URL is polled at once.
+    pub async fn run_with_updates(
+        self,
+        mut updates: watch::Receiver<Vec<Source>>,
+        shutdown: CancellationToken,
+    ) {
+        let initial = updates.borrow_and_update().clone();
+        let mut sources: HashMap<SourceId, Source> = HashMap::new();
+        // (due, source): the earliest first.
+        let mut queue: BTreeSet<(DateTime<Utc>, SourceId)> = BTreeSet::new();
+        self.schedule(&mut sources, &mut queue, initial).await;
+        let mut in_flight: JoinSet<PollReport> = JoinSet::new();
+        let mut running: HashSet<SourceId> = HashSet::new();
         // The sources due at start: once they have all been polled, the
         // first round has run and the daemon is ready.
-        let mut first_round: Option<HashSet<usize>> = None;
-        let mut failing: HashSet<usize> = HashSet::new();
+        let mut first_round: Option<HashSet<SourceId>> = None;
+        let mut failing: HashSet<SourceId> = HashSet::new();
+        let mut watching = true;
         let watchdog = notify::watchdog_interval();
 
         loop {
@@ -510,47 +516,64 @@ impl Poller {
                 notify::watchdog();
             }
             let now = self.now();
-            while let Some(&(due, index)) = queue.first() {
+            while let Some((due, id)) = queue.first().cloned() {
                 if due > now {
                     break;
                 }
                 queue.pop_first();
-                if running.insert(index) {
+                if let Some(source) = sources.get(&id)
+                    && running.insert(id)
+                {
                     let poller = self.clone();
-                    let source = sources[index].clone();
-                    in_flight.spawn(async move { (index, poller.poll_source(&source).await) });
+                    let source = source.clone();
+                    in_flight.spawn(async move { poller.poll_source(&source).await });
                 }
             }
             if first_round.is_none() {
-                let started = running.clone();
-                if started.is_empty() {
+                if running.is_empty() {
                     self.inner.readiness.round_polled();
                 }
-                first_round = Some(started);
+                first_round = Some(running.clone());
             }
             let wake = queue
                 .first()
-                .map(|&(due, _)| (due - now).to_std().unwrap_or(Duration::ZERO))
+                .map(|(due, _)| (*due - now).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(Duration::from_secs(3600));
             // Wake in time to tell systemd's watchdog the loop is alive.
             let wake = watchdog.map_or(wake, |every| wake.min(every));
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                changed = updates.changed(), if watching => {
+                    match changed {
+                        Ok(()) => {
+                            let next = updates.borrow_and_update().clone();
+                            self.schedule(&mut sources, &mut queue, next).await;
+                            failing.retain(|id| sources.contains_key(id));
+                        }
+                        // No more updates: keep polling what we have.
+                        Err(_) => watching = false,
+                    }
+                }
                 Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
                     match joined {
-                        Ok((index, report)) => {
-                            running.remove(&index);
-                            queue.insert((report.next_poll_at, index));
+                        Ok(report) => {
+                            let id = report.source.clone();
+                            running.remove(&id);
+                            // A source removed while it was polled is not
+                            // scheduled again.
+                            if sources.contains_key(&id) {
+                                queue.insert((report.next_poll_at, id.clone()));
+                            }
                             if let Some(round) = &mut first_round
-                                && round.remove(&index)
+                                && round.remove(&id)
                                 && round.is_empty()
                             {
                                 self.inner.readiness.round_polled();
                             }
                             if matches!(report.outcome, PollOutcome::Failed { .. }) {
-                                failing.insert(index);
+                                failing.insert(id);
                             } else {
-                                failing.remove(&index);
+                                failing.remove(&id);
                             }
                             notify::status(&format!(
                                 "{} sources, {} failing; last poll: {} {}",
@@ -583,6 +606,33 @@ impl Poller {
             }
         }
         tracing::info!("poller stopped");
+    }
+}
+
+impl Poller {
+    /// Makes `sources` and `queue` match `next`: each source is due when the
+    /// store says (at once when it has no schedule), removed ones leave the
+    /// queue.
+    async fn schedule(
+        &self,
+        sources: &mut HashMap<SourceId, Source>,
+        queue: &mut BTreeSet<(DateTime<Utc>, SourceId)>,
+        next: Vec<Source>,
+    ) {
+        let store = self.inner.store.clone();
+        let states = store.run(|s| s.source_states()).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the schedule; polling every source now");
+            Vec::new()
+        });
+        let now = self.now();
+        let recorded: HashMap<SourceId, Option<DateTime<Utc>>> =
+            states.into_iter().map(|s| (s.id, s.next_poll_at)).collect();
+        *sources = next.into_iter().map(|s| (s.id.clone(), s)).collect();
+        queue.clear();
+        for id in sources.keys() {
+            let due = recorded.get(id).copied().flatten().unwrap_or(now);
+            queue.insert((due, id.clone()));
+        }
     }
 }
 

@@ -20,7 +20,7 @@ pub mod render;
 pub mod status;
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
@@ -49,8 +49,8 @@ pub struct ServeState {
     store: Store,
     title: Arc<str>,
     base_url: Url,
-    sources: Arc<[Source]>,
-    source_ids: Arc<HashSet<String>>,
+    /// The configured sources; replaced on a reload.
+    configured: Arc<RwLock<Configured>>,
     token: Option<auth::Token>,
     cache: Arc<PageCache>,
     metrics: Metrics,
@@ -65,8 +65,7 @@ impl ServeState {
             store,
             title: title.into(),
             base_url: base_url.clone(),
-            sources: Arc::new([]),
-            source_ids: Arc::default(),
+            configured: Arc::default(),
             token: None,
             cache: Arc::new(PageCache::new(CACHE_URLS, CACHE_BYTES)),
             metrics: Metrics::new(),
@@ -93,9 +92,30 @@ impl ServeState {
     /// The configured sources: listed in `/sources.opml`, and the ids
     /// `source=` accepts.
     pub fn with_sources(mut self, sources: &[Source]) -> ServeState {
-        self.source_ids = Arc::new(sources.iter().map(|s| s.id.to_string()).collect());
-        self.sources = sources.into();
+        self.configured = Arc::new(RwLock::new(Configured::new(sources)));
         self
+    }
+
+    /// Replaces the configured sources in this state and every clone of it
+    /// (a reload).
+    pub fn set_sources(&self, sources: &[Source]) {
+        *self.configured.write().unwrap_or_else(|p| p.into_inner()) = Configured::new(sources);
+    }
+
+    fn sources(&self) -> Arc<[Source]> {
+        self.configured
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .sources
+            .clone()
+    }
+
+    fn source_ids(&self) -> Arc<HashSet<String>> {
+        self.configured
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .ids
+            .clone()
     }
 
     /// Requires `token` on every route but `/healthz`.
@@ -115,6 +135,22 @@ impl ServeState {
             url.push_str(query);
         }
         url
+    }
+}
+
+/// The configured sources and their ids.
+#[derive(Default)]
+struct Configured {
+    sources: Arc<[Source]>,
+    ids: Arc<HashSet<String>>,
+}
+
+impl Configured {
+    fn new(sources: &[Source]) -> Configured {
+        Configured {
+            sources: sources.into(),
+            ids: Arc::new(sources.iter().map(|s| s.id.to_string()).collect()),
+        }
     }
 }
 
@@ -191,7 +227,8 @@ async fn feed(
     {
         return auth::unauthorized();
     }
-    let params = match query::parse(raw, |id| state.source_ids.contains(id)) {
+    let ids = state.source_ids();
+    let params = match query::parse(raw, |id| ids.contains(id)) {
         Ok(p) => p,
         Err(e) => return bad_request(&e),
     };
@@ -383,10 +420,11 @@ async fn sources_json(
         Ok(states) => states,
         Err(e) => return internal_error("sources.json", &e.to_string()),
     };
+    let ids = state.source_ids();
     let views: Vec<SourceView> = states
         .into_iter()
         .map(|s| {
-            let configured = state.source_ids.contains(s.id.as_str());
+            let configured = ids.contains(s.id.as_str());
             SourceView {
                 status: match (configured, &s.last_status) {
                     (false, _) => "removed".to_owned(),
@@ -447,7 +485,7 @@ async fn sources_opml(
             |previous: Option<Arc<Page>>| {
                 let state = &state;
                 async move {
-                    let body = render::opml(&state.title, &state.sources);
+                    let body = render::opml(&state.title, &state.sources());
                     Ok::<_, std::convert::Infallible>(cache::page(
                         body,
                         previous.as_deref(),

@@ -57,7 +57,7 @@ pub(super) async fn metrics(State(state): State<ServeState>) -> Response {
     if !state.metrics_enabled {
         return super::not_found().await;
     }
-    let configured = state.source_ids.clone();
+    let configured = state.source_ids();
     let gauges = state
         .store
         .run(move |s| {
@@ -115,7 +115,7 @@ pub(super) async fn status_page(
     {
         return auth::unauthorized();
     }
-    let configured = state.source_ids.clone();
+    let configured = state.source_ids();
     let read = state
         .store
         .run(move |s| {

@@ -369,7 +369,7 @@ fn log_format_json_writes_one_json_object_per_line_at_the_configured_level() {
 }
 
 #[test]
-fn under_systemd_the_daemon_notifies_ready_watchdog_status_and_stopping() {
+fn under_systemd_the_daemon_notifies_ready_watchdog_status_reload_and_stopping() {
     use std::os::unix::net::UnixDatagram;
 
     let dir = tempfile::tempdir().unwrap();
@@ -414,6 +414,25 @@ fn under_systemd_the_daemon_notifies_ready_watchdog_status_and_stopping() {
     }
     let ready = seen.iter().find(|m| m.contains("READY=1")).unwrap();
     assert!(ready.contains("STATUS=serving on 127.0.0.1:"), "{ready:?}");
+
+    // SIGHUP re-reads the config: the added source is polled.
+    std::fs::write(dir.path().join("outlet.xml"), crate::helpers::OUTLET_ATOM).unwrap();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[[sources]]\nid = \"outlet\"\nurl = \"file:outlet.xml\"\n");
+    std::fs::write(&config, text).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    while !(seen
+        .iter()
+        .any(|m| m.contains("STATUS=config reloaded: 2 sources"))
+        && seen.iter().any(|m| m.contains("last poll: outlet ok")))
+    {
+        seen.push(receive());
+    }
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -423,4 +442,98 @@ fn under_systemd_the_daemon_notifies_ready_watchdog_status_and_stopping() {
         seen.push(receive());
     }
     assert!(child.wait().unwrap().success());
+}
+
+/// Waits until `check` holds, up to 20 s.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_reload_starts_added_sources_stops_removed_ones_and_refuses_an_invalid_config() {
+    let feeds = FeedServer::start().await;
+    feeds.set("a.xml", Canned::ok("application/rss+xml", AGENCY_RSS));
+    feeds.set(
+        "b.xml",
+        Canned::ok("application/atom+xml", crate::helpers::OUTLET_ATOM),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let only_a = settings(
+        dir.path(),
+        &sources_toml(&[("a", "A", &feeds.url("a.xml"), 0)]),
+    );
+    let a_and_b = settings(
+        dir.path(),
+        &sources_toml(&[
+            ("a", "A", &feeds.url("a.xml"), 0),
+            ("b", "B", &feeds.url("b.xml"), 0),
+        ]),
+    );
+    let only_b = settings(
+        dir.path(),
+        &sources_toml(&[("b", "B", &feeds.url("b.xml"), 0)]),
+    );
+    let invalid = settings_from(dir.path(), "[poll]\ninterval = \"often\"\n").unwrap_err();
+
+    let app = App::build(only_a).await.unwrap();
+    let addr = app.local_addr().unwrap();
+    let url = |path: &str| format!("http://{addr}{path}");
+    let readiness = app.readiness().clone();
+    let (reload, reloads) = tokio::sync::mpsc::channel(4);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let done = tokio::spawn(app.run_with_reloads(
+        async move {
+            let _ = stopped.await;
+        },
+        reloads,
+    ));
+    readiness.wait().await;
+    assert_eq!(feeds.hits("a.xml"), 1);
+    assert_eq!(
+        get_text(&url("/feed.atom?source=b")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // An invalid config changes nothing; the next valid one adds b.
+    reload.send(Err(invalid)).await.unwrap();
+    reload.send(Ok(a_and_b)).await.unwrap();
+    eventually("b is polled", || async { feeds.hits("b.xml") == 1 }).await;
+    eventually("b is served", || async {
+        get_text(&url("/feed.atom?source=b")).await.0 == StatusCode::OK
+    })
+    .await;
+    assert_eq!(
+        get_text(&url("/feed.atom?source=a")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(feeds.hits("a.xml"), 1, "a stays on its schedule");
+
+    // Removing a: no longer accepted, listed as removed, its items kept.
+    reload.send(Ok(only_b)).await.unwrap();
+    eventually("a is removed", || async {
+        get_text(&url("/feed.atom?source=a")).await.0 == StatusCode::BAD_REQUEST
+    })
+    .await;
+    let (_, sources) = get_text(&url("/sources.json")).await;
+    let sources: serde_json::Value = serde_json::from_str(&sources).unwrap();
+    let a = sources
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "a")
+        .unwrap();
+    assert_eq!(a["status"], "removed");
+    let (_, page) = get_text(&url("/feed.json?copies=all")).await;
+    assert!(page.contains("\"source\": \"a\""), "a's items stay: {page}");
+
+    stop.send(()).unwrap();
+    done.await.unwrap().unwrap();
 }
