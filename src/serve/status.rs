@@ -169,3 +169,49 @@ fn time(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| "–".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_links_become_hrefs_and_labels_are_escaped() {
+        assert_eq!(
+            link("<b>x</b>", Some("javascript:alert(1)")),
+            "&lt;b&gt;x&lt;/b&gt;"
+        );
+        assert_eq!(
+            link("a & b", Some("https://e.example/?q=\"x\"")),
+            "<a href=\"https://e.example/?q=&quot;x&quot;\">a &amp; b</a>"
+        );
+        assert_eq!(link(" ", None), "(untitled)");
+    }
+
+    #[test]
+    fn a_source_error_and_name_are_escaped_in_its_row() {
+        let rows = [SourceRow {
+            id: "x".into(),
+            name: "<img src=x onerror=alert(1)>".into(),
+            status: "error".into(),
+            http_status: Some(500),
+            last_polled_at: None,
+            next_poll_at: None,
+            failures: 3,
+            error: Some("</td><script>alert(1)</script>".into()),
+        }];
+        let html = render(&StatusPage {
+            title: "t\"<",
+            sources: &rows,
+            stories: &[],
+            query: "",
+            now: DateTime::UNIX_EPOCH,
+        });
+        assert!(
+            !html.contains("<img") && !html.contains("<script"),
+            "{html}"
+        );
+        assert!(html.contains("error (500), 3 in a row"), "{html}");
+        assert!(html.contains("<title>t\"&lt; status</title>"), "{html}");
+        assert!(html.contains("title=\"t&quot;&lt; (Atom)\""), "{html}");
+    }
+}
