@@ -7,7 +7,8 @@ use wiredesk::app::App;
 use wiredesk::poll::PollOutcome;
 
 use crate::helpers::{
-    AGENCY_RSS, Canned, FeedServer, OUTLET_ATOM, get_text, settings, sources_toml, spawn_app,
+    AGENCY_RSS, Canned, FeedServer, OUTLET_ATOM, gated_feed_server, get_text, settings,
+    sources_toml, spawn_app,
 };
 
 /// (source name, link) of every item in the sample feeds.
@@ -278,13 +279,16 @@ async fn sources_json_shows_each_sources_poll_state() {
             body: "down".into(),
         },
     );
+    // "later" is polled as soon as the daemon runs: its answer is held
+    // until the test has read it as never polled.
+    let (later_url, later_gate) = gated_feed_server().await;
     let dir = tempfile::tempdir().unwrap();
     let settings = settings(
         dir.path(),
         &sources_toml(&[
             ("broken", "Broken", &feeds.url("broken.xml"), 0),
             ("northwind", "Northwind", &feeds.url("agency.xml"), 0),
-            ("later", "Later", &feeds.url("later.xml"), 0),
+            ("later", "Later", &later_url, 0),
         ]),
     );
     let app = App::build(settings).await.unwrap();
@@ -313,5 +317,6 @@ async fn sources_json_shows_each_sources_poll_state() {
     assert_eq!(by_id("later")["status"], "new");
     let (status, _) = get_text(&running.url("/sources.json?verbose=1")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    later_gate.add_permits(1);
     running.stop().await;
 }

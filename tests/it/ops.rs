@@ -4,39 +4,16 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::routing::get;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use axum::http::StatusCode;
 
 use wiredesk::app::App;
 use wiredesk::config::{self, Settings};
 
-use crate::helpers::{AGENCY_RSS, Canned, FeedServer, get_text, settings, sources_toml, spawn_app};
-
-/// A feed server whose answers wait until the test opens the gate.
-async fn gated_feed_server() -> (String, Arc<Semaphore>) {
-    let gate = Arc::new(Semaphore::new(0));
-    let waiting = gate.clone();
-    let app = Router::new().route(
-        "/agency.xml",
-        get(move || {
-            let gate = waiting.clone();
-            async move {
-                let _permit = gate.acquire().await.unwrap();
-                ([(header::CONTENT_TYPE, "application/rss+xml")], AGENCY_RSS)
-            }
-        }),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/agency.xml", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, gate)
-}
+use crate::helpers::{
+    AGENCY_RSS, Canned, FeedServer, gated_feed_server, get_text, settings, sources_toml, spawn_app,
+};
 
 /// Settings from a whole config text, with relative paths in `dir`.
 fn settings_from(dir: &Path, text: &str) -> Result<Settings, config::ConfigError> {
