@@ -11,10 +11,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
+use crate::ops::{Metrics, Readiness, notify};
 use crate::poll::{PollReport, Poller};
 use crate::serve::{self, ServeState};
 use crate::store::{Store, StoreError};
@@ -35,6 +37,29 @@ pub enum AppError {
     Serve(String),
 }
 
+/// The settings a reload cannot change: each one that differs is reported
+/// as needing a restart.
+fn restart_needed(running: &Settings, loaded: &Settings) -> Vec<&'static str> {
+    let (a, b) = (&running.server, &loaded.server);
+    [
+        ("server.listen", a.listen != b.listen),
+        ("server.base_url", a.base_url != b.base_url),
+        ("server.title", a.title != b.title),
+        ("server.token", a.token != b.token),
+        ("server.metrics", a.metrics != b.metrics),
+        ("storage.path", running.storage.path != loaded.storage.path),
+        (
+            "poll",
+            format!("{:?}", running.poll) != format!("{:?}", loaded.poll),
+        ),
+        ("dedup", running.dedup != loaded.dedup),
+        ("log.level", running.log != loaded.log),
+    ]
+    .into_iter()
+    .filter_map(|(key, changed)| changed.then_some(key))
+    .collect()
+}
+
 /// A wired-up daemon, ready to run.
 pub struct App {
     settings: Settings,
@@ -51,6 +76,7 @@ impl App {
         store.sync_sources(&settings.sources)?;
         let poller = Poller::new(&settings.poll, &settings.dedup, store.clone())
             .map_err(|e| AppError::Poll(e.to_string()))?;
+        poller.readiness().store_opened();
         Ok(App {
             settings,
             store,
@@ -73,6 +99,61 @@ impl App {
         Ok(app)
     }
 
+    /// Applies a re-read config: the `[[sources]]` take effect at once
+    /// (added ones start polling, removed ones stop, changed ones poll with
+    /// their new settings); any other change is logged as needing a restart
+    /// and left as it runs. An invalid config is logged, naming the key, and
+    /// the running config stays.
+    async fn reload(
+        &mut self,
+        loaded: Result<Settings, ConfigError>,
+        serving: Option<&ServeState>,
+        sources_tx: &watch::Sender<Vec<crate::model::Source>>,
+    ) {
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::error!(error = %e, "config reload rejected; the running config stays");
+                return;
+            }
+        };
+        for key in restart_needed(&self.settings, &loaded) {
+            tracing::warn!(key, "changed in the config; takes effect after a restart");
+        }
+        let sources = loaded.sources;
+        let old: std::collections::HashSet<&str> = self
+            .settings
+            .sources
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect();
+        let new: std::collections::HashSet<&str> = sources.iter().map(|s| s.id.as_str()).collect();
+        let added = new.difference(&old).count();
+        let removed = old.difference(&new).count();
+        // The served list first, then the store (which bumps the pages'
+        // generation), so no page is cached with the old list under the new
+        // generation.
+        if let Some(state) = serving {
+            state.set_sources(&sources);
+        }
+        let synced = sources.clone();
+        if let Err(e) = self.store.run(move |s| s.sync_sources(&synced)).await {
+            tracing::error!(error = %e, "config reload: cannot record the sources");
+        }
+        sources_tx.send_replace(sources.clone());
+        self.settings.sources = sources;
+        tracing::info!(
+            sources = self.settings.sources.len(),
+            added,
+            removed,
+            "config reloaded"
+        );
+        notify::status(&format!(
+            "config reloaded: {} sources",
+            self.settings.sources.len()
+        ));
+    }
+
     /// The address the server listens on (useful with port 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.as_ref().and_then(|l| l.local_addr().ok())
@@ -80,6 +161,17 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Whether the daemon is ready (`/readyz`); await `readiness().wait()`
+    /// to know when the first poll round has run.
+    pub fn readiness(&self) -> &Readiness {
+        self.poller.readiness()
+    }
+
+    /// The metrics polls and requests are counted in.
+    pub fn metrics(&self) -> &Metrics {
+        self.poller.metrics()
     }
 
     /// One poll of the configured sources with these ids, now.
@@ -106,14 +198,26 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
+        let (_no_reloads, reloads) = mpsc::channel(1);
+        self.run_with_reloads(shutdown, reloads).await
+    }
+
+    /// [`App::run`], applying each config that arrives on `reloads` (the
+    /// `run` command sends one per SIGHUP): see [`App::reload`].
+    pub async fn run_with_reloads(
+        mut self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        mut reloads: mpsc::Receiver<Result<Settings, ConfigError>>,
+    ) -> Result<(), AppError> {
         let token = CancellationToken::new();
         let tracker = TaskTracker::new();
 
         let poller = self.poller.clone();
-        let sources = self.settings.sources.clone();
-        tracker.spawn(poller.run(sources, token.child_token()));
+        let (sources_tx, sources_rx) = watch::channel(self.settings.sources.clone());
+        tracker.spawn(poller.run_with_updates(sources_rx, token.child_token()));
+        let mut serving: Option<ServeState> = None;
 
-        let server = match self.listener {
+        let server = match self.listener.take() {
             Some(listener) => {
                 let addr = listener.local_addr().ok();
                 tracing::info!(
@@ -128,8 +232,16 @@ impl App {
                     &self.settings.server.base_url,
                 )
                 .with_sources(&self.settings.sources)
-                .with_token(self.settings.server.token.as_deref());
+                .with_token(self.settings.server.token.as_deref())
+                .with_ops(self.poller.metrics(), self.poller.readiness())
+                .with_metrics_enabled(self.settings.server.metrics);
+                serving = Some(state.clone());
                 let stop = token.child_token();
+                notify::ready(&format!(
+                    "serving on {}; polling {} sources",
+                    addr.map_or_else(|| "?".to_owned(), |a| a.to_string()),
+                    self.settings.sources.len()
+                ));
                 Some(tracker.spawn(async move {
                     axum::serve(listener, serve::router(state))
                         .with_graceful_shutdown(async move { stop.cancelled().await })
@@ -140,7 +252,20 @@ impl App {
         };
         tracker.close();
 
-        shutdown.await;
+        tokio::pin!(shutdown);
+        let mut listening = true;
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                loaded = reloads.recv(), if listening => match loaded {
+                    Some(loaded) => {
+                        self.reload(loaded, serving.as_ref(), &sources_tx).await;
+                    }
+                    None => listening = false,
+                },
+            }
+        }
+        notify::stopping();
         tracing::info!("shutting down: finishing in-flight polls and requests");
         token.cancel();
         // axum's graceful shutdown waits for every open connection without
@@ -161,5 +286,35 @@ impl App {
         tracker.wait().await;
         tracing::info!("stopped");
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::path::Path;
+
+    use super::*;
+    use crate::config;
+
+    fn settings(text: &str) -> Settings {
+        config::from_str(text, Path::new("t.toml"), Path::new("/tmp"), []).unwrap()
+    }
+
+    #[test]
+    fn a_reload_reports_listen_and_storage_changes_as_needing_a_restart() {
+        let running = settings("[server]\nlisten = \"127.0.0.1:8080\"\n");
+        let same = settings(
+            "[server]\nlisten = \"127.0.0.1:8080\"\n[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\n",
+        );
+        assert!(restart_needed(&running, &same).is_empty());
+        let moved = settings(
+            "[server]\nlisten = \"127.0.0.1:9090\"\n[storage]\npath = \"other.db\"\n[poll]\ninterval = \"5m\"\n",
+        );
+        assert_eq!(
+            restart_needed(&running, &moved),
+            ["server.listen", "server.base_url", "storage.path", "poll"]
+        );
     }
 }

@@ -50,7 +50,16 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub poll: PollSettings,
     pub dedup: DedupSettings,
+    pub log: LogSettings,
     pub sources: Vec<Source>,
+}
+
+/// `[log]`: the log level when `RUST_LOG` is not set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSettings {
+    /// A level or filter such as `info` or `wiredesk=debug,warn`; `None`:
+    /// the command's default.
+    pub level: Option<String>,
 }
 
 /// `[dedup]`: whether and how copies of one story are merged.
@@ -71,6 +80,8 @@ pub struct ServerSettings {
     /// When set, the feeds answer only requests that carry this token (as
     /// `?token=`, a Bearer token or a Basic password); `/healthz` stays open.
     pub token: Option<String>,
+    /// Whether `GET /metrics` is served (it never needs the token).
+    pub metrics: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +135,8 @@ struct Raw {
     poll: RawPoll,
     #[serde(default)]
     dedup: RawDedup,
+    #[serde(default)]
+    log: RawLog,
     /// Deserialised one by one in `validate`, so that an error can name the
     /// index and id of the source at fault.
     #[serde(default)]
@@ -137,6 +150,13 @@ struct RawServer {
     base_url: Option<String>,
     title: Option<String>,
     token: Option<String>,
+    metrics: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -475,6 +495,9 @@ impl Raw {
         };
 
         let dedup = validate_dedup(self.dedup).map_err(|(key, m)| bad(&key, m))?;
+        if let Some(level) = &self.log.level {
+            crate::ops::logging::check_level(level).map_err(|m| bad("log.level", m))?;
+        }
 
         let mut sources = Vec::with_capacity(self.sources.len());
         let mut seen = HashSet::new();
@@ -500,6 +523,7 @@ impl Raw {
                 base_url,
                 title,
                 token,
+                metrics: self.server.metrics.unwrap_or(true),
             },
             storage: StorageSettings { path },
             poll: PollSettings {
@@ -519,6 +543,9 @@ impl Raw {
                 shutdown_grace,
             },
             dedup,
+            log: LogSettings {
+                level: self.log.level,
+            },
             sources,
         })
     }

@@ -16,6 +16,7 @@
 //! - [`serve`]: the merged feed over HTTP; rendering is pure ([`serve::render`]).
 //! - [`app`]: wires the stages together and runs them until shutdown.
 //! - [`cli`]: the text of the read-only commands (`sources`, `stories`, `explain`).
+//! - [`ops`]: what operators see: metrics, readiness, systemd notifications, log setup.
 //! - [`model`]: the shared vocabulary.
 //!
 //! # Glossary
@@ -31,6 +32,7 @@ pub mod config;
 pub mod dedup;
 pub mod ingest;
 pub mod model;
+pub mod ops;
 pub mod poll;
 pub mod serve;
 pub mod store;

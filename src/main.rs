@@ -1,17 +1,16 @@
 //! The `wiredesk` command: parse the CLI, set up logging, load the config,
 //! run. Everything else lives in the library.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 use wiredesk::app::App;
 use wiredesk::cli;
 use wiredesk::config::{self, Settings};
+use wiredesk::ops::logging::{self, LogFormat};
 use wiredesk::poll::PollOutcome;
 use wiredesk::store::Store;
 
@@ -32,6 +31,16 @@ struct Cli {
         default_value = "config/wiredesk.toml"
     )]
     config: PathBuf,
+
+    /// How log lines are written to stderr: `text` (for people) or `json`
+    /// (one object per line, for a log collector).
+    #[arg(
+        long,
+        global = true,
+        env = "WIREDESK_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
 
     #[command(subcommand)]
     command: Command,
@@ -70,10 +79,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(match cli.command {
-        Command::Run => "info",
-        _ => "warn",
-    });
     let settings = match config::load(&cli.config, std::env::vars()) {
         Ok(settings) => settings,
         Err(e) => {
@@ -81,6 +86,11 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let default_level = match cli.command {
+        Command::Run => "info",
+        _ => "warn",
+    };
+    logging::init(cli.log_format, settings.log.level.as_deref(), default_level);
     let result = match cli.command {
         Command::Check => {
             println!(
@@ -91,7 +101,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Poll => runtime().and_then(|rt| rt.block_on(poll(settings))),
-        Command::Run => runtime().and_then(|rt| rt.block_on(run(settings))),
+        Command::Run => runtime().and_then(|rt| rt.block_on(run(settings, cli.config))),
         Command::Sources => report(&settings, |store| cli::sources(&settings, store)),
         Command::Stories { limit } => report(&settings, |store| cli::stories(store, limit)),
         Command::Explain { item_a, item_b } => report(&settings, |store| {
@@ -114,12 +124,44 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-async fn run(settings: Settings) -> anyhow::Result<()> {
+async fn run(settings: Settings, config: PathBuf) -> anyhow::Result<()> {
     let app = App::build(settings)
         .await
         .context("cannot start the daemon")?;
-    app.run(shutdown_signal()).await?;
+    app.run_with_reloads(shutdown_signal(), reload_on_sighup(config))
+        .await?;
     Ok(())
+}
+
+/// Re-reads the config file (and the environment) on each SIGHUP.
+fn reload_on_sighup(
+    config: PathBuf,
+) -> tokio::sync::mpsc::Receiver<Result<Settings, config::ConfigError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGHUP; reload is off");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!(config = %config.display(), "SIGHUP: reloading the config");
+            if tx
+                .send(config::load(&config, std::env::vars()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop((config, tx));
+    rx
 }
 
 async fn poll(settings: Settings) -> anyhow::Result<()> {
@@ -177,14 +219,4 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-}
-
-/// Logs to stderr; the level comes from `RUST_LOG`, else `default`.
-fn init_logging(default: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
 }

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,8 @@ use url::Url;
 use crate::config::{DedupSettings, PollSettings};
 use crate::ingest::{self, FetchedBody, Limits};
 use crate::model::{ContentHash, Item, Source, SourceId};
+use crate::ops::metrics::PollSample;
+use crate::ops::{Metrics, Readiness, notify};
 use crate::store::{PollRecord, PollStatus, SourceState, Store};
 
 pub use fetch::{FetchError, Fetcher};
@@ -69,6 +71,18 @@ pub enum PollOutcome {
     },
 }
 
+impl PollOutcome {
+    /// One word for the outcome, as in logs and metrics.
+    pub fn word(&self) -> &'static str {
+        match self {
+            PollOutcome::Ok { .. } => "ok",
+            PollOutcome::NotModified => "not_modified",
+            PollOutcome::Unchanged => "unchanged",
+            PollOutcome::Failed { .. } => "error",
+        }
+    }
+}
+
 /// The clock the poller reads; tests pass their own.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -89,6 +103,8 @@ struct Inner {
     /// Fetches in flight, across all hosts.
     global: Semaphore,
     hosts: Hosts,
+    metrics: Metrics,
+    readiness: Readiness,
 }
 
 impl Poller {
@@ -121,8 +137,21 @@ impl Poller {
                 clock,
                 global: Semaphore::new(settings.concurrency),
                 hosts: Hosts::new(settings.per_host, settings.host_delay),
+                metrics: Metrics::new(),
+                readiness: Readiness::default(),
             }),
         })
+    }
+
+    /// The metrics every poll reports into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Marked polled once the first round of [`Poller::run`] (or
+    /// [`Poller::poll_sources`]) has finished.
+    pub fn readiness(&self) -> &Readiness {
+        &self.inner.readiness
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -163,13 +192,16 @@ impl Poller {
             .and_then(|u| Url::parse(u).ok())
             .unwrap_or_else(|| source.url.clone());
 
-        let fetched = {
+        let (fetched, fetch_took) = {
             let _global = self.inner.global.acquire().await.ok();
             let _host = self.inner.hosts.enter(&target).await;
-            self.inner
+            let fetch_started = Instant::now();
+            let fetched = self
+                .inner
                 .fetcher
                 .fetch(&target, &state.validators, self.now())
-                .await
+                .await;
+            (fetched, fetch_started.elapsed())
         };
         let now = self.now();
         let dice = fastrand::f64();
@@ -305,6 +337,7 @@ impl Poller {
 
         let id = source.id.clone();
         let next_poll_at = record.next_poll_at;
+        let bytes = record.bytes.unwrap_or(0);
         let poller = self.clone();
         let written = store
             .run(move |s| {
@@ -337,7 +370,14 @@ impl Poller {
             elapsed: started.elapsed(),
             next_poll_at,
         };
-        log_report(source, &target, &report);
+        log_report(
+            source,
+            &target,
+            &report,
+            Some(fetch_took),
+            bytes,
+            &self.inner.metrics,
+        );
         report
     }
 
@@ -400,7 +440,7 @@ impl Poller {
             elapsed: started.elapsed(),
             next_poll_at: self.now() + chrono::Duration::minutes(1),
         };
-        log_report(source, &source.url, &report);
+        log_report(source, &source.url, &report, None, 0, &self.inner.metrics);
         report
     }
 
@@ -420,7 +460,7 @@ impl Poller {
             }
         }
         let now = self.now();
-        reports
+        let reports = reports
             .into_iter()
             .zip(sources)
             .map(|(report, source)| {
@@ -433,7 +473,9 @@ impl Poller {
                     next_poll_at: now,
                 })
             })
-            .collect()
+            .collect();
+        self.inner.readiness.round_polled();
+        reports
     }
 
     /// Polls `sources` on their schedules until `shutdown` is cancelled.
@@ -441,47 +483,105 @@ impl Poller {
     /// to finish and are abandoned after it (each poll's writes are one
     /// transaction, so an abandoned poll leaves nothing half-written).
     pub async fn run(self, sources: Vec<Source>, shutdown: CancellationToken) {
-        let store = self.inner.store.clone();
-        let states = store.run(|s| s.source_states()).await.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot read the schedule; polling every source now");
-            Vec::new()
-        });
-        let now = self.now();
-        let recorded: HashMap<SourceId, Option<DateTime<Utc>>> =
-            states.into_iter().map(|s| (s.id, s.next_poll_at)).collect();
-        // (due, index into sources): the earliest first.
-        let mut queue: BTreeSet<(DateTime<Utc>, usize)> = sources
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (recorded.get(&s.id).copied().flatten().unwrap_or(now), i))
-            .collect();
-        let mut in_flight: JoinSet<(usize, PollReport)> = JoinSet::new();
-        let mut running: HashSet<usize> = HashSet::new();
+        let (_keep, updates) = watch::channel(sources);
+        self.run_with_updates(updates, shutdown).await;
+    }
+
+    /// [`Poller::run`] on a source list that may change (a reload): an added
+    /// source is polled when its recorded schedule says (at once if never
+    /// polled), a removed one is no longer polled (a poll in flight
+    /// finishes), a changed one is polled with its new settings from its
+    /// next poll on, and a changed URL is polled at once.
+    pub async fn run_with_updates(
+        self,
+        mut updates: watch::Receiver<Vec<Source>>,
+        shutdown: CancellationToken,
+    ) {
+        let initial = updates.borrow_and_update().clone();
+        let mut sources: HashMap<SourceId, Source> = HashMap::new();
+        // (due, source): the earliest first.
+        let mut queue: BTreeSet<(DateTime<Utc>, SourceId)> = BTreeSet::new();
+        self.schedule(&mut sources, &mut queue, initial).await;
+        let mut in_flight: JoinSet<PollReport> = JoinSet::new();
+        let mut running: HashSet<SourceId> = HashSet::new();
+        // The sources due at start: once they have all been polled, the
+        // first round has run and the daemon is ready.
+        let mut first_round: Option<HashSet<SourceId>> = None;
+        let mut failing: HashSet<SourceId> = HashSet::new();
+        let mut watching = true;
+        let watchdog = notify::watchdog_interval();
 
         loop {
+            if watchdog.is_some() {
+                notify::watchdog();
+            }
             let now = self.now();
-            while let Some(&(due, index)) = queue.first() {
+            while let Some((due, id)) = queue.first().cloned() {
                 if due > now {
                     break;
                 }
                 queue.pop_first();
-                if running.insert(index) {
+                if let Some(source) = sources.get(&id)
+                    && running.insert(id)
+                {
                     let poller = self.clone();
-                    let source = sources[index].clone();
-                    in_flight.spawn(async move { (index, poller.poll_source(&source).await) });
+                    let source = source.clone();
+                    in_flight.spawn(async move { poller.poll_source(&source).await });
                 }
+            }
+            if first_round.is_none() {
+                if running.is_empty() {
+                    self.inner.readiness.round_polled();
+                }
+                first_round = Some(running.clone());
             }
             let wake = queue
                 .first()
-                .map(|&(due, _)| (due - now).to_std().unwrap_or(Duration::ZERO))
+                .map(|(due, _)| (*due - now).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(Duration::from_secs(3600));
+            // Wake in time to tell systemd's watchdog the loop is alive.
+            let wake = watchdog.map_or(wake, |every| wake.min(every));
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                changed = updates.changed(), if watching => {
+                    match changed {
+                        Ok(()) => {
+                            let next = updates.borrow_and_update().clone();
+                            self.schedule(&mut sources, &mut queue, next).await;
+                            failing.retain(|id| sources.contains_key(id));
+                        }
+                        // No more updates: keep polling what we have.
+                        Err(_) => watching = false,
+                    }
+                }
                 Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
                     match joined {
-                        Ok((index, report)) => {
-                            running.remove(&index);
-                            queue.insert((report.next_poll_at, index));
+                        Ok(report) => {
+                            let id = report.source.clone();
+                            running.remove(&id);
+                            // A source removed while it was polled is not
+                            // scheduled again.
+                            if sources.contains_key(&id) {
+                                queue.insert((report.next_poll_at, id.clone()));
+                            }
+                            if let Some(round) = &mut first_round
+                                && round.remove(&id)
+                                && round.is_empty()
+                            {
+                                self.inner.readiness.round_polled();
+                            }
+                            if matches!(report.outcome, PollOutcome::Failed { .. }) {
+                                failing.insert(id);
+                            } else {
+                                failing.remove(&id);
+                            }
+                            notify::status(&format!(
+                                "{} sources, {} failing; last poll: {} {}",
+                                sources.len(),
+                                failing.len(),
+                                report.source,
+                                report.outcome.word(),
+                            ));
                         }
                         Err(e) => tracing::error!(error = %e, "a poll task failed"),
                     }
@@ -506,6 +606,33 @@ impl Poller {
             }
         }
         tracing::info!("poller stopped");
+    }
+}
+
+impl Poller {
+    /// Makes `sources` and `queue` match `next`: each source is due when the
+    /// store says (at once when it has no schedule), removed ones leave the
+    /// queue.
+    async fn schedule(
+        &self,
+        sources: &mut HashMap<SourceId, Source>,
+        queue: &mut BTreeSet<(DateTime<Utc>, SourceId)>,
+        next: Vec<Source>,
+    ) {
+        let store = self.inner.store.clone();
+        let states = store.run(|s| s.source_states()).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the schedule; polling every source now");
+            Vec::new()
+        });
+        let now = self.now();
+        let recorded: HashMap<SourceId, Option<DateTime<Utc>>> =
+            states.into_iter().map(|s| (s.id, s.next_poll_at)).collect();
+        *sources = next.into_iter().map(|s| (s.id.clone(), s)).collect();
+        queue.clear();
+        for id in sources.keys() {
+            let due = recorded.get(id).copied().flatten().unwrap_or(now);
+            queue.insert((due, id.clone()));
+        }
     }
 }
 
@@ -613,7 +740,27 @@ impl Drop for HostGuard {
     }
 }
 
-fn log_report(source: &Source, url: &Url, report: &PollReport) {
+/// The one place every poll passes through: logs it and counts it.
+fn log_report(
+    source: &Source,
+    url: &Url,
+    report: &PollReport,
+    fetch: Option<Duration>,
+    bytes: u64,
+    metrics: &Metrics,
+) {
+    let (stored, merged) = match &report.outcome {
+        PollOutcome::Ok { new, merged, .. } => (*new as u64, *merged as u64),
+        _ => (0, 0),
+    };
+    metrics.poll(&PollSample {
+        source: source.id.as_str(),
+        outcome: report.outcome.word(),
+        fetch,
+        bytes,
+        stored,
+        merged,
+    });
     let elapsed_ms = u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX);
     let next = report.next_poll_at.to_rfc3339();
     match &report.outcome {

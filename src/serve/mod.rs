@@ -14,11 +14,13 @@
 mod auth;
 mod cache;
 mod encoding;
+mod ops;
 pub mod query;
 pub mod render;
+pub mod status;
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
@@ -29,6 +31,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::model::{Source, Story};
+use crate::ops::{Metrics, Readiness};
 use crate::store::{FeedQueryError, Store};
 
 use cache::{Page, PageCache, PageId};
@@ -46,10 +49,13 @@ pub struct ServeState {
     store: Store,
     title: Arc<str>,
     base_url: Url,
-    sources: Arc<[Source]>,
-    source_ids: Arc<HashSet<String>>,
+    /// The configured sources; replaced on a reload.
+    configured: Arc<RwLock<Configured>>,
     token: Option<auth::Token>,
     cache: Arc<PageCache>,
+    metrics: Metrics,
+    metrics_enabled: bool,
+    readiness: Readiness,
 }
 
 impl ServeState {
@@ -59,19 +65,57 @@ impl ServeState {
             store,
             title: title.into(),
             base_url: base_url.clone(),
-            sources: Arc::new([]),
-            source_ids: Arc::default(),
+            configured: Arc::default(),
             token: None,
             cache: Arc::new(PageCache::new(CACHE_URLS, CACHE_BYTES)),
+            metrics: Metrics::new(),
+            metrics_enabled: true,
+            readiness: Readiness::default(),
         }
+    }
+
+    /// The metrics `/metrics` renders and every request is counted in, and
+    /// the readiness `/readyz` answers from.
+    pub fn with_ops(mut self, metrics: &Metrics, readiness: &Readiness) -> ServeState {
+        self.metrics = metrics.clone();
+        self.readiness = readiness.clone();
+        self
+    }
+
+    /// Whether `/metrics` is served (`[server].metrics`); it never needs the
+    /// token.
+    pub fn with_metrics_enabled(mut self, enabled: bool) -> ServeState {
+        self.metrics_enabled = enabled;
+        self
     }
 
     /// The configured sources: listed in `/sources.opml`, and the ids
     /// `source=` accepts.
     pub fn with_sources(mut self, sources: &[Source]) -> ServeState {
-        self.source_ids = Arc::new(sources.iter().map(|s| s.id.to_string()).collect());
-        self.sources = sources.into();
+        self.configured = Arc::new(RwLock::new(Configured::new(sources)));
         self
+    }
+
+    /// Replaces the configured sources in this state and every clone of it
+    /// (a reload).
+    pub fn set_sources(&self, sources: &[Source]) {
+        *self.configured.write().unwrap_or_else(|p| p.into_inner()) = Configured::new(sources);
+    }
+
+    fn sources(&self) -> Arc<[Source]> {
+        self.configured
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .sources
+            .clone()
+    }
+
+    fn source_ids(&self) -> Arc<HashSet<String>> {
+        self.configured
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .ids
+            .clone()
     }
 
     /// Requires `token` on every route but `/healthz`.
@@ -94,6 +138,22 @@ impl ServeState {
     }
 }
 
+/// The configured sources and their ids.
+#[derive(Default)]
+struct Configured {
+    sources: Arc<[Source]>,
+    ids: Arc<HashSet<String>>,
+}
+
+impl Configured {
+    fn new(sources: &[Source]) -> Configured {
+        Configured {
+            sources: sources.into(),
+            ids: Arc::new(sources.iter().map(|s| s.id.to_string()).collect()),
+        }
+    }
+}
+
 /// The HTTP routes.
 pub fn router(state: ServeState) -> Router {
     Router::new()
@@ -103,7 +163,14 @@ pub fn router(state: ServeState) -> Router {
         .route("/sources.opml", get(sources_opml))
         .route("/sources.json", get(sources_json))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/", get(ops::status_page))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::track,
+        ))
         .with_state(state)
 }
 
@@ -160,7 +227,8 @@ async fn feed(
     {
         return auth::unauthorized();
     }
-    let params = match query::parse(raw, |id| state.source_ids.contains(id)) {
+    let ids = state.source_ids();
+    let params = match query::parse(raw, |id| ids.contains(id)) {
         Ok(p) => p,
         Err(e) => return bad_request(&e),
     };
@@ -365,10 +433,11 @@ async fn sources_json(
         Ok(states) => states,
         Err(e) => return internal_error("sources.json", &e.to_string()),
     };
+    let ids = state.source_ids();
     let views: Vec<SourceView> = states
         .into_iter()
         .map(|s| {
-            let configured = state.source_ids.contains(s.id.as_str());
+            let configured = ids.contains(s.id.as_str());
             SourceView {
                 status: match (configured, &s.last_status) {
                     (false, _) => "removed".to_owned(),
@@ -418,7 +487,7 @@ async fn sources_opml(
             |previous: Option<Arc<Page>>| {
                 let state = &state;
                 async move {
-                    let body = render::opml(&state.title, &state.sources);
+                    let body = render::opml(&state.title, &state.sources());
                     Ok::<_, std::convert::Infallible>(cache::page(
                         body,
                         previous.as_deref(),

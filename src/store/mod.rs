@@ -330,6 +330,18 @@ impl Store {
         Ok(stories)
     }
 
+    /// The size of the database's main file in bytes (pages × page size;
+    /// the WAL is not counted).
+    pub fn database_bytes(&self) -> Result<i64, StoreError> {
+        let conn = self.reader();
+        let bytes = conn.query_row(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(bytes)
+    }
+
     /// How many sources, items and stories are stored.
     pub fn counts(&self) -> Result<Counts, StoreError> {
         let conn = self.reader();

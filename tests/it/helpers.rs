@@ -12,7 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
 use wiredesk::app::App;
 use wiredesk::config::{self, Settings};
@@ -256,4 +256,25 @@ where
         }
     });
     addr
+}
+
+/// A feed server answering `/agency.xml` with the sample agency feed, but
+/// only once the test adds permits to the returned gate.
+pub async fn gated_feed_server() -> (String, Arc<Semaphore>) {
+    let gate = Arc::new(Semaphore::new(0));
+    let waiting = gate.clone();
+    let app = Router::new().route(
+        "/agency.xml",
+        get(move || {
+            let gate = waiting.clone();
+            async move {
+                let _permit = gate.acquire().await.unwrap();
+                ([(header::CONTENT_TYPE, "application/rss+xml")], AGENCY_RSS)
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/agency.xml", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, gate)
 }

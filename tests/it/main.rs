@@ -8,5 +8,6 @@ mod end_to_end;
 mod helpers;
 mod ingest;
 mod ingest_properties;
+mod ops;
 mod poll;
 mod serve;

@@ -1,0 +1,308 @@
+//! The daemon's metrics, in the OpenMetrics text format that Prometheus
+//! scrapes (`GET /metrics`).
+//!
+//! Counters and histograms move where things happen: every poll passes
+//! through [`Metrics::poll`] (called from `poll::log_report`), every HTTP
+//! request through [`Metrics::http_request`]. Sizes that live in the store
+//! (stories, failing sources, schedule lag, database size) are gauges set
+//! from the store just before each scrape ([`Metrics::set_store_gauges`]).
+//!
+//! Histograms have explicit buckets (prometheus-client never turns them into
+//! summaries). Labels are bounded: source ids come from the config, routes
+//! from the router (`other` for anything unrouted), outcomes and statuses
+//! from fixed sets.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+/// The media type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Fetch durations, in seconds: 10 ms to the default 30 s timeout.
+const FETCH_BUCKETS: [f64; 12] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
+];
+/// HTTP answers, in seconds: a cached page takes well under a millisecond.
+const HTTP_BUCKETS: [f64; 11] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PollLabels {
+    source: String,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    source: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteStatus {
+    route: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// What one poll contributes to the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollSample<'a> {
+    pub source: &'a str,
+    /// `ok`, `not_modified`, `unchanged` or `error`.
+    pub outcome: &'static str,
+    /// How long the fetch took (body included), when there was one.
+    pub fetch: Option<Duration>,
+    /// Body bytes received (after decompression).
+    pub bytes: u64,
+    /// Items new to the store.
+    pub stored: u64,
+    /// New items that joined an existing story as a copy.
+    pub merged: u64,
+}
+
+/// Sizes read from the store at scrape time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StoreGauges {
+    pub stories: i64,
+    pub items: i64,
+    /// Configured sources whose last poll failed.
+    pub sources_failing: i64,
+    /// How far past its due time the most overdue source is, in seconds
+    /// (0 when none is overdue).
+    pub next_poll_lag_seconds: f64,
+    pub database_bytes: i64,
+}
+
+/// The registry and its metrics; cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    polls: Family<PollLabels, Counter>,
+    fetch_seconds: HistogramFamily<SourceLabel>,
+    fetched_bytes: Family<SourceLabel, Counter>,
+    items_stored: Family<SourceLabel, Counter>,
+    copies_merged: Counter,
+    stories: Gauge,
+    items: Gauge,
+    sources_failing: Gauge,
+    next_poll_lag: Gauge<f64, AtomicU64>,
+    database_bytes: Gauge,
+    http_requests: Family<RouteStatus, Counter>,
+    http_seconds: HistogramFamily<RouteLabel>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("wiredesk");
+        let polls = Family::<PollLabels, Counter>::default();
+        registry.register(
+            "polls",
+            "Polls finished, by source and outcome",
+            polls.clone(),
+        );
+        let fetch_seconds: HistogramFamily<SourceLabel> =
+            Family::new_with_constructor(|| Histogram::new(FETCH_BUCKETS));
+        registry.register_with_unit(
+            "fetch_duration",
+            "How long fetching a source's feed took, body included",
+            Unit::Seconds,
+            fetch_seconds.clone(),
+        );
+        let fetched_bytes = Family::<SourceLabel, Counter>::default();
+        registry.register_with_unit(
+            "fetched",
+            "Feed body bytes received (after decompression)",
+            Unit::Bytes,
+            fetched_bytes.clone(),
+        );
+        let items_stored = Family::<SourceLabel, Counter>::default();
+        registry.register(
+            "items_stored",
+            "Items new to the store",
+            items_stored.clone(),
+        );
+        let copies_merged = Counter::default();
+        registry.register(
+            "copies_merged",
+            "New items that joined an existing story as a copy",
+            copies_merged.clone(),
+        );
+        let stories = Gauge::default();
+        registry.register("stories", "Stories in the store", stories.clone());
+        let items = Gauge::default();
+        registry.register("items", "Items in the store", items.clone());
+        let sources_failing = Gauge::default();
+        registry.register(
+            "sources_failing",
+            "Configured sources whose last poll failed",
+            sources_failing.clone(),
+        );
+        let next_poll_lag = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "next_poll_lag",
+            "How far past its due time the most overdue source is",
+            Unit::Seconds,
+            next_poll_lag.clone(),
+        );
+        let database_bytes = Gauge::default();
+        registry.register_with_unit(
+            "database_size",
+            "Size of the SQLite database (main file)",
+            Unit::Bytes,
+            database_bytes.clone(),
+        );
+        let http_requests = Family::<RouteStatus, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route and status",
+            http_requests.clone(),
+        );
+        let http_seconds: HistogramFamily<RouteLabel> =
+            Family::new_with_constructor(|| Histogram::new(HTTP_BUCKETS));
+        registry.register_with_unit(
+            "http_request_duration",
+            "How long answering an HTTP request took, by route",
+            Unit::Seconds,
+            http_seconds.clone(),
+        );
+        Metrics {
+            inner: Arc::new(Inner {
+                registry,
+                polls,
+                fetch_seconds,
+                fetched_bytes,
+                items_stored,
+                copies_merged,
+                stories,
+                items,
+                sources_failing,
+                next_poll_lag,
+                database_bytes,
+                http_requests,
+                http_seconds,
+            }),
+        }
+    }
+
+    /// Counts one finished poll.
+    pub fn poll(&self, sample: &PollSample<'_>) {
+        let m = &self.inner;
+        let source = SourceLabel {
+            source: sample.source.to_owned(),
+        };
+        m.polls
+            .get_or_create(&PollLabels {
+                source: source.source.clone(),
+                outcome: sample.outcome,
+            })
+            .inc();
+        if let Some(fetch) = sample.fetch {
+            m.fetch_seconds
+                .get_or_create(&source)
+                .observe(fetch.as_secs_f64());
+        }
+        if sample.bytes > 0 {
+            m.fetched_bytes.get_or_create(&source).inc_by(sample.bytes);
+        }
+        m.items_stored.get_or_create(&source).inc_by(sample.stored);
+        m.copies_merged.inc_by(sample.merged);
+    }
+
+    /// Counts one answered HTTP request; `route` is the router's pattern.
+    pub fn http_request(&self, route: &str, status: u16, elapsed: Duration) {
+        let m = &self.inner;
+        m.http_requests
+            .get_or_create(&RouteStatus {
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        m.http_seconds
+            .get_or_create(&RouteLabel {
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets the gauges read from the store.
+    pub fn set_store_gauges(&self, g: &StoreGauges) {
+        let m = &self.inner;
+        m.stories.set(g.stories);
+        m.items.set(g.items);
+        m.sources_failing.set(g.sources_failing);
+        m.next_poll_lag.set(g.next_poll_lag_seconds.max(0.0));
+        m.database_bytes.set(g.database_bytes);
+    }
+
+    /// The whole exposition, ending with `# EOF`.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poll_moves_its_counters_and_fills_a_fetch_bucket() {
+        let m = Metrics::new();
+        m.poll(&PollSample {
+            source: "agency",
+            outcome: "ok",
+            fetch: Some(Duration::from_millis(30)),
+            bytes: 1200,
+            stored: 3,
+            merged: 1,
+        });
+        let text = m.render();
+        assert!(
+            text.contains("wiredesk_polls_total{source=\"agency\",outcome=\"ok\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wiredesk_fetched_bytes_total{source=\"agency\"} 1200\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wiredesk_items_stored_total{source=\"agency\"} 3\n"),
+            "{text}"
+        );
+        assert!(text.contains("wiredesk_copies_merged_total 1\n"), "{text}");
+        assert!(
+            text.contains(
+                "wiredesk_fetch_duration_seconds_bucket{le=\"0.05\",source=\"agency\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
