@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, Settings, StorageSettings};
 use crate::ops::{Metrics, Readiness, notify};
 use crate::poll::{PollReport, Poller};
 use crate::serve::{self, ServeState};
@@ -58,6 +58,33 @@ fn restart_needed(running: &Settings, loaded: &Settings) -> Vec<&'static str> {
     .into_iter()
     .filter_map(|(key, changed)| changed.then_some(key))
     .collect()
+}
+
+/// Runs retention every `[storage].prune_every` until `stop`; a failure is
+/// logged and retried at the next turn.
+async fn prune_on_schedule(store: Store, storage: StorageSettings, stop: CancellationToken) {
+    let mut every = tokio::time::interval(storage.prune_every);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let (keep, max_items) = (storage.keep, storage.max_items);
+        match store
+            .run(move |s| s.prune(chrono::Utc::now(), keep, max_items))
+            .await
+        {
+            Ok(done) if done.stories > 0 || done.tombstones_expired > 0 => tracing::info!(
+                stories = done.stories,
+                items = done.items,
+                tombstones_expired = done.tombstones_expired,
+                "retention deleted old stories"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "retention failed; retrying at the next turn"),
+        }
+    }
 }
 
 /// A wired-up daemon, ready to run.
@@ -215,6 +242,11 @@ impl App {
         let poller = self.poller.clone();
         let (sources_tx, sources_rx) = watch::channel(self.settings.sources.clone());
         tracker.spawn(poller.run_with_updates(sources_rx, token.child_token()));
+        tracker.spawn(prune_on_schedule(
+            self.store.clone(),
+            self.settings.storage.clone(),
+            token.child_token(),
+        ));
         let mut serving: Option<ServeState> = None;
 
         let server = match self.listener.take() {

@@ -87,6 +87,12 @@ pub struct ServerSettings {
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
     pub path: PathBuf,
+    /// Stories with no copy newer than this are deleted (with their items).
+    pub keep: Duration,
+    /// At most this many items are kept; the oldest stories go first.
+    pub max_items: Option<u64>,
+    /// How often retention runs.
+    pub prune_every: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +169,9 @@ struct RawLog {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     path: Option<String>,
+    keep: Option<String>,
+    max_items: Option<i64>,
+    prune_every: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -220,6 +229,8 @@ pub mod defaults {
     pub const LISTEN: &str = "127.0.0.1:8080";
     pub const TITLE: &str = "wiredesk";
     pub const STORAGE_PATH: &str = "wiredesk.db";
+    pub const KEEP: &str = "90d";
+    pub const PRUNE_EVERY: &str = "1h";
     pub const INTERVAL: &str = "15m";
     pub const MIN_INTERVAL: &str = "1m";
     pub const MAX_INTERVAL: &str = "1h";
@@ -385,6 +396,28 @@ impl Raw {
             return Err(bad("storage.path", "must not be empty".into()));
         }
         let path = base_dir.join(path_text);
+        let keep = duration(self.storage.keep.as_deref().unwrap_or(defaults::KEEP))
+            .map_err(|m| bad("storage.keep", m))?;
+        if keep < Duration::from_secs(24 * 3600) {
+            return Err(bad("storage.keep", "must be at least 1d".into()));
+        }
+        let max_items = match self.storage.max_items {
+            Some(n) if n < 1 => {
+                return Err(bad("storage.max_items", format!("{n} must be at least 1")));
+            }
+            Some(n) => Some(n as u64),
+            None => None,
+        };
+        let prune_every = duration(
+            self.storage
+                .prune_every
+                .as_deref()
+                .unwrap_or(defaults::PRUNE_EVERY),
+        )
+        .map_err(|m| bad("storage.prune_every", m))?;
+        if prune_every < Duration::from_secs(60) {
+            return Err(bad("storage.prune_every", "must be at least 1m".into()));
+        }
 
         let poll = self.poll;
         let dur = |key: &str, value: Option<&str>, default: &str| {
@@ -525,7 +558,12 @@ impl Raw {
                 token,
                 metrics: self.server.metrics.unwrap_or(true),
             },
-            storage: StorageSettings { path },
+            storage: StorageSettings {
+                path,
+                keep,
+                max_items,
+                prune_every,
+            },
             poll: PollSettings {
                 interval,
                 min_interval,

@@ -41,10 +41,15 @@ pub fn store_items(
     let mut fresh = Fresh(Vec::new());
     for item in &items {
         let at = item.published.unwrap_or(now);
+        let existing = tx.existing_item(source, &item.identity)?;
+        if existing.is_none() && tx.is_tombstoned(source, &item.identity)? {
+            summary.tombstoned += 1;
+            continue;
+        }
         let fp = fingerprint_item(source, item, at.timestamp(), &TxStats(tx));
         let keys = fp.index_keys();
         let hash = content_hash(&fp);
-        match tx.existing_item(source, &item.identity)? {
+        match existing {
             Some(old) if old.matches(item, &hash) => {}
             Some(old) => {
                 tx.update_item(old.id, item, &hash, fp.version, now)?;

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_poll_state.sql"),
     include_str!("../../migrations/0003_serve.sql"),
     include_str!("../../migrations/0004_dedup.sql"),
+    include_str!("../../migrations/0005_retention.sql"),
 ];
 
 /// The schema version this build writes.

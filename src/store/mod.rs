@@ -14,8 +14,10 @@
 
 mod feed;
 mod migrations;
+mod retention;
 mod write;
 
+pub use retention::{PRUNE_BATCH, PruneSummary};
 pub use write::{ExistingItem, PollTx};
 
 pub use feed::{FeedPage, FeedQuery, FeedQueryError, PageKey};
@@ -68,6 +70,8 @@ pub struct WriteSummary {
     pub updated: usize,
     /// New items that joined a story that already existed.
     pub merged: usize,
+    /// Items skipped because retention deleted them before.
+    pub tombstoned: usize,
 }
 
 /// A source's recorded poll state.
@@ -191,6 +195,12 @@ impl Store {
         }
         let mut writer = Connection::open(path).map_err(open_err)?;
         configure(&writer).map_err(open_err)?;
+        // Lets retention give pages back (`PRAGMA incremental_vacuum`). It
+        // takes effect only on a new, empty database, which is when it runs
+        // first.
+        writer
+            .execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")
+            .map_err(open_err)?;
         // WAL is a property of the file: set once, by the writer.
         let mode: String = writer
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))

@@ -112,6 +112,12 @@ impl PollTx<'_> {
         Ok(found)
     }
 
+    /// Whether retention deleted `identity` of `source` (a feed that still
+    /// lists an old item must not bring it back).
+    pub fn is_tombstoned(&self, source: &SourceId, identity: &str) -> Result<bool, StoreError> {
+        super::retention::is_tombstoned(&self.tx, source, identity)
+    }
+
     /// The stored items indexed under any of the first 32 of `keys` and dated
     /// between `from` and `to` (Unix seconds): at most [`MAX_CANDIDATES`],
     /// those sharing the most keys first.

@@ -10,4 +10,5 @@ mod ingest;
 mod ingest_properties;
 mod ops;
 mod poll;
+mod retention;
 mod serve;

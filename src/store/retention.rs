@@ -1,0 +1,195 @@
+//! Retention: old stories go, in small batches, and leave tombstones.
+//!
+//! A story goes once no copy has joined it for `keep`; with `max_items`, the
+//! stories that have been quiet longest also go until the store is under the
+//! cap. Each deleted item leaves a tombstone (source, identity), so a feed
+//! that still lists it does not bring it back as new; tombstones expire
+//! after another `keep`. Each batch is its own short transaction, so polls
+//! and serving never wait long. Space is given back with an incremental
+//! vacuum and a WAL checkpoint.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Store, StoreError};
+use crate::model::{SourceId, StoryId};
+
+/// Stories deleted per transaction.
+pub const PRUNE_BATCH: usize = 200;
+
+/// What one retention run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneSummary {
+    pub stories: usize,
+    pub items: usize,
+    /// Tombstones older than `keep` removed.
+    pub tombstones_expired: usize,
+}
+
+impl Store {
+    /// Deletes the stories no copy has joined for `keep`, then, if
+    /// `max_items` is set, the quietest stories until at most `max_items`
+    /// items are left; expires old tombstones; gives space back.
+    pub fn prune(
+        &self,
+        now: DateTime<Utc>,
+        keep: Duration,
+        max_items: Option<u64>,
+    ) -> Result<PruneSummary, StoreError> {
+        let cutoff = now.timestamp() - i64::try_from(keep.as_secs()).unwrap_or(i64::MAX);
+        let mut summary = PruneSummary::default();
+        loop {
+            let (stories, items) = self.prune_batch(now, |tx| {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id FROM stories WHERE updated_at < ?1 ORDER BY updated_at, id LIMIT ?2",
+                )?;
+                let ids = stmt
+                    .query_map(params![cutoff, PRUNE_BATCH as i64], |r| r.get(0))?
+                    .collect::<Result<Vec<StoryId>, _>>()?;
+                Ok(ids)
+            })?;
+            summary.stories += stories;
+            summary.items += items;
+            if stories < PRUNE_BATCH {
+                break;
+            }
+        }
+        if let Some(max) = max_items {
+            loop {
+                let (stories, items) = self.prune_batch(now, |tx| {
+                    let count: i64 =
+                        tx.query_row("SELECT count(*) FROM items", [], |r| r.get(0))?;
+                    let over = u64::try_from(count).unwrap_or(0).saturating_sub(max);
+                    if over == 0 {
+                        return Ok(Vec::new());
+                    }
+                    // Whole stories go, oldest first, a batch at a time;
+                    // the last batch may take a story more than needed.
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT id FROM stories ORDER BY updated_at, id LIMIT ?1",
+                    )?;
+                    let mut ids = Vec::new();
+                    let mut covered = 0u64;
+                    let mut per_story =
+                        tx.prepare_cached("SELECT count(*) FROM items WHERE story_id = ?1")?;
+                    for id in stmt.query_map([PRUNE_BATCH as i64], |r| r.get::<_, StoryId>(0))? {
+                        let id = id?;
+                        let n: i64 = per_story.query_row([id], |r| r.get(0))?;
+                        ids.push(id);
+                        covered += u64::try_from(n).unwrap_or(0);
+                        if covered >= over {
+                            break;
+                        }
+                    }
+                    Ok(ids)
+                })?;
+                summary.stories += stories;
+                summary.items += items;
+                if stories == 0 {
+                    break;
+                }
+            }
+        }
+        {
+            let conn = self.writer();
+            if summary.stories > 0 {
+                // Deleting from the full-text index leaves delete markers in
+                // it; a bounded merge folds some of them away each run
+                // (an 'optimize' would rewrite the whole index).
+                conn.execute(
+                    "INSERT INTO items_fts (items_fts, rank) VALUES ('merge', 500)",
+                    [],
+                )?;
+            }
+            summary.tombstones_expired =
+                conn.execute("DELETE FROM tombstones WHERE deleted_at < ?1", [cutoff])?;
+            // Give freed pages back to the file system (a no-op for a
+            // database created before incremental vacuum was switched on),
+            // and fold the WAL back into the database.
+            // SQLite frees one page per step of this pragma: step it to the end.
+            let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
+            let mut steps = vacuum.query([])?;
+            while steps.next()?.is_some() {}
+            drop(steps);
+            drop(vacuum);
+            let _: (i64, i64, i64) =
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+        }
+        if summary.stories > 0 {
+            self.bump_generation(now);
+        }
+        Ok(summary)
+    }
+
+    /// Deletes the stories `pick` chooses, in one transaction; returns how
+    /// many stories and items went.
+    fn prune_batch(
+        &self,
+        now: DateTime<Utc>,
+        pick: impl FnOnce(&Transaction<'_>) -> Result<Vec<StoryId>, StoreError>,
+    ) -> Result<(usize, usize), StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let stories = pick(&tx)?;
+        let mut items = 0;
+        for story in &stories {
+            items += delete_story(&tx, *story, now)?;
+        }
+        tx.commit()?;
+        Ok((stories.len(), items))
+    }
+
+    /// Whether `identity` of `source` was deleted by retention.
+    pub fn is_tombstoned(&self, source: &SourceId, identity: &str) -> Result<bool, StoreError> {
+        is_tombstoned(&self.reader(), source, identity)
+    }
+}
+
+/// Deletes a story, its items, their dedup keys; leaves tombstones.
+fn delete_story(
+    tx: &Transaction<'_>,
+    story: StoryId,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO tombstones (source_id, identity, deleted_at)
+         SELECT source_id, identity, ?2 FROM items WHERE story_id = ?1",
+    )?
+    .execute(params![story, now.timestamp()])?;
+    let mut keys = tx.prepare_cached("SELECT id, dedup_keys FROM items WHERE story_id = ?1")?;
+    let mut delete_key =
+        tx.prepare_cached("DELETE FROM dedup_keys WHERE key = ?1 AND item_id = ?2")?;
+    let rows = keys
+        .query_map([story], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (id, blob) in &rows {
+        for key in blob.chunks_exact(8) {
+            let key = i64::from_be_bytes(key.try_into().unwrap_or_default());
+            delete_key.execute(params![key, id])?;
+        }
+    }
+    let items = tx
+        .prepare_cached("DELETE FROM items WHERE story_id = ?1")?
+        .execute([story])?;
+    tx.prepare_cached("DELETE FROM stories WHERE id = ?1")?
+        .execute([story])?;
+    Ok(items)
+}
+
+pub(super) fn is_tombstoned(
+    conn: &rusqlite::Connection,
+    source: &SourceId,
+    identity: &str,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM tombstones WHERE source_id = ?1 AND identity = ?2")?
+        .query_row(params![source.as_str(), identity], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
