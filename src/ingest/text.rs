@@ -8,6 +8,8 @@
 use ammonia::{Builder, UrlRelative};
 use url::Url;
 
+use super::fasthtml;
+
 pub(crate) struct Cleaner {
     html: Builder<'static>,
     text: Builder<'static>,
@@ -29,17 +31,36 @@ impl Cleaner {
         if !src.contains(['<', '&', '>', '\u{A0}']) {
             return src.trim().to_owned();
         }
-        let rel = match base {
-            Some(b) if !b.cannot_be_a_base() => UrlRelative::RewriteWithBase(b.clone()),
-            _ => UrlRelative::Deny,
+        let base = base.filter(|b| !b.cannot_be_a_base());
+        // Simple, well-formed HTML (most feed content) is cleaned in one
+        // scan with ammonia's exact result; anything else goes to ammonia.
+        let mut out = match fasthtml::clean(src, base) {
+            Some(fast) => {
+                debug_assert_eq!(
+                    fast,
+                    self.ammonia(src, base),
+                    "the fast path differs from ammonia on {src:?}"
+                );
+                fast
+            }
+            None => self.ammonia(src, base),
         };
-        self.html.url_relative(rel);
-        let mut out = self.html.clean(src).to_string();
         let trimmed = out.trim_end().len();
         out.truncate(trimmed);
         let lead = out.len() - out.trim_start().len();
         out.drain(..lead);
         out
+    }
+
+    /// ammonia's allowlist; relative URLs rewritten against `base`, or
+    /// dropped without one.
+    fn ammonia(&mut self, src: &str, base: Option<&Url>) -> String {
+        let rel = match base {
+            Some(b) => UrlRelative::RewriteWithBase(b.clone()),
+            None => UrlRelative::Deny,
+        };
+        self.html.url_relative(rel);
+        self.html.clean(src).to_string()
     }
 
     /// Plain text from HTML: tags removed, entities decoded, whitespace folded.
