@@ -212,6 +212,14 @@ const fn special_table() -> [bool; 256] {
 }
 static SPECIAL: [bool; 256] = special_table();
 
+/// Bytes that may start a character [`illegal_char_len`] removes.
+static MAY_BE_ILLEGAL: [bool; 256] = {
+    let mut t = special_table();
+    t[b'<' as usize] = false;
+    t[b'&' as usize] = false;
+    t
+};
+
 /// Length of a character to remove at `s[i]` (control/NUL/C1/non-character), or 0.
 fn illegal_char_len(s: &[u8], i: usize) -> usize {
     match s[i] {
@@ -810,26 +818,25 @@ impl Scanner<'_> {
 
     /// Copies a comment/CDATA/PI with control characters removed.
     fn push_filtered(&mut self, chunk: &str, _text: bool) {
+        // One pass, copying runs between the characters removed.
         let s = chunk.as_bytes();
-        if !s
-            .iter()
-            .any(|&b| b == 0xC2 || b == 0xEF || b < 0x20 || b == 0x7F)
-        {
-            self.out.push_str(chunk);
-            return;
-        }
-        let mut i = 0;
+        let (mut i, mut start) = (0, 0);
         while i < s.len() {
+            if !MAY_BE_ILLEGAL[s[i] as usize] {
+                i += 1;
+                continue;
+            }
             let bad = illegal_char_len(s, i);
             if bad > 0 {
+                self.out.push_str(&chunk[start..i]);
                 self.counts.ctrl += 1;
                 i += bad;
+                start = i;
             } else {
-                let l = chunk[i..].chars().next().map_or(1, char::len_utf8);
-                self.out.push_str(&chunk[i..i + l]);
-                i += l;
+                i += 1;
             }
         }
+        self.out.push_str(&chunk[start..]);
     }
 
     /// Remembers the text of `ttl` / `sy:updatePeriod` / `sy:updateFrequency`

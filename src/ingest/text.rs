@@ -5,23 +5,30 @@
 //! against the entry's base. Plain text comes from the same HTML parser with
 //! every tag removed, so entities are decoded exactly as a browser would.
 
+use std::sync::LazyLock;
+
 use ammonia::{Builder, UrlRelative};
 use url::Url;
 
 use super::fasthtml;
 
+/// Strips every tag: the policy never changes, so it is built once.
+static TEXT: LazyLock<Builder<'static>> = LazyLock::new(|| {
+    let mut text = Builder::empty();
+    text.strip_comments(true);
+    text
+});
+
 pub(crate) struct Cleaner {
-    html: Builder<'static>,
-    text: Builder<'static>,
+    /// ammonia's default policy, built on first use (its relative-URL base
+    /// changes per entry, so it is one per document, not shared); most
+    /// documents never need it thanks to the fast path.
+    html: Option<Builder<'static>>,
 }
 
 impl Cleaner {
     pub(crate) fn new() -> Self {
-        let mut html = Builder::default();
-        html.strip_comments(true);
-        let mut text = Builder::empty();
-        text.strip_comments(true);
-        Self { html, text }
+        Self { html: None }
     }
 
     /// Sanitised HTML, relative URLs resolved against `base` (dropped without one).
@@ -59,8 +66,13 @@ impl Cleaner {
             Some(b) => UrlRelative::RewriteWithBase(b.clone()),
             None => UrlRelative::Deny,
         };
-        self.html.url_relative(rel);
-        self.html.clean(src).to_string()
+        let html = self.html.get_or_insert_with(|| {
+            let mut html = Builder::default();
+            html.strip_comments(true);
+            html
+        });
+        html.url_relative(rel);
+        html.clean(src).to_string()
     }
 
     /// Plain text from HTML: tags removed, entities decoded, whitespace folded.
@@ -68,7 +80,7 @@ impl Cleaner {
         if !src.contains(['<', '&']) {
             return fold(src);
         }
-        let escaped = self.text.clean(src).to_string();
+        let escaped = TEXT.clean(src).to_string();
         fold(&unescape_serialised(&escaped))
     }
 }
