@@ -190,6 +190,19 @@ fn doctype_end(s: &str) -> Option<usize> {
     None
 }
 
+/// `s.find("]]>")`, faster on long sections: `find(char)` is memchr-based.
+fn find_cdata_end(s: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(p) = s[from..].find(']') {
+        let at = from + p;
+        if s[at..].starts_with("]]>") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 fn local(name: &str) -> &str {
     name.rsplit(':').next().unwrap_or(name)
 }
@@ -368,7 +381,7 @@ impl Scanner<'_> {
             return Ok(Some(i + end + 3));
         }
         if rest.starts_with("<![CDATA[") {
-            let Some(end) = rest.find("]]>") else {
+            let Some(end) = find_cdata_end(rest) else {
                 return Ok(None);
             };
             self.push_filtered(&rest[..end + 3], false);
@@ -1193,6 +1206,13 @@ mod tests {
     fn control_characters_and_references_to_them_are_removed() {
         let (r, _) = fix("<rss version=\"2.0\"><t>a\u{0}b\u{1}c&#0;d&#x1F;e\u{85}f</t></rss>");
         assert!(r.xml.contains("<t>abcdef</t>"), "{}", r.xml);
+    }
+
+    #[test]
+    fn the_end_of_a_cdata_section_is_its_first_terminator() {
+        for s in ["]]>", "a]]>b]]>", "]]]>", "] ]]>", "]]", "", "x]", "]]]]]>"] {
+            assert_eq!(find_cdata_end(s), s.find("]]>"), "{s:?}");
+        }
     }
 
     #[test]
