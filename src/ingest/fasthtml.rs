@@ -147,6 +147,14 @@ fn is_unsafe_byte(s: &[u8], i: usize) -> bool {
 fn reference(src: &str, i: usize, out: &mut String) -> Option<usize> {
     let s = src.as_bytes();
     let rest = &s[i + 1..];
+    // `&` not followed by an alphanumeric or `#` is not a reference: text.
+    if rest
+        .first()
+        .is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'#')
+    {
+        out.push('&');
+        return Some(i + 1);
+    }
     if rest.first() == Some(&b'#') {
         let (hex, start) = match rest.get(1) {
             Some(b'x' | b'X') => (true, 2),
@@ -418,6 +426,18 @@ pub(crate) fn clean(src: &str, base: Option<&Url>) -> Option<String> {
             if s.get(j) != Some(&b'>') || cls == Class::Void {
                 return None;
             }
+            // `</ul>`, `</div>`...: html5ever first generates implied end
+            // tags, which closes an open `p` or `li` above the element;
+            // `</li>` closes an open `p` the same way.
+            if matches!(cls, Class::Container | Class::ListItem) {
+                while let Some(top) = stack.last().filter(|o| o.name != name) {
+                    if !matches!(top.name, "p" | "li") {
+                        return None;
+                    }
+                    close(&mut out, top.name);
+                    stack.pop();
+                }
+            }
             let top = stack.pop()?;
             if top.name != name {
                 return None;
@@ -433,6 +453,16 @@ pub(crate) fn clean(src: &str, base: Option<&Url>) -> Option<String> {
         // list, no formatting element inside itself.
         match cls {
             Class::Container | Class::Leaf | Class::ListItem => {
+                // A block start tag closes a `p` that is the current node
+                // ("close a p element"); `<li>` closes an `li` that is.
+                if stack.last().is_some_and(|o| o.name == "p") {
+                    close(&mut out, "p");
+                    stack.pop();
+                }
+                if cls == Class::ListItem && stack.last().is_some_and(|o| o.name == "li") {
+                    close(&mut out, "li");
+                    stack.pop();
+                }
                 if stack
                     .iter()
                     .any(|o| !matches!(o.class, Class::Container | Class::ListItem))
@@ -575,7 +605,18 @@ pub(crate) fn clean(src: &str, base: Option<&Url>) -> Option<String> {
         }
         i = j;
     }
-    stack.is_empty().then_some(out)
+    // At the end of the input html5ever stops with the elements still open
+    // in the tree; the serialiser closes them.
+    while let Some(open) = stack.pop() {
+        close(&mut out, open.name);
+    }
+    Some(out)
+}
+
+fn close(out: &mut String, name: &str) {
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
 }
 
 #[cfg(test)]
@@ -655,6 +696,19 @@ mod tests {
         "<a href=x href=y>dup</a>",
         "text &notin; &not; &amp x",
         "<p>unclosed",
+        "<p>unclosed <b>bold <i>it",
+        "<ul><li>a<li>b</ul>",
+        "<ul><li><p>a<li>b</ul>",
+        "<ul><li><div><p>a<li>b</ul>",
+        "<p>a<p>b<div>c</div><p>d",
+        "<p><b>a<p>b",
+        "<h1>a<div>b</div></h1>",
+        "<div><p>a</div>tail",
+        "<div><ul><li>a</div>",
+        "<ol><li>a</li><p>x<li>b</ol>",
+        "Q & A, 5&6, x &",
+        "<a href=\"/q?a=1&b=2\" title=\"a & b\">x</a>",
+        "AT&T &#; &#x; & #",
         "<p><div>x</div></p>",
         "<b><b>x</b></b>",
         "<a href=a><a href=b>x</a></a>",
@@ -706,8 +760,8 @@ mod tests {
             "<style>p{}</style>",
             "<!-- c -->",
             "<svg></svg>",
-            "<p>a",
-            "<p><p>b</p></p>",
+            "<p><b>a<p>b",
+            "<h1>a<div>b</div></h1>",
             "<b><i>x</b></i>",
             "<a href=x><a href=y>z</a></a>",
             "a < b",
@@ -722,7 +776,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn random_tag_soup_is_either_refused_or_equal_to_ammonia(
-            parts in proptest::collection::vec(0usize..40, 0..24)
+            parts in proptest::collection::vec(0usize..46, 0..24)
         ) {
             const BITS: &[&str] = &[
                 "<p>", "</p>", "<a href=\"x.html\">", "<a href='javascript:y'>", "</a>",
@@ -731,6 +785,7 @@ mod tests {
                 "\n", "&amp;", "&lt;", "&nbsp;", "&eacute;", "&#x263A;", ">", "\"",
                 "<h1>", "</h1>", "<span title=t>", "</span>", "<em>", "</em>",
                 "<blockquote>", "</blockquote>", "é", "<ol>", "</ol>", "<code>", "</code>",
+                "&", " & ", "&amp", "<p title='a&b'>", "<h2>", "</h2>",
             ];
             let src: String = parts.iter().map(|&p| BITS[p]).collect();
             let base = Url::parse("https://example.org/a/b").unwrap();
