@@ -6,6 +6,12 @@
 //! (RDF) and JSON Feed 1.1 documents whose items carry several paragraphs of
 //! HTML with links and images and non-ASCII text. Each run parses the whole
 //! corpus once with each parser; the median of the runs is reported.
+//!
+//! Instruction counts (repeatable on a loaded machine): set
+//! `INGEST_BENCH_SIDE` to `feed-rs`, `ingest` or `none` to parse the corpus
+//! with one side only, no sanity pass and no timing, and run under
+//! `valgrind --tool=callgrind`; a side's cost is its total minus `none`'s
+//! (which is the corpus generation alone).
 
 // A measuring tool run by hand: a bad file or a failed write ends it with
 // the reason, which is what `expect` does.
@@ -176,6 +182,32 @@ fn main() {
     let url = url::Url::parse("https://bench.example.com/feed").unwrap_or_else(|e| panic!("{e}"));
     let now = chrono::Utc::now();
     let limits = Limits::default();
+
+    if let Ok(side) = std::env::var("INGEST_BENCH_SIDE") {
+        for _ in 0..runs {
+            for (_, b) in &corpus {
+                match side.as_str() {
+                    "feed-rs" => {
+                        std::hint::black_box(&feed_rs::parser::parse(&b[..]));
+                    }
+                    "ingest" => {
+                        let body = FetchedBody {
+                            bytes: b,
+                            content_type: None,
+                            url: &url,
+                        };
+                        std::hint::black_box(&parse(&body, now, &limits));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        println!(
+            "{side}: {} documents, {bytes} bytes, {runs} runs",
+            corpus.len()
+        );
+        return;
+    }
 
     // Sanity: both parsers see every item of every document.
     let mut total_items = 0;

@@ -11,6 +11,8 @@
 //! feed-rs panics on some UTF-16 inputs (see FIELD-NOTES), so it is only ever
 //! given the UTF-8 text produced here, with the declaration rewritten.
 
+use std::borrow::Cow;
+
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
 use super::{Warning, WarningKind};
@@ -28,12 +30,12 @@ enum Wide {
 
 /// Decodes `bytes` to UTF-8 text, never failing: the worst case is U+FFFD.
 /// A leading BOM is not part of the result.
-pub(crate) fn decode(
-    bytes: &[u8],
+pub(crate) fn decode<'a>(
+    bytes: &'a [u8],
     content_type: Option<&str>,
     url: &url::Url,
     warnings: &mut Vec<Warning>,
-) -> String {
+) -> Cow<'a, str> {
     // 1. Byte-order marks (UTF-32 first: its LE mark starts with UTF-16's).
     if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
         return decode_utf8_repairing(rest, "UTF-8 (byte-order mark)", url, warnings);
@@ -45,12 +47,12 @@ pub(crate) fn decode(
         (&[0xFE, 0xFF][..], Wide::Utf16Be),
     ] {
         if let Some(rest) = bytes.strip_prefix(bom) {
-            return decode_wide(rest, wide, warnings);
+            return Cow::Owned(decode_wide(rest, wide, warnings));
         }
     }
     // 2. UTF-16/32 without a BOM: markup bytes interleaved with NULs.
     if let Some(wide) = sniff_wide(bytes) {
-        return decode_wide(bytes, wide, warnings);
+        return Cow::Owned(decode_wide(bytes, wide, warnings));
     }
     // 3./4. Declared encodings, HTTP first, each believed only if the bytes agree.
     let http = content_type.and_then(charset_param);
@@ -67,7 +69,7 @@ pub(crate) fn decode(
         match resolve_label(label) {
             Some(Label::Enc(enc)) if enc == UTF_8 => {
                 if let Some(s) = utf8 {
-                    return s.to_owned();
+                    return Cow::Borrowed(s);
                 }
                 rejected.push(format!(
                     "{whence} says {label} but the bytes are not valid UTF-8"
@@ -82,7 +84,7 @@ pub(crate) fn decode(
                         WarningKind::EncodingGuessed,
                         rejected.join("; "),
                     ));
-                    return s.to_owned();
+                    return Cow::Borrowed(s);
                 }
                 let (text, had_errors) = enc.decode_without_bom_handling(bytes);
                 if !had_errors {
@@ -92,7 +94,7 @@ pub(crate) fn decode(
                             format!("{}; used {whence} {label}", rejected.join("; ")),
                         ));
                     }
-                    return text.into_owned();
+                    return text;
                 }
                 rejected.push(format!(
                     "{whence} says {label} but the bytes are not valid {}",
@@ -115,7 +117,7 @@ pub(crate) fn decode(
                 rejected.join("; "),
             ));
         }
-        return s.to_owned();
+        return Cow::Borrowed(s);
     }
     let why = if rejected.is_empty() {
         "no encoding declared and the bytes are not UTF-8".to_owned()
@@ -129,14 +131,14 @@ pub(crate) fn decode(
 /// stray bytes (cp1252 pasted into a UTF-8 page) is repaired byte by byte;
 /// text with no UTF-8 multi-byte sequence at all is a legacy encoding, which
 /// the detector names.
-fn decode_utf8_repairing(
-    bytes: &[u8],
+fn decode_utf8_repairing<'a>(
+    bytes: &'a [u8],
     why: &str,
     url: &url::Url,
     warnings: &mut Vec<Warning>,
-) -> String {
+) -> Cow<'a, str> {
     if let Ok(s) = std::str::from_utf8(bytes) {
-        return s.to_owned();
+        return Cow::Borrowed(s);
     }
     let (valid_multibyte, invalid) = utf8_census(bytes);
     if valid_multibyte > invalid {
@@ -144,7 +146,7 @@ fn decode_utf8_repairing(
             WarningKind::EncodingRepaired,
             format!("{why}: {invalid} invalid UTF-8 sequence(s) among valid UTF-8 were read as windows-1252"),
         ));
-        return repair_mixed_utf8(bytes);
+        return Cow::Owned(repair_mixed_utf8(bytes));
     }
     let enc = detect(bytes, url);
     let (text, _, had_errors) = enc.decode(bytes);
@@ -158,7 +160,7 @@ fn decode_utf8_repairing(
             format!("bytes invalid in {} were replaced with U+FFFD", enc.name()),
         ));
     }
-    text.into_owned()
+    Cow::Owned(text.into_owned())
 }
 
 /// Counts valid multi-byte UTF-8 sequences and invalid sequences.

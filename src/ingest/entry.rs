@@ -171,7 +171,11 @@ fn clean_entry(
         (!h.is_empty()).then_some(h)
     };
     let content = e.content.as_ref().and_then(&mut to_html);
-    let summary = e.summary.as_ref().and_then(&mut to_html);
+    // Feeds often repeat the content as the summary: clean it once.
+    let summary = match (&e.summary, &e.content) {
+        (Some(s), Some(c)) if s == c => content.clone(),
+        (s, _) => s.as_ref().and_then(&mut to_html),
+    };
 
     let mut authors: Vec<String> = Vec::new();
     for a in &e.authors {

@@ -22,6 +22,7 @@
 mod date;
 mod decode;
 mod entry;
+mod fasthtml;
 mod identity;
 mod jsonfeed;
 mod repair;

@@ -190,6 +190,19 @@ fn doctype_end(s: &str) -> Option<usize> {
     None
 }
 
+/// `s.find("]]>")`, faster on long sections: `find(char)` is memchr-based.
+fn find_cdata_end(s: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(p) = s[from..].find(']') {
+        let at = from + p;
+        if s[at..].starts_with("]]>") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 fn local(name: &str) -> &str {
     name.rsplit(':').next().unwrap_or(name)
 }
@@ -211,6 +224,14 @@ const fn special_table() -> [bool; 256] {
     t
 }
 static SPECIAL: [bool; 256] = special_table();
+
+/// Bytes that may start a character [`illegal_char_len`] removes.
+static MAY_BE_ILLEGAL: [bool; 256] = {
+    let mut t = special_table();
+    t[b'<' as usize] = false;
+    t[b'&' as usize] = false;
+    t
+};
 
 /// Length of a character to remove at `s[i]` (control/NUL/C1/non-character), or 0.
 fn illegal_char_len(s: &[u8], i: usize) -> usize {
@@ -360,7 +381,7 @@ impl Scanner<'_> {
             return Ok(Some(i + end + 3));
         }
         if rest.starts_with("<![CDATA[") {
-            let Some(end) = rest.find("]]>") else {
+            let Some(end) = find_cdata_end(rest) else {
                 return Ok(None);
             };
             self.push_filtered(&rest[..end + 3], false);
@@ -810,26 +831,25 @@ impl Scanner<'_> {
 
     /// Copies a comment/CDATA/PI with control characters removed.
     fn push_filtered(&mut self, chunk: &str, _text: bool) {
+        // One pass, copying runs between the characters removed.
         let s = chunk.as_bytes();
-        if !s
-            .iter()
-            .any(|&b| b == 0xC2 || b == 0xEF || b < 0x20 || b == 0x7F)
-        {
-            self.out.push_str(chunk);
-            return;
-        }
-        let mut i = 0;
+        let (mut i, mut start) = (0, 0);
         while i < s.len() {
+            if !MAY_BE_ILLEGAL[s[i] as usize] {
+                i += 1;
+                continue;
+            }
             let bad = illegal_char_len(s, i);
             if bad > 0 {
+                self.out.push_str(&chunk[start..i]);
                 self.counts.ctrl += 1;
                 i += bad;
+                start = i;
             } else {
-                let l = chunk[i..].chars().next().map_or(1, char::len_utf8);
-                self.out.push_str(&chunk[i..i + l]);
-                i += l;
+                i += 1;
             }
         }
+        self.out.push_str(&chunk[start..]);
     }
 
     /// Remembers the text of `ttl` / `sy:updatePeriod` / `sy:updateFrequency`
@@ -1186,6 +1206,13 @@ mod tests {
     fn control_characters_and_references_to_them_are_removed() {
         let (r, _) = fix("<rss version=\"2.0\"><t>a\u{0}b\u{1}c&#0;d&#x1F;e\u{85}f</t></rss>");
         assert!(r.xml.contains("<t>abcdef</t>"), "{}", r.xml);
+    }
+
+    #[test]
+    fn the_end_of_a_cdata_section_is_its_first_terminator() {
+        for s in ["]]>", "a]]>b]]>", "]]]>", "] ]]>", "]]", "", "x]", "]]]]]>"] {
+            assert_eq!(find_cdata_end(s), s.find("]]>"), "{s:?}");
+        }
     }
 
     #[test]

@@ -5,21 +5,30 @@
 //! against the entry's base. Plain text comes from the same HTML parser with
 //! every tag removed, so entities are decoded exactly as a browser would.
 
+use std::sync::LazyLock;
+
 use ammonia::{Builder, UrlRelative};
 use url::Url;
 
+use super::fasthtml;
+
+/// Strips every tag: the policy never changes, so it is built once.
+static TEXT: LazyLock<Builder<'static>> = LazyLock::new(|| {
+    let mut text = Builder::empty();
+    text.strip_comments(true);
+    text
+});
+
 pub(crate) struct Cleaner {
-    html: Builder<'static>,
-    text: Builder<'static>,
+    /// ammonia's default policy, built on first use (its relative-URL base
+    /// changes per entry, so it is one per document, not shared); most
+    /// documents never need it thanks to the fast path.
+    html: Option<Builder<'static>>,
 }
 
 impl Cleaner {
     pub(crate) fn new() -> Self {
-        let mut html = Builder::default();
-        html.strip_comments(true);
-        let mut text = Builder::empty();
-        text.strip_comments(true);
-        Self { html, text }
+        Self { html: None }
     }
 
     /// Sanitised HTML, relative URLs resolved against `base` (dropped without one).
@@ -29,12 +38,20 @@ impl Cleaner {
         if !src.contains(['<', '&', '>', '\u{A0}']) {
             return src.trim().to_owned();
         }
-        let rel = match base {
-            Some(b) if !b.cannot_be_a_base() => UrlRelative::RewriteWithBase(b.clone()),
-            _ => UrlRelative::Deny,
+        let base = base.filter(|b| !b.cannot_be_a_base());
+        // Simple, well-formed HTML (most feed content) is cleaned in one
+        // scan with ammonia's exact result; anything else goes to ammonia.
+        let mut out = match fasthtml::clean(src, base) {
+            Some(fast) => {
+                debug_assert_eq!(
+                    fast,
+                    self.ammonia(src, base),
+                    "the fast path differs from ammonia on {src:?}"
+                );
+                fast
+            }
+            None => self.ammonia(src, base),
         };
-        self.html.url_relative(rel);
-        let mut out = self.html.clean(src).to_string();
         let trimmed = out.trim_end().len();
         out.truncate(trimmed);
         let lead = out.len() - out.trim_start().len();
@@ -42,12 +59,28 @@ impl Cleaner {
         out
     }
 
+    /// ammonia's allowlist; relative URLs rewritten against `base`, or
+    /// dropped without one.
+    fn ammonia(&mut self, src: &str, base: Option<&Url>) -> String {
+        let rel = match base {
+            Some(b) => UrlRelative::RewriteWithBase(b.clone()),
+            None => UrlRelative::Deny,
+        };
+        let html = self.html.get_or_insert_with(|| {
+            let mut html = Builder::default();
+            html.strip_comments(true);
+            html
+        });
+        html.url_relative(rel);
+        html.clean(src).to_string()
+    }
+
     /// Plain text from HTML: tags removed, entities decoded, whitespace folded.
     pub(crate) fn text_from_html(&self, src: &str) -> String {
         if !src.contains(['<', '&']) {
             return fold(src);
         }
-        let escaped = self.text.clean(src).to_string();
+        let escaped = TEXT.clean(src).to_string();
         fold(&unescape_serialised(&escaped))
     }
 }
