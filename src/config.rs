@@ -253,6 +253,31 @@ const HARD_MIN_INTERVAL: Duration = Duration::from_secs(10);
 /// The shortest `server.token` accepted: a short token is guessed.
 const MIN_TOKEN_CHARS: usize = 16;
 
+/// Where the config is read from when `--config` and `WIREDESK_CONFIG` are
+/// not given: the first of these that exists, else the first.
+///
+/// 1. `config/wiredesk.toml` in the working directory,
+/// 2. `$XDG_CONFIG_HOME/wiredesk/wiredesk.toml` (`~/.config/...` when unset),
+/// 3. `/etc/wiredesk/wiredesk.toml`.
+pub fn locate(
+    xdg_config_home: Option<&Path>,
+    home: Option<&Path>,
+    exists: impl Fn(&Path) -> bool,
+) -> PathBuf {
+    let mut candidates = vec![PathBuf::from("config/wiredesk.toml")];
+    match (xdg_config_home, home) {
+        (Some(xdg), _) if xdg.is_absolute() => candidates.push(xdg.join("wiredesk/wiredesk.toml")),
+        (_, Some(home)) => candidates.push(home.join(".config/wiredesk/wiredesk.toml")),
+        _ => {}
+    }
+    candidates.push(PathBuf::from("/etc/wiredesk/wiredesk.toml"));
+    candidates
+        .iter()
+        .find(|p| exists(p))
+        .cloned()
+        .unwrap_or_else(|| candidates.swap_remove(0))
+}
+
 /// Reads `file` and the `WIREDESK_*` variables of `env`, then validates.
 ///
 /// `env` is passed in (usually `std::env::vars()`) so tests never touch the
@@ -907,6 +932,37 @@ mod tests {
         assert!(e.contains("dedup.resemblance"), "{e}");
         let e = error("[dedup]\nthreshold = 0.5");
         assert!(e.contains("dedup.threshold"), "{e}");
+    }
+
+    #[test]
+    fn the_config_is_looked_up_in_the_documented_order() {
+        let xdg = Path::new("/home/u/.xdg");
+        let home = Path::new("/home/u");
+        let found = |present: &'static [&'static str]| {
+            locate(Some(xdg), Some(home), |p| {
+                present.iter().any(|q| Path::new(q) == p)
+            })
+        };
+        assert_eq!(
+            found(&["config/wiredesk.toml", "/etc/wiredesk/wiredesk.toml"]),
+            Path::new("config/wiredesk.toml")
+        );
+        assert_eq!(
+            found(&[
+                "/home/u/.xdg/wiredesk/wiredesk.toml",
+                "/etc/wiredesk/wiredesk.toml"
+            ]),
+            Path::new("/home/u/.xdg/wiredesk/wiredesk.toml")
+        );
+        assert_eq!(
+            found(&["/etc/wiredesk/wiredesk.toml"]),
+            Path::new("/etc/wiredesk/wiredesk.toml")
+        );
+        assert_eq!(found(&[]), Path::new("config/wiredesk.toml"));
+        let no_xdg = locate(None, Some(home), |p| {
+            p == Path::new("/home/u/.config/wiredesk/wiredesk.toml")
+        });
+        assert_eq!(no_xdg, Path::new("/home/u/.config/wiredesk/wiredesk.toml"));
     }
 
     #[test]

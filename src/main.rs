@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use wiredesk::app::App;
 use wiredesk::cli;
@@ -22,15 +22,11 @@ const EXIT_CONFIG: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "wiredesk", version, about)]
 struct Cli {
-    /// The config file.
-    #[arg(
-        long,
-        short,
-        global = true,
-        env = "WIREDESK_CONFIG",
-        default_value = "config/wiredesk.toml"
-    )]
-    config: PathBuf,
+    /// The config file. Without it (and without WIREDESK_CONFIG), the first
+    /// that exists of config/wiredesk.toml, $XDG_CONFIG_HOME/wiredesk/wiredesk.toml
+    /// (~/.config/... when unset) and /etc/wiredesk/wiredesk.toml.
+    #[arg(long, short, global = true, env = "WIREDESK_CONFIG")]
+    config: Option<PathBuf>,
 
     /// How log lines are written to stderr: `text` (for people) or `json`
     /// (one object per line, for a log collector).
@@ -75,11 +71,81 @@ enum Command {
     /// Check the config and exit: 0 when it is valid, 2 with a message naming
     /// the file and the key at fault otherwise.
     Check,
+    /// Print `[[sources]]` blocks for the feeds of an OPML file (a feed
+    /// reader's export), to paste into the config: ids made from the titles
+    /// and unique, folders as tags.
+    ImportOpml {
+        /// The OPML file.
+        file: PathBuf,
+    },
+    /// Print the configured sources as OPML 2.0, for a feed reader.
+    ExportOpml,
+    /// Print a shell completion script (e.g. `wiredesk completions bash >
+    /// /etc/bash_completion.d/wiredesk`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; e.g. `wiredesk man | man -l -`).
+    Man,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match config::load(&cli.config, std::env::vars()) {
+    // Commands that need no config.
+    match &cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "wiredesk",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => {
+            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("wiredesk: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
+    let config_path = cli.config.clone().unwrap_or_else(|| {
+        let env_path = |name: &str| std::env::var_os(name).map(PathBuf::from);
+        config::locate(
+            env_path("XDG_CONFIG_HOME").as_deref(),
+            env_path("HOME").as_deref(),
+            |p| p.is_file(),
+        )
+    });
+    if let Command::ImportOpml { file } = &cli.command {
+        // The ids of an existing config are taken; no config is fine too.
+        let settings = config::load(&config_path, std::env::vars()).ok();
+        let taken: Vec<&str> = settings
+            .iter()
+            .flat_map(|s| s.sources.iter().map(|s| s.id.as_str()))
+            .collect();
+        let result = std::fs::read_to_string(file)
+            .map_err(|e| format!("{}: {e}", file.display()))
+            .and_then(|text| {
+                cli::import_opml(&text, &taken).map_err(|e| format!("{}: {e}", file.display()))
+            });
+        return match result {
+            Ok(toml) => {
+                print!("{toml}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("wiredesk: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let settings = match config::load(&config_path, std::env::vars()) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("wiredesk: {e}");
@@ -101,7 +167,12 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Poll => runtime().and_then(|rt| rt.block_on(poll(settings))),
-        Command::Run => runtime().and_then(|rt| rt.block_on(run(settings, cli.config))),
+        Command::Run => runtime().and_then(|rt| rt.block_on(run(settings, config_path))),
+        Command::ExportOpml => {
+            print!("{}", cli::export_opml(&settings));
+            Ok(())
+        }
+        Command::ImportOpml { .. } | Command::Completions { .. } | Command::Man => Ok(()),
         Command::Sources => report(&settings, |store| cli::sources(&settings, store)),
         Command::Stories { limit } => report(&settings, |store| cli::stories(store, limit)),
         Command::Explain { item_a, item_b } => report(&settings, |store| {

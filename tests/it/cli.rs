@@ -234,3 +234,60 @@ fn stories_lists_copies_and_explain_says_why_they_merged() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no item with id 999999"));
 }
+
+#[test]
+fn an_opml_round_trip_keeps_every_feed_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let opml = dir.path().join("reader.opml");
+    let urls = [
+        "https://feeds.example/world.xml",
+        "https://feeds.example/world.xml?edition=uk&amp;format=rss",
+        "http://agency.example/rss/all",
+    ];
+    std::fs::write(
+        &opml,
+        format!(
+            "<?xml version=\"1.0\"?><opml version=\"1.0\"><head/><body>\
+             <outline text=\"News\"><outline text=\"World\" xmlUrl=\"{}\"/>\
+             <outline text=\"World\" xmlUrl=\"{}\"/></outline>\
+             <outline text=\"Agency wire\" xmlUrl=\"{}\"/></body></opml>",
+            urls[0], urls[1], urls[2]
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("wiredesk.toml");
+    std::fs::write(&config, "").unwrap();
+    let out = wiredesk(&config, &["import-opml", opml.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sources = text(&out.stdout);
+    std::fs::write(&config, &sources).unwrap();
+    let check = wiredesk(&config, &["check"]);
+    assert!(check.status.success(), "{sources}\n{}", text(&check.stderr));
+
+    let out = wiredesk(&config, &["export-opml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exported = text(&out.stdout);
+    for url in urls {
+        assert!(
+            exported.contains(&format!("xmlUrl=\"{url}\"")),
+            "{url} in\n{exported}"
+        );
+    }
+}
+
+#[test]
+fn completions_and_a_man_page_are_generated_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let none = dir.path().join("absent.toml");
+    let bash = wiredesk(&none, &["completions", "bash"]);
+    assert!(bash.status.success());
+    assert!(text(&bash.stdout).contains("import-opml"));
+    let man = wiredesk(&none, &["man"]);
+    assert!(man.status.success());
+    assert!(
+        text(&man.stdout).starts_with(".ie"),
+        "{}",
+        text(&man.stdout)
+    );
+    assert!(text(&man.stdout).contains("wiredesk"));
+}
