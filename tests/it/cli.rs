@@ -291,3 +291,87 @@ fn completions_and_a_man_page_are_generated_from_the_cli() {
     );
     assert!(text(&man.stdout).contains("wiredesk"));
 }
+
+#[test]
+fn sigterm_lets_the_polls_in_flight_finish_and_exits_0() {
+    use axum::routing::get;
+    use std::os::unix::net::UnixDatagram;
+
+    // A feed server that says when a request has arrived, then holds the
+    // answer until the test lets it go.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (arrived_tx, arrived) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let held = gate.clone();
+    let url = rt.block_on(async move {
+        let arrived_tx = std::sync::Arc::new(std::sync::Mutex::new(arrived_tx));
+        let app = axum::Router::new().route(
+            "/agency.xml",
+            get(move || {
+                let _ = arrived_tx.lock().unwrap().send(());
+                let held = held.clone();
+                async move {
+                    let _permit = held.acquire().await.unwrap();
+                    AGENCY_RSS
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/agency.xml", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("wiredesk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"data.db\"\n\
+             [[sources]]\nid = \"slow\"\nurl = \"{url}\"\n"
+        ),
+    )
+    .unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wiredesk"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WIREDESK_CONFIG")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // The poll is in flight: stop the daemon, then let the answer go.
+    arrived
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the daemon polls the source");
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut buffer = [0u8; 4096];
+    loop {
+        let n = socket.recv(&mut buffer).expect("STOPPING=1 in time");
+        if String::from_utf8_lossy(&buffer[..n]).contains("STOPPING=1") {
+            break;
+        }
+    }
+    gate.add_permits(1);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+
+    // The poll that was in flight finished and was stored whole.
+    let store = wiredesk::store::Store::open(&dir.path().join("data.db")).unwrap();
+    assert_eq!(store.counts().unwrap().items, 3);
+    let states = store.source_states().unwrap();
+    assert_eq!(states[0].last_status.as_deref(), Some("ok"));
+}

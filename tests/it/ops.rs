@@ -514,3 +514,65 @@ async fn a_reload_starts_added_sources_stops_removed_ones_and_refuses_an_invalid
     stop.send(()).unwrap();
     done.await.unwrap().unwrap();
 }
+
+#[test]
+fn a_config_file_edited_on_disk_is_reloaded_without_a_signal() {
+    use std::os::unix::net::UnixDatagram;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("agency.xml"), AGENCY_RSS).unwrap();
+    std::fs::write(dir.path().join("outlet.xml"), crate::helpers::OUTLET_ATOM).unwrap();
+    let config = dir.path().join("wiredesk.toml");
+    let one = "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"data.db\"\n\
+               [[sources]]\nid = \"agency\"\nurl = \"file:agency.xml\"\n";
+    std::fs::write(&config, one).unwrap();
+    // The systemd notifications tell the test what the daemon did.
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wiredesk"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WIREDESK_CONFIG")
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buffer = [0u8; 4096];
+    let mut receive = || {
+        let n = socket.recv(&mut buffer).expect("a notification in time");
+        String::from_utf8_lossy(&buffer[..n]).into_owned()
+    };
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|m: &String| m.contains("last poll: agency ok"))
+    {
+        seen.push(receive());
+    }
+
+    // An edit, and no signal: the file is re-read, the new source polled.
+    std::fs::write(
+        &config,
+        format!("{one}[[sources]]\nid = \"outlet\"\nurl = \"file:outlet.xml\"\n"),
+    )
+    .unwrap();
+    while !(seen
+        .iter()
+        .any(|m| m.contains("STATUS=config reloaded: 2 sources"))
+        && seen.iter().any(|m| m.contains("last poll: outlet ok")))
+    {
+        seen.push(receive());
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+}
