@@ -213,9 +213,21 @@ impl App {
         self.poller.poll_sources(&sources).await
     }
 
-    /// One poll of every configured source, in config order.
+    /// One poll of every configured source; the reports in config order.
     pub async fn poll_once(&self) -> Vec<PollReport> {
         self.poller.poll_sources(&self.settings.sources).await
+    }
+
+    /// [`App::poll_once`], calling `done` as each poll finishes.
+    pub async fn poll_once_with(&self, done: impl FnMut(&PollReport)) -> Vec<PollReport> {
+        self.poller
+            .poll_sources_with(&self.settings.sources, done)
+            .await
+    }
+
+    /// How many sources are configured.
+    pub fn source_count(&self) -> usize {
+        self.settings.sources.len()
     }
 
     /// Polls on schedule and serves HTTP until `shutdown` completes; then

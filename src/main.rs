@@ -281,7 +281,28 @@ fn reload_on_sighup(
 
 async fn poll(settings: Settings) -> anyhow::Result<()> {
     let app = App::build_offline(settings).context("cannot open the store")?;
-    for report in app.poll_once().await {
+    // On a terminal, a progress bar while the sources are polled; the lines
+    // come after, in config order, either way (scripts read them).
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let bar = indicatif::ProgressBar::new(app.source_count() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} sources {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let reports = app
+        .poll_once_with(|report| {
+            if let Some(bar) = &progress {
+                bar.set_message(report.source.to_string());
+                bar.inc(1);
+            }
+        })
+        .await;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    for report in reports {
         match report.outcome {
             PollOutcome::Ok { seen, new, .. } => {
                 println!("{}\tok\t{seen} items\t{new} new", report.source);

@@ -447,6 +447,16 @@ impl Poller {
     /// Polls every source in `sources` now, within the concurrency and
     /// per-host limits; the reports come back in the order of `sources`.
     pub async fn poll_sources(&self, sources: &[Source]) -> Vec<PollReport> {
+        self.poll_sources_with(sources, |_| {}).await
+    }
+
+    /// [`Poller::poll_sources`], calling `done` as each poll finishes (in
+    /// the order they finish), e.g. to show progress.
+    pub async fn poll_sources_with(
+        &self,
+        sources: &[Source],
+        mut done: impl FnMut(&PollReport),
+    ) -> Vec<PollReport> {
         let mut tasks = JoinSet::new();
         for (index, source) in sources.iter().cloned().enumerate() {
             let poller = self.clone();
@@ -455,7 +465,10 @@ impl Poller {
         let mut reports: Vec<Option<PollReport>> = vec![None; sources.len()];
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok((index, report)) => reports[index] = Some(report),
+                Ok((index, report)) => {
+                    done(&report);
+                    reports[index] = Some(report);
+                }
                 Err(e) => tracing::error!(error = %e, "a poll task failed"),
             }
         }

@@ -375,3 +375,34 @@ fn sigterm_lets_the_polls_in_flight_finish_and_exits_0() {
     let states = store.source_states().unwrap();
     assert_eq!(states[0].last_status.as_deref(), Some("ok"));
 }
+
+#[test]
+fn poll_shows_progress_on_a_terminal_and_plain_lines_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    // `script` (util-linux) runs the command on a pseudo-terminal.
+    let out = Command::new("script")
+        .arg("-qec")
+        .arg(format!(
+            "{} --config {} poll",
+            env!("CARGO_BIN_EXE_wiredesk"),
+            config.display()
+        ))
+        .arg("/dev/null")
+        .env_remove("WIREDESK_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(shown.contains("3/3 sources"), "{shown:?}");
+    assert!(shown.contains("agency\tok\t3 items\t3 new"), "{shown:?}");
+
+    // Not a terminal: the lines alone.
+    let out = wiredesk(&config, &["poll"]);
+    assert!(
+        !text(&out.stdout).contains("sources"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!text(&out.stderr).contains("3/3"), "{}", text(&out.stderr));
+}
