@@ -168,6 +168,7 @@ fn main() {
     let db_dir = tempfile::tempdir().expect("temporary folder");
     let mut index_bytes: Option<f64> = None;
     let mut store_cpu: Option<f64> = None;
+    let mut baseline_cpu: Option<f64> = None;
     let cpu0 = thread_cpu_secs();
     if flag("--memory") {
         for (i, it) in items.iter().enumerate() {
@@ -259,12 +260,9 @@ fn main() {
             .and_then(|b| b.parse().ok())
             .unwrap_or(usize::MAX)
             .max(1);
-        let mut start = 0;
-        while start < n {
-            let mut end = start + 1;
-            while end < n && end - start < batch && items[end].source == items[start].source {
-                end += 1;
-            }
+        let groups = polls(&items, batch);
+        for range in &groups {
+            let (start, end) = (range.start, range.end);
             let source = SourceId::new(items[start].source.as_str());
             let at =
                 chrono::DateTime::from_timestamp(items[end - 1].published, 0).unwrap_or_default();
@@ -299,16 +297,25 @@ fn main() {
                 let next = cluster.len();
                 story_of.push(*cluster.entry(story).or_insert(next));
             }
-            start = end;
         }
         for it in &items {
             let fp = fingerprint(&input(it), &stats);
             key_rows += fp.index_keys().len();
             fps.push(fp);
         }
-        index_bytes = store.dedup_index_bytes().ok().map(|b| b as f64 / n as f64);
+        let stored = store.counts().map(|c| c.items).unwrap_or(1).max(1);
+        index_bytes = store
+            .dedup_index_bytes()
+            .ok()
+            .map(|b| b as f64 / stored as f64);
         bp_new_rows = store.counts().map(|c| c.boilerplate as usize).unwrap_or(0);
         store_cpu = Some(cpu);
+        baseline_cpu = Some(store_without_dedup(
+            &db_dir.path().join("baseline.db"),
+            &sources,
+            &items,
+            &groups,
+        ));
     }
     let cpu = thread_cpu_secs() - cpu0;
     let stored_bytes: usize = fps.iter().map(|f| f.to_bytes().len()).sum();
@@ -352,6 +359,14 @@ fn main() {
             "CPU time of the dedup → store step alone: {:.1} µs per item (thread CPU, immune to other load)",
             cpu * 1e6 / n as f64
         );
+        if let Some(base) = baseline_cpu {
+            println!(
+                "baseline in the same run, storing the same items without dedup: {:.1} µs per item; \
+                 so dedup (fingerprint, candidate lookups, decision, its index) costs {:.1} µs per item",
+                base * 1e6 / n as f64,
+                (cpu - base) * 1e6 / n as f64
+            );
+        }
     }
     if let Some(bytes) = index_bytes {
         println!(
@@ -459,6 +474,73 @@ fn main() {
     if let Some(p) = opt("--dump-pairs") {
         dump_pairs(&p, &items, &fps, &index_sets(&fps), &t);
     }
+}
+
+/// Stores `items` in a fresh store at `path` the way a poll does, but
+/// without dedup (no fingerprint, no keys, each item its own story): the
+/// baseline the dedup cost is measured against. Returns the thread CPU
+/// seconds spent.
+fn store_without_dedup(
+    path: &std::path::Path,
+    sources: &[Source],
+    items: &[Item],
+    groups: &[std::ops::Range<usize>],
+) -> f64 {
+    let store = Store::open(path).expect("open the baseline store");
+    store.sync_sources(sources).expect("record the sources");
+    let mut cpu = 0.0;
+    for range in groups {
+        let source = SourceId::new(items[range.start].source.as_str());
+        let feed_items: Vec<(FeedItem, chrono::DateTime<chrono::Utc>)> = items[range.clone()]
+            .iter()
+            .map(|it| {
+                let at = chrono::DateTime::from_timestamp(it.published, 0).unwrap_or_default();
+                let item = FeedItem {
+                    identity: it.id.clone(),
+                    title: it.title.clone(),
+                    link: it.link.clone(),
+                    published: Some(at),
+                    updated: None,
+                    author: None,
+                    summary: Some(it.summary.clone()).filter(|s| !s.is_empty()),
+                    content: Some(it.content.clone()).filter(|s| !s.is_empty()),
+                    categories: vec![],
+                    enclosures: vec![],
+                };
+                (item, at)
+            })
+            .collect();
+        let c0 = thread_cpu_secs();
+        store
+            .write_poll(|tx| {
+                for (item, at) in &feed_items {
+                    if tx.existing_item(&source, &item.identity)?.is_none() {
+                        let story = tx.insert_story(&source, &item.identity, *at, *at)?;
+                        tx.insert_item(&source, story, item, &[], 0, *at)?;
+                    }
+                }
+                Ok(())
+            })
+            .expect("store the items");
+        cpu += thread_cpu_secs() - c0;
+    }
+    cpu
+}
+
+/// The polls that write `items`: runs of consecutive items (in published
+/// order) of one source, at most `batch` long.
+fn polls(items: &[Item], batch: usize) -> Vec<std::ops::Range<usize>> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    while start < items.len() {
+        let mut end = start + 1;
+        while end < items.len() && end - start < batch && items[end].source == items[start].source {
+            end += 1;
+        }
+        groups.push(start..end);
+        start = end;
+    }
+    groups
 }
 
 /// Stores `count` generated items dated between `first` and `last`, 1000 to
