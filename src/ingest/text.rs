@@ -29,8 +29,14 @@ impl Cleaner {
         if !src.contains(['<', '&', '>', '\u{A0}']) {
             return src.trim().to_owned();
         }
+        // Only an http(s) base may resolve relative URLs: ammonia checks the
+        // scheme of absolute URLs but not of the ones it builds from the
+        // base, so a hostile `xml:base="file:///etc/"` (or a file:// source)
+        // turned `href="x"` into a `file:` link (issue #9).
         let rel = match base {
-            Some(b) if !b.cannot_be_a_base() => UrlRelative::RewriteWithBase(b.clone()),
+            Some(b) if !b.cannot_be_a_base() && matches!(b.scheme(), "http" | "https") => {
+                UrlRelative::RewriteWithBase(b.clone())
+            }
             _ => UrlRelative::Deny,
         };
         self.html.url_relative(rel);

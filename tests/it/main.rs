@@ -5,6 +5,7 @@
 mod cli;
 mod end_to_end;
 mod helpers;
+mod hostile;
 mod ingest;
 mod ingest_properties;
 mod poll;
