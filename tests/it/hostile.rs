@@ -1064,3 +1064,75 @@ async fn a_feed_of_100_000_items_is_cut_at_the_item_cap_and_the_poll_says_so() {
     );
     eprintln!("100 000 items polled in {:?}", started.elapsed());
 }
+
+// ------------------------------------------------------ server side
+
+#[tokio::test]
+async fn pathological_searches_and_limits_are_answered_in_bounded_time() {
+    let feeds = FeedServer::start().await;
+    feeds.set(
+        "many.xml",
+        Canned::ok("application/rss+xml", &many_items(3000)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(
+        dir.path(),
+        &sources_toml(&[("many", "Many", &feeds.url("many.xml"), 0)]),
+    );
+    let app = App::build(settings).await.unwrap();
+    app.poll_once().await;
+    let running = spawn_app(app);
+
+    let near = format!("NEAR({} , 100000)", "n* ".repeat(150));
+    let searches: Vec<(String, &[StatusCode])> = vec![
+        (
+            format!("{}n1{}", "(".repeat(240), ")".repeat(240)),
+            &[StatusCode::OK, StatusCode::BAD_REQUEST],
+        ),
+        ("n* ".repeat(160), &[StatusCode::OK]),
+        ("n* OR ".repeat(80) + "n*", &[StatusCode::OK]),
+        (near, &[StatusCode::OK, StatusCode::BAD_REQUEST]),
+        ("\"n1 n2 n3".into(), &[StatusCode::BAD_REQUEST]),
+        ("title:".into(), &[StatusCode::BAD_REQUEST]),
+        ("*".into(), &[StatusCode::BAD_REQUEST]),
+        ("a\u{0}b".into(), &[StatusCode::OK, StatusCode::BAD_REQUEST]),
+        ("x".repeat(501), &[StatusCode::BAD_REQUEST]),
+        ("é".repeat(500), &[StatusCode::OK]),
+    ];
+    for (q, allowed) in &searches {
+        for format in ["atom", "json"] {
+            let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+            let started = std::time::Instant::now();
+            let (status, _) =
+                get_text(&running.url(&format!("/feed.{format}?limit=500&q={encoded}"))).await;
+            assert!(allowed.contains(&status), "q={q:.60}: {status}");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "q={q:.60}: {:?}",
+                started.elapsed()
+            );
+        }
+    }
+    for (limit, want) in [
+        ("500", StatusCode::OK),
+        ("501", StatusCode::BAD_REQUEST),
+        ("1000000000000000000000000", StatusCode::BAD_REQUEST),
+        ("-1", StatusCode::BAD_REQUEST),
+        ("0x10", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, _) = get_text(&running.url(&format!("/feed.rss?limit={limit}"))).await;
+        assert_eq!(status, want, "limit={limit}");
+    }
+    // Invalid UTF-8 in a parameter, and a query string of 60 KB.
+    // (read lossily, as U+FFFD: a search like any other)
+    let (status, _) = get_text(&running.url("/feed.atom?q=%FF%FE")).await;
+    assert!(
+        matches!(status, StatusCode::OK | StatusCode::BAD_REQUEST),
+        "{status}"
+    );
+    let (status, _) = get_text(&running.url(&format!("/feed.atom?q={}", "a".repeat(60_000)))).await;
+    assert!(status.is_client_error(), "{status}");
+    let (status, _) = get_text(&running.url("/healthz")).await;
+    assert_eq!(status, StatusCode::OK, "the server still answers");
+    running.stop().await;
+}
