@@ -16,6 +16,7 @@ mod cache;
 mod encoding;
 pub mod query;
 pub mod render;
+pub mod server;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1136,3 +1136,60 @@ async fn pathological_searches_and_limits_are_answered_in_bounded_time() {
     assert_eq!(status, StatusCode::OK, "the server still answers");
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_slow_client_is_cut_off_and_oversized_request_heads_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use wiredesk::serve::server::{HEADER_READ_TIMEOUT, MAX_HEADERS};
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::build(settings(dir.path(), "")).await.unwrap();
+    let running = spawn_app(app);
+
+    // Slowloris: a header line every half second, never the end of the
+    // head. The deadline counts from the first byte, so trickling does not
+    // reset it.
+    let started = std::time::Instant::now();
+    let stream = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        writer
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await?;
+        for i in 0.. {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            writer.write_all(format!("X-{i}: y\r\n").as_bytes()).await?;
+        }
+        Ok::<(), std::io::Error>(())
+    });
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(HEADER_READ_TIMEOUT * 3, reader.read_to_end(&mut buf)).await;
+    assert!(
+        read.is_ok(),
+        "the connection was still open after {:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() >= HEADER_READ_TIMEOUT.mul_f64(0.9));
+    trickle.abort();
+
+    // Too many headers, and a head larger than the buffer: 431, no hang.
+    for head in [
+        (0..MAX_HEADERS + 10)
+            .map(|i| format!("X-{i}: y\r\n"))
+            .collect::<String>(),
+        format!("X-big: {}\r\n", "y".repeat(200_000)),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+        let request = format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{head}\r\n");
+        let _ = stream.write_all(request.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+            .await
+            .expect("answered and closed");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 431"), "{:.80}", answer);
+    }
+    // A reader that behaves is still served.
+    let (status, _) = get_text(&running.url("/healthz")).await;
+    assert_eq!(status, StatusCode::OK);
+    running.stop().await;
+}
