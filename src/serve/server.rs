@@ -16,8 +16,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// The longest a client may take to send a request line and its headers
-/// (from the first byte, or from the end of the previous response).
+/// The longest a client may take to send a request line and its headers,
+/// counted from when the connection opens or the previous response ends (so
+/// an idle keep-alive connection is closed after this too; readers poll
+/// minutes apart and gain nothing from holding one).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most headers one request may carry; more is answered 431. A feed reader

@@ -1146,8 +1146,8 @@ async fn a_slow_client_is_cut_off_and_oversized_request_heads_are_refused() {
     let running = spawn_app(app);
 
     // Slowloris: a header line every half second, never the end of the
-    // head. The deadline counts from the first byte, so trickling does not
-    // reset it.
+    // head. The deadline counts from the connection's start, so trickling
+    // does not reset it.
     let started = std::time::Instant::now();
     let stream = tokio::net::TcpStream::connect(running.addr).await.unwrap();
     let (mut reader, mut writer) = stream.into_split();
