@@ -286,11 +286,9 @@ impl App {
                     addr.map_or_else(|| "?".to_owned(), |a| a.to_string()),
                     self.settings.sources.len()
                 ));
-                Some(tracker.spawn(async move {
-                    axum::serve(listener, serve::router(state))
-                        .with_graceful_shutdown(async move { stop.cancelled().await })
-                        .await
-                }))
+                // Not `axum::serve`: it sets no header read timeout (see
+                // `serve::server`).
+                Some(tracker.spawn(serve::server::serve(listener, serve::router(state), stop)))
             }
             None => None,
         };
@@ -317,8 +315,7 @@ impl App {
         // keep the daemon from stopping.
         let result = match server {
             Some(handle) => match tokio::time::timeout(SHUTDOWN_GRACE, handle).await {
-                Ok(Ok(Ok(()))) => Ok(()),
-                Ok(Ok(Err(e))) => Err(AppError::Serve(e.to_string())),
+                Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(AppError::Serve(e.to_string())),
                 Err(_) => {
                     tracing::warn!("open HTTP connections did not close in time; leaving them");

@@ -83,6 +83,10 @@ impl PollOutcome {
     }
 }
 
+/// A parsed body: its items, the interval the feed asks for, and a note
+/// when items beyond the cap were dropped.
+type Parsed = (Vec<Item>, Option<Duration>, Option<String>);
+
 /// The clock the poller reads; tests pass their own.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -272,10 +276,16 @@ impl Poller {
                             PollOutcome::Unchanged
                         } else {
                             match self.parse(source, &target, &body, now) {
-                                Ok((parsed_items, feed_hint)) => {
+                                Ok((parsed_items, feed_hint, capped)) => {
                                     seen = parsed_items.len();
                                     items = parsed_items;
                                     record.status = PollStatus::Ok;
+                                    // Items beyond `Limits::max_items` are
+                                    // lost for this poll: say so where an
+                                    // operator looks (`sources`,
+                                    // /sources.json), not only in the log
+                                    // (issue #9).
+                                    record.error = capped;
                                     record.body_hash = Some(hash);
                                     record.interval_hint =
                                         Some(feed_hint.unwrap_or(Duration::ZERO));
@@ -381,15 +391,15 @@ impl Poller {
         report
     }
 
-    /// Parses a body into items with their dedup keys, and the interval the
-    /// feed asks for.
+    /// Parses a body into items, the interval the feed asks for, and a note
+    /// when items were dropped at the item cap.
     fn parse(
         &self,
         source: &Source,
         url: &Url,
         body: &fetch::Body,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<Item>, Option<Duration>), String> {
+    ) -> Result<Parsed, String> {
         let parsed = ingest::parse(
             &FetchedBody {
                 bytes: &body.bytes,
@@ -406,7 +416,12 @@ impl Poller {
         // The feed's own word on how often it changes: RSS <ttl> or
         // sy:updatePeriod/updateFrequency, whichever asks for longer.
         let hint = parsed.hints.ttl.max(parsed.hints.update_period);
-        Ok((parsed.items, hint))
+        let capped = parsed
+            .warnings
+            .iter()
+            .find(|w| w.kind == ingest::WarningKind::TooManyItems)
+            .map(|w| format!("items capped: {}", w.detail));
+        Ok((parsed.items, hint, capped))
     }
 
     fn failed(

@@ -18,6 +18,7 @@ mod ops;
 pub mod query;
 pub mod render;
 pub mod status;
+pub mod server;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};

@@ -194,6 +194,15 @@ impl Store {
             });
         }
         let mut writer = Connection::open(path).map_err(open_err)?;
+        // SQLite opens a write-protected file read-only without a word; the
+        // first write then failed with "attempt to write a readonly
+        // database", naming no file (issue #9). Say which file, at once.
+        if writer.is_readonly(rusqlite::MAIN_DB).map_err(open_err)? {
+            return Err(StoreError::Open {
+                path: display,
+                reason: "the file is read-only, and wiredesk must write to it".into(),
+            });
+        }
         configure(&writer).map_err(open_err)?;
         // Lets retention give pages back (`PRAGMA incremental_vacuum`). It
         // takes effect only on a new, empty database, which is when it runs

@@ -4,8 +4,10 @@
 
 mod cli;
 mod dedup;
+mod crash;
 mod end_to_end;
 mod helpers;
+mod hostile;
 mod ingest;
 mod ingest_properties;
 mod ops;
