@@ -5,8 +5,8 @@
 //! against the entry's base. Plain text comes from the same HTML parser with
 //! every tag removed, so entities are decoded exactly as a browser would.
 
-use std::sync::LazyLock;
 use std::cell::RefCell;
+use std::sync::LazyLock;
 
 use ammonia::{Builder, UrlRelative};
 use html5ever::tendril::StrTendril;

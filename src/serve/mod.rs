@@ -17,8 +17,8 @@ mod encoding;
 mod ops;
 pub mod query;
 pub mod render;
-pub mod status;
 pub mod server;
+pub mod status;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
-mod dedup;
 mod crash;
+mod dedup;
 mod end_to_end;
 mod helpers;
 mod hostile;
