@@ -53,7 +53,7 @@ pub fn store_items(
             Some(old) if old.matches(item, &hash) => {}
             Some(old) => {
                 tx.update_item(old.id, item, &hash, fp.version, now)?;
-                tx.set_keys(old.id, &keys, at.timestamp())?;
+                tx.set_keys(old.id, &keys, at.timestamp(), true)?;
                 tx.refresh_story_date(old.story_id)?;
                 summary.updated += 1;
                 fresh.0.push((old.id, Arc::new(fp)));
@@ -79,7 +79,7 @@ pub fn store_items(
                     None => tx.insert_story(source, &item.identity, at, now)?,
                 };
                 let id = tx.insert_item(source, story, item, &hash, fp.version, now)?;
-                tx.set_keys(id, &keys, at.timestamp())?;
+                tx.set_keys(id, &keys, at.timestamp(), false)?;
                 tx.observe_boilerplate(source, fp.boilerplate_observations())?;
                 tx.story_gained_copy(story, at)?;
                 summary.new += 1;
@@ -135,15 +135,18 @@ fn choose_story(
         fp.published.saturating_add(window),
     )?;
     let stats = TxStats(tx);
-    let fingerprints: Vec<(StoryId, Arc<Fingerprint>)> = candidates
-        .iter()
-        .map(|c| {
-            let fp = cache
-                .get(c.item_id)
-                .unwrap_or_else(|| Arc::new(fingerprint_candidate(c, &stats)));
-            (c.story_id, fp)
-        })
-        .collect();
+    let mut fingerprints: Vec<(StoryId, Arc<Fingerprint>)> = Vec::with_capacity(candidates.len());
+    for (item, story) in candidates {
+        // The stored text is read only when the fingerprint is not cached.
+        let fp = match cache.get(item) {
+            Some(fp) => fp,
+            None => match tx.candidate(item)? {
+                Some(c) => Arc::new(fingerprint_candidate(&c, &stats)),
+                None => continue,
+            },
+        };
+        fingerprints.push((story, fp));
+    }
     Ok(dedup::assign(
         fp,
         fingerprints.iter().map(|(story, f)| (*story, f.as_ref())),

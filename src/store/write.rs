@@ -119,14 +119,14 @@ impl PollTx<'_> {
     }
 
     /// The stored items indexed under any of the first 32 of `keys` and dated
-    /// between `from` and `to` (Unix seconds): at most [`MAX_CANDIDATES`],
-    /// those sharing the most keys first.
+    /// between `from` and `to` (Unix seconds), as (item, its story): at most
+    /// [`MAX_CANDIDATES`], those sharing the most keys first.
     pub fn candidates(
         &self,
         keys: &[u64],
         from: i64,
         to: i64,
-    ) -> Result<Vec<Candidate>, StoreError> {
+    ) -> Result<Vec<(ItemId, StoryId)>, StoreError> {
         // One statement for all keys (SQLite still seeks once per key, but
         // the statement runs once), ranked by how many keys each item
         // shares, so a key common to many items cannot crowd out the real
@@ -136,9 +136,10 @@ impl PollTx<'_> {
             return Ok(Vec::new());
         };
         let mut stmt = self.tx.prepare_cached(&format!(
-            "SELECT item_id, count(*) AS shared FROM dedup_keys
-             WHERE key IN ({}) AND at BETWEEN ?1 AND ?2
-             GROUP BY item_id ORDER BY shared DESC, item_id LIMIT {MAX_CANDIDATES}",
+            "SELECT k.item_id, i.story_id, count(*) AS shared
+             FROM dedup_keys k JOIN items i ON i.id = k.item_id
+             WHERE k.key IN ({}) AND k.at BETWEEN ?1 AND ?2
+             GROUP BY k.item_id ORDER BY shared DESC, k.item_id LIMIT {MAX_CANDIDATES}",
             (3..3 + KEYS_PER_INSERT)
                 .map(|i| format!("?{i}"))
                 .collect::<Vec<_>>()
@@ -150,18 +151,17 @@ impl PollTx<'_> {
             let key = keys.get(i).copied().unwrap_or(first);
             stmt.raw_bind_parameter(3 + i, key as i64)?;
         }
-        let mut ids: Vec<ItemId> = Vec::new();
+        let mut found = Vec::new();
         let mut rows = stmt.raw_query();
         while let Some(row) = rows.next()? {
-            ids.push(row.get(0)?);
+            found.push((row.get(0)?, row.get(1)?));
         }
-        drop(rows);
-        drop(stmt);
-        let mut candidates = Vec::with_capacity(ids.len());
-        for id in ids {
-            candidates.extend(candidate(&self.tx, id)?);
-        }
-        Ok(candidates)
+        Ok(found)
+    }
+
+    /// A stored item as dedup sees it (to fingerprint it again).
+    pub fn candidate(&self, id: ItemId) -> Result<Option<Candidate>, StoreError> {
+        candidate(&self.tx, id)
     }
 
     /// In how many distinct items of `source` a paragraph with this hash
@@ -280,14 +280,25 @@ impl PollTx<'_> {
         Ok(())
     }
 
-    /// Indexes item `id` under exactly `keys`, dated `at` (Unix seconds).
-    pub fn set_keys(&self, id: ItemId, keys: &[u64], at: i64) -> Result<(), StoreError> {
-        let old: Vec<u8> = self
-            .tx
-            .prepare_cached("SELECT dedup_keys FROM items WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?
-            .unwrap_or_default();
+    /// Indexes item `id` under exactly `keys`, dated `at` (Unix seconds),
+    /// replacing the keys it had (`had_keys`: false for an item just
+    /// inserted, which has none to remove).
+    pub fn set_keys(
+        &self,
+        id: ItemId,
+        keys: &[u64],
+        at: i64,
+        had_keys: bool,
+    ) -> Result<(), StoreError> {
+        let old: Vec<u8> = if had_keys {
+            self.tx
+                .prepare_cached("SELECT dedup_keys FROM items WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         if !old.is_empty() {
             let mut delete = self
                 .tx
