@@ -295,7 +295,6 @@ fn completions_and_a_man_page_are_generated_from_the_cli() {
 #[test]
 fn sigterm_lets_the_polls_in_flight_finish_and_exits_0() {
     use axum::routing::get;
-    use std::os::unix::net::UnixDatagram;
 
     // A feed server that says when a request has arrived, then holds the
     // answer until the test lets it go.
@@ -332,42 +331,16 @@ fn sigterm_lets_the_polls_in_flight_finish_and_exits_0() {
         ),
     )
     .unwrap();
-    let socket_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wiredesk"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env("NOTIFY_SOCKET", &socket_path)
-        .env_remove("WATCHDOG_USEC")
-        .env_remove("WIREDESK_CONFIG")
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut daemon = crate::helpers::Daemon::start(&config, dir.path(), &[]);
 
     // The poll is in flight: stop the daemon, then let the answer go.
     arrived
         .recv_timeout(std::time::Duration::from_secs(30))
         .expect("the daemon polls the source");
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let mut buffer = [0u8; 4096];
-    loop {
-        let n = socket.recv(&mut buffer).expect("STOPPING=1 in time");
-        if String::from_utf8_lossy(&buffer[..n]).contains("STOPPING=1") {
-            break;
-        }
-    }
+    daemon.signal("TERM");
+    daemon.wait_for(|seen| crate::helpers::Daemon::saw(seen, "STOPPING=1"));
     gate.add_permits(1);
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(daemon.wait().code(), Some(0));
 
     // The poll that was in flight finished and was stored whole.
     let store = wiredesk::store::Store::open(&dir.path().join("data.db")).unwrap();

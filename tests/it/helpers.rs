@@ -278,3 +278,77 @@ pub async fn gated_feed_server() -> (String, Arc<Semaphore>) {
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, gate)
 }
+
+/// The real `wiredesk run` on a config, with a systemd notification socket
+/// through which the test learns what the daemon did (no log scraping, no
+/// sleeps).
+pub struct Daemon {
+    child: std::process::Child,
+    socket: std::os::unix::net::UnixDatagram,
+    /// Every notification received so far.
+    pub seen: Vec<String>,
+}
+
+impl Daemon {
+    /// Starts the daemon on `config`; the socket lives in `dir`. `env` is
+    /// added to the daemon's environment (e.g. `WATCHDOG_USEC`).
+    pub fn start(config: &Path, dir: &Path, env: &[(&str, &str)]) -> Daemon {
+        let socket_path = dir.join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wiredesk"));
+        command
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .env("NOTIFY_SOCKET", &socket_path)
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .env_remove("WIREDESK_CONFIG")
+            .env_remove("RUST_LOG")
+            .stderr(std::process::Stdio::null());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Daemon {
+            child: command.spawn().unwrap(),
+            socket,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Receives notifications until `done` holds for those seen so far
+    /// (each read waits at most 30 s).
+    pub fn wait_for(&mut self, done: impl Fn(&[String]) -> bool) {
+        let mut buffer = [0u8; 4096];
+        while !done(&self.seen) {
+            let n = self
+                .socket
+                .recv(&mut buffer)
+                .expect("a notification in time");
+            self.seen
+                .push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+        }
+    }
+
+    /// Whether any notification so far contains `text`.
+    pub fn saw(seen: &[String], text: &str) -> bool {
+        seen.iter().any(|m| m.contains(text))
+    }
+
+    /// Sends a signal (`HUP`, `TERM`...) to the daemon.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the daemon to exit.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+}

@@ -12,7 +12,8 @@ use wiredesk::app::App;
 use wiredesk::config::{self, Settings};
 
 use crate::helpers::{
-    AGENCY_RSS, Canned, FeedServer, gated_feed_server, get_text, settings, sources_toml, spawn_app,
+    AGENCY_RSS, Canned, Daemon, FeedServer, gated_feed_server, get_text, settings, sources_toml,
+    spawn_app,
 };
 
 /// Settings from a whole config text, with relative paths in `dir`.
@@ -347,8 +348,6 @@ fn log_format_json_writes_one_json_object_per_line_at_the_configured_level() {
 
 #[test]
 fn under_systemd_the_daemon_notifies_ready_watchdog_status_reload_and_stopping() {
-    use std::os::unix::net::UnixDatagram;
-
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("agency.xml"), AGENCY_RSS).unwrap();
     let config = dir.path().join("wiredesk.toml");
@@ -358,38 +357,15 @@ fn under_systemd_the_daemon_notifies_ready_watchdog_status_reload_and_stopping()
          [[sources]]\nid = \"agency\"\nurl = \"file:agency.xml\"\n",
     )
     .unwrap();
-    let socket_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wiredesk"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env("NOTIFY_SOCKET", &socket_path)
-        .env("WATCHDOG_USEC", "200000")
-        .env_remove("WATCHDOG_PID")
-        .env_remove("WIREDESK_CONFIG")
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut buffer = [0u8; 4096];
-    let mut receive = || {
-        let n = socket.recv(&mut buffer).expect("a notification in time");
-        String::from_utf8_lossy(&buffer[..n]).into_owned()
-    };
-    let mut seen = Vec::new();
+    let mut daemon = Daemon::start(&config, dir.path(), &[("WATCHDOG_USEC", "200000")]);
     // Ready first; then, while the scheduler runs, watchdog pings and a
     // status line after the poll.
-    while !(seen.iter().any(|m: &String| m.contains("READY=1"))
-        && seen.iter().any(|m| m.contains("WATCHDOG=1"))
-        && seen.iter().any(|m| m.contains("last poll: agency ok")))
-    {
-        seen.push(receive());
-    }
-    let ready = seen.iter().find(|m| m.contains("READY=1")).unwrap();
+    daemon.wait_for(|seen| {
+        Daemon::saw(seen, "READY=1")
+            && Daemon::saw(seen, "WATCHDOG=1")
+            && Daemon::saw(seen, "last poll: agency ok")
+    });
+    let ready = daemon.seen.iter().find(|m| m.contains("READY=1")).unwrap();
     assert!(ready.contains("STATUS=serving on 127.0.0.1:"), "{ready:?}");
 
     // SIGHUP re-reads the config: the added source is polled.
@@ -397,28 +373,15 @@ fn under_systemd_the_daemon_notifies_ready_watchdog_status_reload_and_stopping()
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("[[sources]]\nid = \"outlet\"\nurl = \"file:outlet.xml\"\n");
     std::fs::write(&config, text).unwrap();
-    let hup = Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(hup.success());
-    while !(seen
-        .iter()
-        .any(|m| m.contains("STATUS=config reloaded: 2 sources"))
-        && seen.iter().any(|m| m.contains("last poll: outlet ok")))
-    {
-        seen.push(receive());
-    }
+    daemon.signal("HUP");
+    daemon.wait_for(|seen| {
+        Daemon::saw(seen, "STATUS=config reloaded: 2 sources")
+            && Daemon::saw(seen, "last poll: outlet ok")
+    });
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    while !seen.iter().any(|m| m.contains("STOPPING=1")) {
-        seen.push(receive());
-    }
-    assert!(child.wait().unwrap().success());
+    daemon.signal("TERM");
+    daemon.wait_for(|seen| Daemon::saw(seen, "STOPPING=1"));
+    assert!(daemon.wait().success());
 }
 
 /// Waits until `check` holds, up to 20 s.
@@ -517,8 +480,6 @@ async fn a_reload_starts_added_sources_stops_removed_ones_and_refuses_an_invalid
 
 #[test]
 fn a_config_file_edited_on_disk_is_reloaded_without_a_signal() {
-    use std::os::unix::net::UnixDatagram;
-
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("agency.xml"), AGENCY_RSS).unwrap();
     std::fs::write(dir.path().join("outlet.xml"), crate::helpers::OUTLET_ATOM).unwrap();
@@ -526,35 +487,8 @@ fn a_config_file_edited_on_disk_is_reloaded_without_a_signal() {
     let one = "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"data.db\"\n\
                [[sources]]\nid = \"agency\"\nurl = \"file:agency.xml\"\n";
     std::fs::write(&config, one).unwrap();
-    // The systemd notifications tell the test what the daemon did.
-    let socket_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wiredesk"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env("NOTIFY_SOCKET", &socket_path)
-        .env_remove("WATCHDOG_USEC")
-        .env_remove("WIREDESK_CONFIG")
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut buffer = [0u8; 4096];
-    let mut receive = || {
-        let n = socket.recv(&mut buffer).expect("a notification in time");
-        String::from_utf8_lossy(&buffer[..n]).into_owned()
-    };
-    let mut seen = Vec::new();
-    while !seen
-        .iter()
-        .any(|m: &String| m.contains("last poll: agency ok"))
-    {
-        seen.push(receive());
-    }
+    let mut daemon = Daemon::start(&config, dir.path(), &[]);
+    daemon.wait_for(|seen| Daemon::saw(seen, "last poll: agency ok"));
 
     // An edit, and no signal: the file is re-read, the new source polled.
     std::fs::write(
@@ -562,17 +496,10 @@ fn a_config_file_edited_on_disk_is_reloaded_without_a_signal() {
         format!("{one}[[sources]]\nid = \"outlet\"\nurl = \"file:outlet.xml\"\n"),
     )
     .unwrap();
-    while !(seen
-        .iter()
-        .any(|m| m.contains("STATUS=config reloaded: 2 sources"))
-        && seen.iter().any(|m| m.contains("last poll: outlet ok")))
-    {
-        seen.push(receive());
-    }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(child.wait().unwrap().success());
+    daemon.wait_for(|seen| {
+        Daemon::saw(seen, "STATUS=config reloaded: 2 sources")
+            && Daemon::saw(seen, "last poll: outlet ok")
+    });
+    daemon.signal("TERM");
+    assert!(daemon.wait().success());
 }

@@ -308,81 +308,52 @@ async fn backoff_grows_with_each_failure_and_one_success_resets_it() {
 }
 
 #[tokio::test]
-async fn deflate_and_zstd_bodies_are_decoded() {
+async fn gzip_brotli_deflate_and_zstd_bodies_are_decoded() {
     use std::io::Write;
-    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    zlib.write_all(AGENCY_RSS.as_bytes()).unwrap();
-    let deflate = zlib.finish().unwrap();
-    let zstd = zstd::encode_all(AGENCY_RSS.as_bytes(), 3).unwrap();
-    let server = ScriptedServer::start(Duration::ZERO, move |seen, _| {
-        let accepted = seen.headers[header::ACCEPT_ENCODING]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let (encoding, body) = match seen.path.as_str() {
-            "/deflate" if accepted.contains("deflate") => ("deflate", deflate.clone()),
-            "/zstd" if accepted.contains("zstd") => ("zstd", zstd.clone()),
-            _ => return status(406, &[]),
-        };
-        (
-            [
-                (header::CONTENT_TYPE, RSS),
-                (header::CONTENT_ENCODING, encoding),
-            ],
-            body,
-        )
-            .into_response()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let sources = sources_toml(&[
-        ("deflate", "deflate", &server.url("/deflate"), 0),
-        ("zstd", "zstd", &server.url("/zstd"), 0),
-    ]);
-    let (settings, _, poller) = poller(dir.path(), &sources, "", t0());
-    for source in &settings.sources {
-        let report = poller.poll_source(source).await;
-        assert!(
-            matches!(report.outcome, PollOutcome::Ok { seen: 3, .. }),
-            "{report:?}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn gzip_and_brotli_bodies_are_decoded() {
-    use std::io::Write;
+    let body = AGENCY_RSS.as_bytes();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(AGENCY_RSS.as_bytes()).unwrap();
-    let gzip = gz.finish().unwrap();
+    gz.write_all(body).unwrap();
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zlib.write_all(body).unwrap();
     let mut br = Vec::new();
-    brotli::BrotliCompress(&mut AGENCY_RSS.as_bytes(), &mut br, &Default::default()).unwrap();
+    brotli::BrotliCompress(&mut &body[..], &mut br, &Default::default()).unwrap();
+    // (coding, its bytes): served at /<coding> when the request accepts it.
+    let codings: Vec<(&'static str, Vec<u8>)> = vec![
+        ("gzip", gz.finish().unwrap()),
+        ("br", br),
+        ("deflate", zlib.finish().unwrap()),
+        ("zstd", zstd::encode_all(body, 3).unwrap()),
+    ];
+    let served = codings.clone();
     let server = ScriptedServer::start(Duration::ZERO, move |seen, _| {
-        let accepted = seen.headers[header::ACCEPT_ENCODING]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let (encoding, body) = match seen.path.as_str() {
-            "/gzip" if accepted.contains("gzip") => ("gzip", gzip.clone()),
-            "/br" if accepted.contains("br") => ("br", br.clone()),
-            _ => return status(406, &[]),
-        };
-        (
-            [
-                (header::CONTENT_TYPE, RSS),
-                (header::CONTENT_ENCODING, encoding),
-            ],
-            body,
-        )
-            .into_response()
+        let accepted = seen.headers[header::ACCEPT_ENCODING].to_str().unwrap();
+        match served
+            .iter()
+            .find(|(name, _)| seen.path == format!("/{name}") && accepted.contains(name))
+        {
+            Some((name, bytes)) => (
+                [
+                    (header::CONTENT_TYPE, RSS),
+                    (header::CONTENT_ENCODING, *name),
+                ],
+                bytes.clone(),
+            )
+                .into_response(),
+            None => status(406, &[]),
+        }
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let sources = sources_toml(&[
-        ("gz", "gz", &server.url("/gzip"), 0),
-        ("br", "br", &server.url("/br"), 0),
-    ]);
-    let (settings, _, poller) = poller(dir.path(), &sources, "", t0());
+    let urls: Vec<String> = codings
+        .iter()
+        .map(|(name, _)| server.url(&format!("/{name}")))
+        .collect();
+    let list: Vec<(&str, &str, &str, i64)> = codings
+        .iter()
+        .zip(&urls)
+        .map(|((name, _), url)| (*name, *name, url.as_str(), 0))
+        .collect();
+    let (settings, _, poller) = poller(dir.path(), &sources_toml(&list), "", t0());
     for source in &settings.sources {
         let report = poller.poll_source(source).await;
         assert!(
