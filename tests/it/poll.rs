@@ -545,3 +545,103 @@ async fn a_feed_ttl_lengthens_the_interval_but_never_shortens_it() {
     );
     assert_eq!(reports[1].next_poll_at, t0() + chrono::Duration::minutes(5));
 }
+
+#[tokio::test]
+async fn a_compression_bomb_is_cut_at_the_decompressed_cap() {
+    use std::io::Write;
+    // 4 MiB of zeros, four times the cap below: a few kB compressed.
+    let zeros = vec![0u8; 4 << 20];
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&zeros).unwrap();
+    let gzip = gz.finish().unwrap();
+    let mut br = Vec::new();
+    brotli::BrotliCompress(&mut &zeros[..], &mut br, &Default::default()).unwrap();
+    assert!(gzip.len() < 64 << 10 && br.len() < 64 << 10);
+    let bombs = vec![("gzip", gzip), ("br", br)];
+    let served = bombs.clone();
+    let server = ScriptedServer::start(Duration::ZERO, move |seen, _| {
+        let (name, bytes) = served
+            .iter()
+            .find(|(name, _)| seen.path == format!("/{name}"))
+            .unwrap();
+        (
+            [
+                (header::CONTENT_TYPE, RSS),
+                (header::CONTENT_ENCODING, *name),
+            ],
+            bytes.clone(),
+        )
+            .into_response()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sources = sources_toml(&[
+        ("gzip", "gzip", &server.url("/gzip"), 0),
+        ("br", "br", &server.url("/br"), 0),
+    ]);
+    let (settings, _, poller) = poller(dir.path(), &sources, "max_body = 1048576", t0());
+    for source in &settings.sources {
+        let report = poller.poll_source(source).await;
+        assert_eq!(
+            report.outcome,
+            PollOutcome::Failed {
+                reason: "the body is over the limit of 1048576 bytes".into()
+            },
+            "{}",
+            source.id
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_reset_mid_body_and_huge_headers_are_recorded_errors_for_that_source_only() {
+    // Sends half a body, then closes the connection.
+    let reset = raw_server(|mut stream| async move {
+        let _ = stream.read(&mut [0u8; 4096]).await;
+        let _ = stream
+            .write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n<rss version=\"2.0\"><channel>",
+            )
+            .await;
+        drop(stream);
+    })
+    .await;
+    // Answers with a megabyte of headers.
+    let huge = raw_server(|mut stream| async move {
+        let _ = stream.read(&mut [0u8; 4096]).await;
+        let mut head = String::from("HTTP/1.1 200 OK\r\n");
+        for i in 0..20_000 {
+            head.push_str(&format!("X-Filler-{i}: {}\r\n", "y".repeat(40)));
+        }
+        head.push_str("Content-Length: 0\r\n\r\n");
+        let _ = stream.write_all(head.as_bytes()).await;
+    })
+    .await;
+    let good = ScriptedServer::start(Duration::ZERO, |_, _| feed(AGENCY_RSS)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sources = sources_toml(&[
+        ("reset", "reset", &format!("http://{reset}/feed"), 0),
+        ("huge", "huge", &format!("http://{huge}/feed"), 0),
+        ("good", "good", &good.url("/feed"), 0),
+    ]);
+    let (settings, store, poller) = poller(dir.path(), &sources, "", t0());
+    let reports = poller.poll_sources(&settings.sources).await;
+    assert!(
+        matches!(reports[0].outcome, PollOutcome::Failed { .. }),
+        "{reports:?}"
+    );
+    assert!(
+        matches!(reports[1].outcome, PollOutcome::Failed { .. }),
+        "{reports:?}"
+    );
+    assert!(
+        matches!(reports[2].outcome, PollOutcome::Ok { new: 3, .. }),
+        "{reports:?}"
+    );
+    let states = store.source_states().unwrap();
+    for id in ["reset", "huge"] {
+        let state = states.iter().find(|s| s.id.as_str() == id).unwrap();
+        assert!(state.last_error.is_some(), "{id}");
+    }
+    assert_eq!(store.counts().unwrap().items, 3);
+}
