@@ -14,3 +14,4 @@ mod ops;
 mod poll;
 mod retention;
 mod serve;
+mod storage;
