@@ -7,6 +7,12 @@
 #   bench/poll.sh                 # N=500 sources x M=40 items, RUNS=3
 #   N=100 M=20 RUNS=5 bench/poll.sh
 #
+# Beside wiredesk, in the same invocation: the fetch floor (curl --parallel)
+# and, with PEERS=1 (the default), two aggregators a user would pick
+# instead: newsboat (`newsboat -x reload`, from Debian) and the Python
+# `reader` library (`update_feeds` with workers, from PyPI), each polling
+# the same URLs cold (empty cache) and warm (a second poll).
+#
 # Needs nginx, curl and GNU time (installed from Debian's packages if missing).
 set -euo pipefail
 N=${N:-500}
@@ -18,8 +24,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=${WORK:-$(mktemp -d /tmp/wiredesk-bench.XXXXXX)}
 
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; }; }
+PEERS=${PEERS:-1}
 need nginx nginx-light
 need curl curl
+if [ "$PEERS" = 1 ]; then
+  need newsboat newsboat
+  python3 -c 'import reader, sgmllib' 2>/dev/null || pip install -q reader sgmllib3k
+fi
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
 (cd "$root" && cargo build --release --locked -q)
@@ -77,6 +88,16 @@ for run in $(seq "$RUNS"); do
   measure curl_cold bash -c curl_floor
   measure curl_warm bash -c "curl_floor -H 'If-Modified-Since: $LM'"
   grep -c '^304' "$work/last.out" > "$work/curl_304" || true
+  if [ "$PEERS" = 1 ]; then
+    rm -rf "$work/nb" "$work"/reader.db*; mkdir -p "$work/nb"
+    printf 'reload-threads %s\n' "$CONCURRENCY" > "$work/nb/config"
+    nb=(env HOME="$work/nb" newsboat -u "$work/urls.abs" -c "$work/nb/cache.db" -C "$work/nb/config" -x reload)
+    measure newsboat_cold "${nb[@]}"
+    measure newsboat_warm "${nb[@]}"
+    rd=(python3 "$root/bench/reader_poll.py" "$work/reader.db" "$work/urls.abs" "$CONCURRENCY")
+    measure reader_cold "${rd[@]}"
+    measure reader_warm "${rd[@]}"
+  fi
 done
 db_size=$(stat -c %s "$work/bench.db")
 
@@ -91,13 +112,20 @@ for line in open(path):
 med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
 print(f"\n{n} sources x {m} items, medians of {len(rows['wiredesk_cold'])} runs")
 print(f"{'run':<16}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}")
-for k in ("wiredesk_cold", "curl_cold", "wiredesk_warm", "curl_warm"):
+for k in ("wiredesk_cold", "curl_cold", "newsboat_cold", "reader_cold",
+          "wiredesk_warm", "curl_warm", "newsboat_warm", "reader_warm"):
+    if k not in med:
+        continue
     w, c, r = med[k]
     print(f"{k:<16}{w:>9.3f}{c:>9.3f}{r / 1024:>9.1f}")
 wc, cc = med["wiredesk_cold"], med["curl_cold"]
 ww, cw = med["wiredesk_warm"], med["curl_warm"]
 print(f"\ncold: sources ok {cold_ok}/{n}; wall = {wc[0] / cc[0]:.2f}x the fetch floor; "
       f"cpu {wc[1] / (n * m) * 1e6:.0f} us per item; db {int(db) / (n * m):.0f} bytes per item")
+for peer in ("newsboat", "reader"):
+    if f"{peer}_cold" in med:
+        print(f"{peer}: cold wall {med[peer + '_cold'][0] / wc[0]:.2f}x wiredesk's, "
+              f"cpu {med[peer + '_cold'][1] / wc[1]:.2f}x; warm wall {med[peer + '_warm'][0] / ww[0]:.2f}x wiredesk's")
 print(f"warm: {warm_304}/{n} answered 304 (curl: {curl_304}); wall = {ww[0] / cw[0]:.2f}x the fetch floor; "
       f"cpu {ww[1] / n * 1e3:.3f} ms per unchanged source (curl: {cw[1] / n * 1e3:.3f} ms)")
 PY
