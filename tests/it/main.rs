@@ -12,5 +12,6 @@ mod ingest;
 mod ingest_properties;
 mod ops;
 mod poll;
+mod properties;
 mod retention;
 mod serve;
