@@ -285,3 +285,31 @@ proptest! {
         prop_assert_eq!(ids, want, "json (serde_json)");
     }
 }
+
+// ---- inputs the fuzz targets found ------------------------------------------
+
+/// `fuzz/` target `dedup`: a control character between a base letter and a
+/// combining mark was removed after NFKC, so the first fold left `y\u{30A}`
+/// and the second composed it to `ẙ` (fixed in src/dedup/text.rs, `fold`).
+#[test]
+fn fold_composes_a_mark_left_beside_its_base_by_a_removed_control_character() {
+    let title = "LL\0lby\u{3}\u{30a}";
+    let once = fold(title);
+    assert_eq!(once, "LLlb\u{1e99}");
+    assert_eq!(fold(&once), once);
+    assert_eq!(title_key(&title_key(title)), title_key(title));
+}
+
+/// `fuzz/` target `dedup`: `İ` lower-cases to `i` + U+0307, a combining dot
+/// that is not alphanumeric, so the title key of a title key lost it (fixed
+/// in src/dedup/text.rs, `for_each_token`).
+#[test]
+fn title_key_drops_the_combining_dot_of_a_lower_cased_dotted_capital_i() {
+    let key = title_key("LLzİ");
+    assert_eq!(key, "llzi");
+    assert_eq!(title_key(&key), key);
+    assert_eq!(
+        title_key("İstanbul talks resume"),
+        title_key("ISTANBUL TALKS RESUME")
+    );
+}
