@@ -12,6 +12,7 @@ mod ingest;
 mod ingest_properties;
 mod ops;
 mod poll;
+mod properties;
 mod retention;
 mod serve;
 mod storage;
