@@ -645,3 +645,37 @@ async fn a_reset_mid_body_and_huge_headers_are_recorded_errors_for_that_source_o
     }
     assert_eq!(store.counts().unwrap().items, 3);
 }
+
+#[tokio::test]
+async fn a_tls_error_is_a_recorded_error_for_that_source_only() {
+    // An https:// source whose server does not speak TLS: the handshake
+    // fails on garbage.
+    let not_tls = raw_server(|mut stream| async move {
+        let _ = stream.read(&mut [0u8; 4096]).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\n\r\nnot a TLS record")
+            .await;
+    })
+    .await;
+    let good = ScriptedServer::start(Duration::ZERO, |_, _| feed(AGENCY_RSS)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sources = sources_toml(&[
+        ("tls", "tls", &format!("https://{not_tls}/feed"), 0),
+        ("good", "good", &good.url("/feed"), 0),
+    ]);
+    let (settings, store, poller) = poller(dir.path(), &sources, "", t0());
+    let reports = poller.poll_sources(&settings.sources).await;
+    let PollOutcome::Failed { reason } = &reports[0].outcome else {
+        panic!("{reports:?}")
+    };
+    assert!(
+        reason.to_ascii_lowercase().contains("tls") || reason.contains("corrupt"),
+        "{reason}"
+    );
+    assert!(matches!(reports[1].outcome, PollOutcome::Ok { new: 3, .. }));
+    let state = store
+        .source_state(&settings.sources[0].id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.consecutive_failures, 1);
+}
