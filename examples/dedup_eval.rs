@@ -266,21 +266,7 @@ fn main() {
             let source = SourceId::new(items[start].source.as_str());
             let at =
                 chrono::DateTime::from_timestamp(items[end - 1].published, 0).unwrap_or_default();
-            let feed_items: Vec<FeedItem> = items[start..end]
-                .iter()
-                .map(|it| FeedItem {
-                    identity: it.id.clone(),
-                    title: it.title.clone(),
-                    link: it.link.clone(),
-                    published: chrono::DateTime::from_timestamp(it.published, 0),
-                    updated: None,
-                    author: None,
-                    summary: Some(it.summary.clone()).filter(|s| !s.is_empty()),
-                    content: Some(it.content.clone()).filter(|s| !s.is_empty()),
-                    categories: vec![],
-                    enclosures: vec![],
-                })
-                .collect();
+            let feed_items: Vec<FeedItem> = items[start..end].iter().map(feed_item).collect();
             let t0 = Instant::now();
             let c0 = thread_cpu_secs();
             let (_, fresh) = store
@@ -495,19 +481,7 @@ fn store_without_dedup(
             .iter()
             .map(|it| {
                 let at = chrono::DateTime::from_timestamp(it.published, 0).unwrap_or_default();
-                let item = FeedItem {
-                    identity: it.id.clone(),
-                    title: it.title.clone(),
-                    link: it.link.clone(),
-                    published: Some(at),
-                    updated: None,
-                    author: None,
-                    summary: Some(it.summary.clone()).filter(|s| !s.is_empty()),
-                    content: Some(it.content.clone()).filter(|s| !s.is_empty()),
-                    categories: vec![],
-                    enclosures: vec![],
-                };
-                (item, at)
+                (feed_item(it), at)
             })
             .collect();
         let c0 = thread_cpu_secs();
@@ -525,6 +499,22 @@ fn store_without_dedup(
         cpu += thread_cpu_secs() - c0;
     }
     cpu
+}
+
+/// A labelled item as a feed item, as ingest would hand it on.
+fn feed_item(it: &Item) -> FeedItem {
+    FeedItem {
+        identity: it.id.clone(),
+        title: it.title.clone(),
+        link: it.link.clone(),
+        published: chrono::DateTime::from_timestamp(it.published, 0),
+        updated: None,
+        author: None,
+        summary: Some(it.summary.clone()).filter(|s| !s.is_empty()),
+        content: Some(it.content.clone()).filter(|s| !s.is_empty()),
+        categories: vec![],
+        enclosures: vec![],
+    }
 }
 
 /// The polls that write `items`: runs of consecutive items (in published

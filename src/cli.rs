@@ -149,11 +149,7 @@ pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
     let rows: Vec<Vec<String>> = states
         .iter()
         .map(|s| {
-            let status = match (configured.contains(&s.id.as_str()), &s.last_status) {
-                (false, _) => "removed".to_owned(),
-                (true, Some(status)) => status.clone(),
-                (true, None) => "new".to_owned(),
-            };
+            let status = s.shown_status(configured.contains(&s.id.as_str()));
             vec![
                 s.id.to_string(),
                 status,

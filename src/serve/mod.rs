@@ -440,11 +440,7 @@ async fn sources_json(
         .map(|s| {
             let configured = ids.contains(s.id.as_str());
             SourceView {
-                status: match (configured, &s.last_status) {
-                    (false, _) => "removed".to_owned(),
-                    (true, Some(status)) => status.clone(),
-                    (true, None) => "new".to_owned(),
-                },
+                status: s.shown_status(configured),
                 id: s.id.to_string(),
                 name: s.name,
                 url: s.url,

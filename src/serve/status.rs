@@ -31,11 +31,7 @@ impl SourceRow {
     /// The row of a stored state; `configured` tells a removed source.
     pub fn new(state: SourceState, configured: bool) -> SourceRow {
         SourceRow {
-            status: match (configured, &state.last_status) {
-                (false, _) => "removed".to_owned(),
-                (true, Some(status)) => status.clone(),
-                (true, None) => "new".to_owned(),
-            },
+            status: state.shown_status(configured),
             id: state.id.to_string(),
             name: state.name,
             http_status: state.last_http_status,

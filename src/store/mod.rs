@@ -100,6 +100,19 @@ pub struct SourceState {
     pub moved_count: u32,
 }
 
+impl SourceState {
+    /// The status to show for the source: how its last poll ended, `new`
+    /// before the first, or `removed` when the config no longer lists it
+    /// (`configured` is false).
+    pub fn shown_status(&self, configured: bool) -> String {
+        match (configured, &self.last_status) {
+            (false, _) => "removed".to_owned(),
+            (true, Some(status)) => status.clone(),
+            (true, None) => "new".to_owned(),
+        }
+    }
+}
+
 /// How a poll ended, as recorded on the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollStatus {
