@@ -196,15 +196,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 async fn run(settings: Settings, config: PathBuf) -> anyhow::Result<()> {
+    // Signal handlers first: the daemon starts polling as soon as it runs.
+    let shutdown = shutdown_signal();
     let app = App::build(settings)
         .await
         .context("cannot start the daemon")?;
-    app.run_with_reloads(shutdown_signal(), reload_on_sighup(config))
+    app.run_with_reloads(shutdown, reload_on_sighup(config))
         .await?;
     Ok(())
 }
 
-/// Re-reads the config file (and the environment) on each SIGHUP.
 /// How often the config file is checked for changes.
 const CONFIG_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -328,31 +329,43 @@ fn report(
     Ok(())
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+/// Waits for one delivery of `signal`, or forever without one.
+#[cfg(unix)]
+async fn wait(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// A future that completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are
+/// installed when this is called, not when the future is first polled, so a
+/// signal that arrives while the daemon is still starting is not lost to
+/// the default action (which would kill it without a clean shutdown).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let listen = |kind: SignalKind, name: &str| -> Option<Signal> {
+            signal(kind)
+                .map_err(|e| tracing::error!(error = %e, "cannot listen for {name}"))
+                .ok()
+        };
+        let mut interrupt = listen(SignalKind::interrupt(), "SIGINT");
+        let mut terminate = listen(SignalKind::terminate(), "SIGTERM");
+        async move {
+            tokio::select! {
+                () = wait(interrupt.as_mut()) => {},
+                () = wait(terminate.as_mut()) => {},
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }

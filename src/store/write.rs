@@ -213,30 +213,19 @@ impl PollTx<'_> {
         dedup_version: u32,
         now: DateTime<Utc>,
     ) -> Result<ItemId, StoreError> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO items (source_id, identity, story_id, title, link, published, updated,
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO items (source_id, identity, story_id, title, link, published, updated,
                                 author, summary, content, categories, enclosures, content_hash,
                                 first_seen, changed_at, dedup_version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)",
-            )?
-            .execute(params![
-                source.as_str(),
-                item.identity,
-                story,
-                item.title,
-                item.link,
-                item.published.map(|d| d.timestamp()),
-                item.updated.map(|d| d.timestamp()),
-                item.author,
-                item.summary,
-                item.content,
-                to_json(&item.categories),
-                to_json(&item.enclosures),
-                content_hash,
-                now.timestamp(),
-                dedup_version,
-            ])?;
+             VALUES (:source, :identity, :story, :title, :link, :published, :updated, :author,
+                     :summary, :content, :categories, :enclosures, :content_hash, :now, :now,
+                     :dedup_version)",
+        )?;
+        bind(&mut stmt, ":source", source.as_str())?;
+        bind(&mut stmt, ":identity", &item.identity)?;
+        bind(&mut stmt, ":story", story)?;
+        bind_item_fields(&mut stmt, item, content_hash, dedup_version, now)?;
+        stmt.raw_execute()?;
         let id = self.tx.last_insert_rowid();
         self.changed.set(true);
         self.tx
@@ -254,28 +243,16 @@ impl PollTx<'_> {
         dedup_version: u32,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.tx
-            .prepare_cached(
-                "UPDATE items SET title = ?2, link = ?3, published = ?4, updated = ?5,
-                    author = ?6, summary = ?7, content = ?8, categories = ?9, enclosures = ?10,
-                    content_hash = ?11, changed_at = ?12, dedup_version = ?13
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                item.title,
-                item.link,
-                item.published.map(|d| d.timestamp()),
-                item.updated.map(|d| d.timestamp()),
-                item.author,
-                item.summary,
-                item.content,
-                to_json(&item.categories),
-                to_json(&item.enclosures),
-                content_hash,
-                now.timestamp(),
-                dedup_version,
-            ])?;
+        let mut stmt = self.tx.prepare_cached(
+            "UPDATE items SET title = :title, link = :link, published = :published,
+                updated = :updated, author = :author, summary = :summary, content = :content,
+                categories = :categories, enclosures = :enclosures,
+                content_hash = :content_hash, changed_at = :now, dedup_version = :dedup_version
+             WHERE id = :id",
+        )?;
+        bind(&mut stmt, ":id", id)?;
+        bind_item_fields(&mut stmt, item, content_hash, dedup_version, now)?;
+        stmt.raw_execute()?;
         self.changed.set(true);
         Ok(())
     }
@@ -484,4 +461,40 @@ fn boilerplate_count(conn: &Connection, source: &str, para_hash: u64) -> Result<
         .query_row(params![source, para_hash as i64], |r| r.get(0))
         .optional()?;
     Ok(count.unwrap_or(0))
+}
+
+/// Binds the named parameter `name` of `stmt`.
+fn bind(
+    stmt: &mut rusqlite::Statement<'_>,
+    name: &str,
+    value: impl rusqlite::ToSql,
+) -> Result<(), StoreError> {
+    let index = stmt
+        .parameter_index(name)?
+        .ok_or_else(|| StoreError::Sql(format!("no parameter {name}")))?;
+    stmt.raw_bind_parameter(index, value)?;
+    Ok(())
+}
+
+/// Binds the stored fields of an item, the same for an insert and an update.
+fn bind_item_fields(
+    stmt: &mut rusqlite::Statement<'_>,
+    item: &Item,
+    content_hash: &[u8],
+    dedup_version: u32,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    bind(stmt, ":title", &item.title)?;
+    bind(stmt, ":link", &item.link)?;
+    bind(stmt, ":published", item.published.map(|d| d.timestamp()))?;
+    bind(stmt, ":updated", item.updated.map(|d| d.timestamp()))?;
+    bind(stmt, ":author", &item.author)?;
+    bind(stmt, ":summary", &item.summary)?;
+    bind(stmt, ":content", &item.content)?;
+    bind(stmt, ":categories", to_json(&item.categories))?;
+    bind(stmt, ":enclosures", to_json(&item.enclosures))?;
+    bind(stmt, ":content_hash", content_hash)?;
+    bind(stmt, ":now", now.timestamp())?;
+    bind(stmt, ":dedup_version", dedup_version)?;
+    Ok(())
 }
