@@ -266,13 +266,16 @@ fn main() {
             let source = SourceId::new(items[start].source.as_str());
             let at =
                 chrono::DateTime::from_timestamp(items[end - 1].published, 0).unwrap_or_default();
-            let feed_items: Vec<FeedItem> = items[start..end].iter().map(feed_item).collect();
+            let mut feed_items: Vec<FeedItem> = items[start..end].iter().map(feed_item).collect();
             let t0 = Instant::now();
             let c0 = thread_cpu_secs();
-            let (_, fresh) = store
-                .write_poll(|tx| merge::store_items(tx, &source, feed_items, at, &settings, &cache))
+            let mut known = merge::Known::new(&cache);
+            store
+                .write_poll(|tx| {
+                    merge::store_items(tx, &source, &mut feed_items, at, &settings, &mut known)
+                })
                 .expect("store the items");
-            cache.add(fresh);
+            known.committed();
             cpu += thread_cpu_secs() - c0;
             total += t0.elapsed();
             for it in &items[start..end] {
@@ -565,7 +568,7 @@ fn prefill(
     while done < count {
         let n = (count - done).min(1000);
         let source = &sources[rng.usize(..sources.len())].id;
-        let batch: Vec<FeedItem> = (0..n)
+        let mut batch: Vec<FeedItem> = (0..n)
             .map(|k| {
                 let para = |rng: &mut fastrand::Rng| {
                     let text: Vec<&str> = (0..60)
@@ -594,10 +597,11 @@ fn prefill(
             })
             .collect();
         let now = chrono::DateTime::from_timestamp(last, 0).unwrap_or_default();
-        let (_, fresh) = store
-            .write_poll(|tx| merge::store_items(tx, source, batch, now, settings, cache))
+        let mut known = merge::Known::new(cache);
+        store
+            .write_poll(|tx| merge::store_items(tx, source, &mut batch, now, settings, &mut known))
             .expect("store filler items");
-        cache.add(fresh);
+        known.committed();
         done += n;
     }
     println!(

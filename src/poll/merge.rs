@@ -10,6 +10,7 @@
 //! break the 1 KB-per-item budget of the dedup index; re-fingerprinting
 //! costs ~75 µs per candidate (see `examples/dedup_eval.rs`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -24,22 +25,22 @@ use crate::store::{PollTx, StoreError, WriteSummary};
 /// Items are taken oldest first (then by identity), so the grouping does not
 /// depend on the order a feed lists them in.
 ///
-/// Returns what to put in `cache` once the transaction has committed (never
-/// before: a rolled-back item id may be given to another item).
+/// The fingerprints of the items written go into `known`, for the items
+/// after them in the same transaction; [`Known::committed`] hands them to
+/// the cache once the transaction has committed.
 pub fn store_items(
     tx: &PollTx<'_>,
     source: &SourceId,
-    mut items: Vec<Item>,
+    items: &mut [Item],
     now: DateTime<Utc>,
     settings: &DedupSettings,
-    cache: &FingerprintCache,
-) -> Result<(WriteSummary, Fresh), StoreError> {
+    known: &mut Known<'_>,
+) -> Result<WriteSummary, StoreError> {
     items.sort_by(|a, b| {
         (a.published.unwrap_or(now), &a.identity).cmp(&(b.published.unwrap_or(now), &b.identity))
     });
     let mut summary = WriteSummary::default();
-    let mut fresh = Fresh(Vec::new());
-    for item in &items {
+    for item in items.iter() {
         let at = item.published.unwrap_or(now);
         let existing = tx.existing_item(source, &item.identity)?;
         if existing.is_none() && tx.is_tombstoned(source, &item.identity)? {
@@ -56,11 +57,11 @@ pub fn store_items(
                 tx.set_keys(old.id, &keys, at.timestamp(), true)?;
                 tx.refresh_story_date(old.story_id)?;
                 summary.updated += 1;
-                fresh.0.push((old.id, Arc::new(fp)));
+                known.fresh.insert(old.id, Arc::new(fp));
             }
             None => {
                 let story = if settings.enabled {
-                    choose_story(tx, &fp, &keys, settings, cache)?
+                    choose_story(tx, &fp, &keys, settings, known)?
                 } else {
                     None
                 };
@@ -83,36 +84,54 @@ pub fn store_items(
                 tx.observe_boilerplate(source, fp.boilerplate_observations())?;
                 tx.story_gained_copy(story, at)?;
                 summary.new += 1;
-                fresh.0.push((id, Arc::new(fp)));
+                known.fresh.insert(id, Arc::new(fp));
             }
         }
     }
-    Ok((summary, fresh))
+    Ok(summary)
 }
 
 /// Fingerprints of recently stored items, by item id, so that candidates
 /// need not be re-fingerprinted. Bounded: ~1.7 KB an entry.
 pub struct FingerprintCache(quick_cache::sync::Cache<ItemId, Arc<Fingerprint>>);
 
-/// Fingerprints written by a transaction, for the cache once it committed.
-#[must_use = "put the fingerprints in the cache after the commit"]
-pub struct Fresh(Vec<(ItemId, Arc<Fingerprint>)>);
-
 impl FingerprintCache {
     /// A cache of at most `capacity` fingerprints.
     pub fn new(capacity: usize) -> FingerprintCache {
         FingerprintCache(quick_cache::sync::Cache::new(capacity.max(1)))
     }
+}
 
-    /// Adds what a committed transaction wrote.
-    pub fn add(&self, fresh: Fresh) {
-        for (id, fp) in fresh.0 {
-            self.0.insert(id, fp);
+/// The fingerprints one write transaction can use: the cache's, and those
+/// of the items the transaction itself wrote. The latter reach the cache
+/// only through [`Known::committed`], after the commit: a rolled-back item
+/// id may be given to another item.
+pub struct Known<'a> {
+    cache: &'a FingerprintCache,
+    fresh: HashMap<ItemId, Arc<Fingerprint>>,
+}
+
+impl<'a> Known<'a> {
+    /// Nothing written yet, over `cache`.
+    pub fn new(cache: &'a FingerprintCache) -> Known<'a> {
+        Known {
+            cache,
+            fresh: HashMap::new(),
+        }
+    }
+
+    /// The transaction committed: its fingerprints go into the cache.
+    pub fn committed(self) {
+        for (id, fp) in self.fresh {
+            self.cache.0.insert(id, fp);
         }
     }
 
     fn get(&self, id: ItemId) -> Option<Arc<Fingerprint>> {
-        self.0.get(&id)
+        self.fresh
+            .get(&id)
+            .cloned()
+            .or_else(|| self.cache.0.get(&id))
     }
 }
 
@@ -126,7 +145,7 @@ fn choose_story(
     fp: &Fingerprint,
     keys: &[u64],
     settings: &DedupSettings,
-    cache: &FingerprintCache,
+    known: &Known<'_>,
 ) -> Result<Option<(StoryId, Verdict)>, StoreError> {
     let window = settings.thresholds.window_secs;
     let candidates = tx.candidates(
@@ -138,7 +157,7 @@ fn choose_story(
     let mut fingerprints: Vec<(StoryId, Arc<Fingerprint>)> = Vec::with_capacity(candidates.len());
     for (item, story) in candidates {
         // The stored text is read only when the fingerprint is not cached.
-        let fp = match cache.get(item) {
+        let fp = match known.get(item) {
             Some(fp) => fp,
             None => match tx.candidate(item)? {
                 Some(c) => Arc::new(fingerprint_candidate(&c, &stats)),

@@ -14,6 +14,7 @@
 //!   and the other sources are polled as usual.
 
 pub mod fetch;
+mod group;
 pub mod merge;
 pub mod schedule;
 
@@ -101,7 +102,9 @@ struct Inner {
     store: Store,
     settings: PollSettings,
     dedup: DedupSettings,
-    fingerprints: merge::FingerprintCache,
+    fingerprints: Arc<merge::FingerprintCache>,
+    /// Polls waiting to be written, in groups.
+    writes: group::Writes,
     limits: Limits,
     clock: Clock,
     /// Fetches in flight, across all hosts.
@@ -133,7 +136,8 @@ impl Poller {
                 store,
                 settings: settings.clone(),
                 dedup: dedup.clone(),
-                fingerprints: merge::FingerprintCache::new(merge::CACHE_CAPACITY),
+                fingerprints: Arc::new(merge::FingerprintCache::new(merge::CACHE_CAPACITY)),
+                writes: group::Writes::new(settings.concurrency * group::QUEUE_PER_FETCH),
                 limits: Limits {
                     max_body: settings.max_body,
                     ..Limits::default()
@@ -196,8 +200,10 @@ impl Poller {
             .and_then(|u| Url::parse(u).ok())
             .unwrap_or_else(|| source.url.clone());
 
+        // Held through the parse, and let go once the poll has a place in
+        // the write queue: polls parsed but not yet written stay few.
+        let global = self.inner.global.acquire().await.ok();
         let (fetched, fetch_took) = {
-            let _global = self.inner.global.acquire().await.ok();
             let _host = self.inner.hosts.enter(&target).await;
             let fetch_started = Instant::now();
             let fetched = self
@@ -345,22 +351,18 @@ impl Poller {
         };
         record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
-        let id = source.id.clone();
         let next_poll_at = record.next_poll_at;
         let bytes = record.bytes.unwrap_or(0);
-        let poller = self.clone();
-        let written = store
-            .run(move |s| {
-                let inner = &poller.inner;
-                let (summary, fresh) = s.write_poll(|tx| {
-                    let written =
-                        merge::store_items(tx, &id, items, now, &inner.dedup, &inner.fingerprints)?;
-                    tx.record_poll_state(&id, &record)?;
-                    Ok(written)
-                })?;
-                inner.fingerprints.add(fresh);
-                Ok(summary)
-            })
+        let job = group::Job {
+            source: source.id.clone(),
+            items,
+            record,
+            now,
+        };
+        let inner = &self.inner;
+        let written = inner
+            .writes
+            .write(&store, &inner.dedup, &inner.fingerprints, job, global)
             .await;
         let outcome = match (outcome, written) {
             (PollOutcome::Ok { .. }, Ok(summary)) => PollOutcome::Ok {

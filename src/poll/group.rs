@@ -1,0 +1,284 @@
+//! Group commit: the polls that finish while another poll's write is under
+//! way are written together, in one transaction, by whichever of them gets
+//! the writer next. A busy round (a cold start, hundreds of sources due at
+//! once) then commits a few dozen times instead of once per source, and each
+//! page of the indexes it touches is written to disk once per group; a quiet
+//! daemon still writes each poll on its own, as soon as it arrives.
+//!
+//! A group is all or nothing, like a single poll was: if any poll of it
+//! fails to write, the transaction is rolled back and each poll of the group
+//! is written again in its own transaction, so one poll's failure never
+//! loses another's items.
+//!
+//! Memory stays bounded: a poll takes a place in the queue before it lets
+//! go of its fetch permit, so at most `[poll].concurrency` polls are being
+//! fetched or parsed and at most [`QUEUE_PER_FETCH`] times that many wait,
+//! parsed, to be written.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Semaphore, SemaphorePermit, oneshot};
+
+use super::merge::{self, FingerprintCache, Known};
+use crate::config::DedupSettings;
+use crate::model::{Item, SourceId};
+use crate::store::{PollRecord, PollTx, Store, StoreError, WriteSummary};
+
+/// Polls that may wait to be written, per fetch allowed at once.
+pub const QUEUE_PER_FETCH: usize = 4;
+
+/// What one poll writes: its items and how the poll went.
+pub struct Job {
+    pub source: SourceId,
+    pub items: Vec<Item>,
+    pub record: PollRecord,
+    pub now: DateTime<Utc>,
+}
+
+struct Queued {
+    job: Job,
+    reply: oneshot::Sender<Result<WriteSummary, StoreError>>,
+}
+
+/// The polls waiting to be written, and the turn to write them.
+pub struct Writes {
+    queue: Mutex<Vec<Queued>>,
+    /// Held by the poll writing a group; polls queue for it in order.
+    turn: tokio::sync::Mutex<()>,
+    /// Places in the queue.
+    room: Semaphore,
+}
+
+impl Writes {
+    /// Room for `places` polls waiting to be written.
+    pub fn new(places: usize) -> Writes {
+        Writes {
+            queue: Mutex::new(Vec::new()),
+            turn: tokio::sync::Mutex::new(()),
+            room: Semaphore::new(places.max(1)),
+        }
+    }
+
+    /// Writes `job`, alone or with the other polls waiting, and returns
+    /// what it wrote. `fetching` (the poll's fetch permit, if any) is let go
+    /// once the job has a place in the queue.
+    pub async fn write(
+        &self,
+        store: &Store,
+        dedup: &DedupSettings,
+        cache: &std::sync::Arc<FingerprintCache>,
+        job: Job,
+        fetching: Option<SemaphorePermit<'_>>,
+    ) -> Result<WriteSummary, StoreError> {
+        let _place = self.room.acquire().await.ok();
+        drop(fetching);
+        let (reply, mut answer) = oneshot::channel();
+        self.lock_queue().push(Queued { job, reply });
+        let turn = self.turn.lock().await;
+        // The poll before us may have written our job with its own.
+        match answer.try_recv() {
+            Ok(result) => return result,
+            Err(oneshot::error::TryRecvError::Empty) => {}
+            Err(oneshot::error::TryRecvError::Closed) => return Err(abandoned()),
+        }
+        let group = std::mem::take(&mut *self.lock_queue());
+        let (store, dedup, cache) = (store.clone(), dedup.clone(), cache.clone());
+        // A panic in the worker drops the replies: each poll of the group
+        // then reports the write as failed (below).
+        let _ =
+            tokio::task::spawn_blocking(move || write_group(&store, group, &dedup, &cache)).await;
+        drop(turn);
+        answer.await.unwrap_or_else(|_| Err(abandoned()))
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Queued>> {
+        // Pushing and taking cannot panic half-way: a poisoned queue is
+        // still whole.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn abandoned() -> StoreError {
+    StoreError::Worker("the write of this poll was abandoned".into())
+}
+
+/// Writes `group` in one transaction; if that fails, each poll of it in
+/// its own. Every poll gets its answer.
+fn write_group(
+    store: &Store,
+    mut group: Vec<Queued>,
+    dedup: &DedupSettings,
+    cache: &FingerprintCache,
+) {
+    let mut known = Known::new(cache);
+    let together = store.write_poll(|tx| {
+        group
+            .iter_mut()
+            .map(|q| write_job(tx, &mut q.job, dedup, &mut known))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match together {
+        Ok(summaries) => {
+            known.committed();
+            for (q, summary) in group.into_iter().zip(summaries) {
+                let _ = q.reply.send(Ok(summary));
+            }
+        }
+        Err(e) if group.len() == 1 => {
+            if let Some(q) = group.pop() {
+                let _ = q.reply.send(Err(e));
+            }
+        }
+        Err(e) => {
+            tracing::debug!(polls = group.len(), error = %e, "a group write failed; writing its polls one by one");
+            for mut q in group {
+                let mut known = Known::new(cache);
+                let result = store.write_poll(|tx| write_job(tx, &mut q.job, dedup, &mut known));
+                if result.is_ok() {
+                    known.committed();
+                }
+                let _ = q.reply.send(result);
+            }
+        }
+    }
+}
+
+/// One poll's write: its items through dedup, then how the poll went.
+fn write_job(
+    tx: &mut PollTx<'_>,
+    job: &mut Job,
+    dedup: &DedupSettings,
+    known: &mut Known<'_>,
+) -> Result<WriteSummary, StoreError> {
+    let summary = merge::store_items(tx, &job.source, &mut job.items, job.now, dedup, known)?;
+    tx.record_poll_state(&job.source, &job.record)?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Source;
+    use crate::store::PollStatus;
+    use chrono::TimeZone;
+
+    fn store(dir: &tempfile::TempDir) -> Store {
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let sources: Vec<Source> = ["agency", "outlet"]
+            .iter()
+            .map(|id| Source {
+                id: SourceId::new(*id),
+                name: id.to_uppercase(),
+                url: url::Url::parse(&format!("https://{id}.example/feed")).unwrap(),
+                interval: std::time::Duration::from_secs(600),
+                priority: 0,
+                tags: vec![],
+            })
+            .collect();
+        store.sync_sources(&sources).unwrap();
+        store
+    }
+
+    /// A poll of `source` with one item: a long report, so that a copy of
+    /// it on another source is recognised.
+    fn queued(
+        source: &str,
+        identity: &str,
+    ) -> (Queued, oneshot::Receiver<Result<WriteSummary, StoreError>>) {
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+        let body: String = (0..6)
+            .map(|p| {
+                format!(
+                    "<p>Paragraph {p} of the harbour report: the port authority said on \
+                     Tuesday that ferry crossings to the northern islands would resume after \
+                     {p} days of storms, and that repair crews were checking the piers.</p>"
+                )
+            })
+            .collect();
+        let item = Item {
+            identity: identity.into(),
+            title: "Ferry crossings to resume after storms".into(),
+            link: Some(format!("https://{source}.example/{identity}")),
+            published: Some(now),
+            updated: None,
+            author: None,
+            summary: None,
+            content: Some(body),
+            categories: vec![],
+            enclosures: vec![],
+        };
+        let record = PollRecord {
+            at: now,
+            status: PollStatus::Ok,
+            error: None,
+            http_status: Some(200),
+            duration_ms: 1,
+            bytes: Some(1),
+            next_poll_at: now,
+            validators: None,
+            body_hash: None,
+            interval_hint: None,
+            effective_url: None,
+            moved_to: None,
+            moved_count: 0,
+        };
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            source: SourceId::new(source),
+            items: vec![item],
+            record,
+            now,
+        };
+        (Queued { job, reply }, answer)
+    }
+
+    fn dedup() -> DedupSettings {
+        DedupSettings {
+            enabled: true,
+            thresholds: crate::dedup::Thresholds::default(),
+        }
+    }
+
+    #[test]
+    fn polls_written_together_see_each_others_items() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        let cache = FingerprintCache::new(16);
+        let (a, mut a_answer) = queued("agency", "a-1");
+        let (b, mut b_answer) = queued("outlet", "b-1");
+        write_group(&store, vec![a, b], &dedup(), &cache);
+        let a = a_answer.try_recv().unwrap().unwrap();
+        let b = b_answer.try_recv().unwrap().unwrap();
+        assert_eq!((a.new, a.merged), (1, 0));
+        // The outlet's copy joined the agency's story, written in the same
+        // transaction a moment before.
+        assert_eq!((b.new, b.merged), (1, 1));
+        assert_eq!(store.counts().unwrap().stories, 1);
+    }
+
+    #[test]
+    fn a_poll_that_fails_to_write_loses_no_other_polls_items() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        let cache = FingerprintCache::new(16);
+        let (a, mut a_answer) = queued("agency", "a-1");
+        // Not a configured source: its items break a foreign key.
+        let (ghost, mut ghost_answer) = queued("ghost", "g-1");
+        let (b, mut b_answer) = queued("outlet", "b-1");
+        write_group(&store, vec![a, ghost, b], &dedup(), &cache);
+        assert_eq!(a_answer.try_recv().unwrap().unwrap().new, 1);
+        assert!(ghost_answer.try_recv().unwrap().is_err());
+        let b = b_answer.try_recv().unwrap().unwrap();
+        assert_eq!((b.new, b.merged), (1, 1));
+        let counts = store.counts().unwrap();
+        assert_eq!((counts.items, counts.stories), (2, 1));
+        let agency = store
+            .source_state(&SourceId::new("agency"))
+            .unwrap()
+            .unwrap();
+        assert!(agency.last_polled_at.is_some());
+    }
+}
