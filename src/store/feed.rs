@@ -443,6 +443,46 @@ mod tests {
     }
 
     #[test]
+    fn search_finds_what_items_say_now() {
+        let (dir, store) = store();
+        write(
+            &store,
+            "agency",
+            &[
+                new_item(1, "Harbour strike ends"),
+                new_item(2, "Ferry delayed"),
+            ],
+        );
+        // Changed in a later poll.
+        write(&store, "agency", &[new_item(1, "Harbour strike continues")]);
+        // Written and changed again in one transaction.
+        write(
+            &store,
+            "outlet",
+            &[new_item(3, "Bridge closed"), new_item(3, "Bridge reopened")],
+        );
+        let found = |words: &str| -> Vec<String> {
+            let q = FeedQuery {
+                search: Some(words.into()),
+                ..FeedQuery::default()
+            };
+            let page = store.feed_page(&q).unwrap();
+            page.stories
+                .into_iter()
+                .map(|s| s.chosen.item.title)
+                .collect()
+        };
+        assert_eq!(found("continues"), ["Harbour strike continues"]);
+        assert!(found("ends").is_empty());
+        assert_eq!(found("reopened"), ["Bridge reopened"]);
+        assert!(found("closed").is_empty());
+        assert_eq!(found("ferry"), ["Ferry delayed"]);
+        let conn = Connection::open(dir.path().join("t.db")).unwrap();
+        conn.execute_batch("INSERT INTO items_fts (items_fts) VALUES ('integrity-check')")
+            .unwrap();
+    }
+
+    #[test]
     fn a_malformed_search_is_a_bad_search_not_a_store_failure() {
         let (_dir, store) = store();
         for bad in ["\"unclosed", "AND AND", "nosuchcolumn: x", "(a"] {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_serve.sql"),
     include_str!("../../migrations/0004_dedup.sql"),
     include_str!("../../migrations/0005_retention.sql"),
+    include_str!("../../migrations/0006_fts_per_transaction.sql"),
 ];
 
 /// The schema version this build writes.

@@ -22,6 +22,17 @@ pub struct PollTx<'c> {
     tx: Transaction<'c>,
     /// Whether an item was written: what the merged feed serves changed.
     changed: std::cell::Cell<bool>,
+    /// Full-text index work, done just before the commit (migration 6).
+    fts: std::cell::RefCell<FtsPending>,
+}
+
+/// What the full-text index must learn before the transaction commits.
+#[derive(Default)]
+struct FtsPending {
+    /// Items inserted or updated: indexed with their stored text.
+    index: std::collections::BTreeSet<ItemId>,
+    /// Items updated: their old text, as the index has it, to unindex.
+    unindex: Vec<(ItemId, String, Option<String>, Option<String>)>,
 }
 
 /// The stored fields of an item, to tell a changed item from an unchanged one.
@@ -68,8 +79,10 @@ impl Store {
         let mut tx = PollTx {
             tx: conn.transaction()?,
             changed: std::cell::Cell::new(false),
+            fts: std::cell::RefCell::new(FtsPending::default()),
         };
         let result = f(&mut tx)?;
+        tx.update_fts()?;
         let changed = tx.changed.get();
         tx.tx.commit()?;
         if changed {
@@ -80,6 +93,32 @@ impl Store {
 }
 
 impl PollTx<'_> {
+    /// Brings the full-text index in step with the items this transaction
+    /// wrote, in as few statements as can be: FTS5 writes an index segment
+    /// before each statement that follows one that touched it.
+    fn update_fts(&self) -> Result<(), StoreError> {
+        let pending = self.fts.take();
+        for (id, title, summary, content) in &pending.unindex {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO items_fts (items_fts, rowid, title, summary, content)
+                     VALUES ('delete', ?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![id, title, summary, content])?;
+        }
+        if !pending.index.is_empty() {
+            let ids = to_json(&pending.index);
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO items_fts (rowid, title, summary, content)
+                     SELECT id, title, summary, content FROM items
+                     WHERE id IN (SELECT value FROM json_each(?1))",
+                )?
+                .execute([ids])?;
+        }
+        Ok(())
+    }
+
     /// The stored item of `source` with `identity`, if any.
     pub fn existing_item(
         &self,
@@ -228,6 +267,7 @@ impl PollTx<'_> {
         stmt.raw_execute()?;
         let id = self.tx.last_insert_rowid();
         self.changed.set(true);
+        self.fts.borrow_mut().index.insert(id);
         self.tx
             .prepare_cached("UPDATE stories SET updated_at = ?2 WHERE id = ?1")?
             .execute(params![story, now.timestamp()])?;
@@ -250,6 +290,18 @@ impl PollTx<'_> {
                 content_hash = :content_hash, changed_at = :now, dedup_version = :dedup_version
              WHERE id = :id",
         )?;
+        // The index still has the text from before this transaction, unless
+        // this transaction already wrote the item.
+        if !self.fts.borrow().index.contains(&id) {
+            let old = self
+                .tx
+                .prepare_cached("SELECT title, summary, content FROM items WHERE id = ?1")?
+                .query_row([id], |r| Ok((id, r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            let mut fts = self.fts.borrow_mut();
+            fts.unindex.extend(old);
+            fts.index.insert(id);
+        }
         bind(&mut stmt, ":id", id)?;
         bind_item_fields(&mut stmt, item, content_hash, dedup_version, now)?;
         stmt.raw_execute()?;
