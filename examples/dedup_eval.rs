@@ -245,7 +245,7 @@ fn main() {
             enabled: true,
             thresholds: t.clone(),
         };
-        let cache = merge::FingerprintCache::new(merge::CACHE_CAPACITY);
+        let cache = merge::FingerprintCache::new(merge::CACHE_BYTES);
         if let Some(count) = opt("--prefill").and_then(|c| c.parse::<usize>().ok()) {
             let first = items.first().map_or(0, |i| i.published);
             let last = items.last().map_or(0, |i| i.published);

@@ -255,6 +255,8 @@ pub(super) fn fingerprint_body(input: &DedupInput<'_>, body: NormalisedBody) -> 
         .collect();
     shingles.sort_unstable();
     shingles.dedup_by_key(|s| s.0);
+    // Fingerprints are kept in a cache: no spare capacity.
+    shingles.shrink_to_fit();
 
     let mut anchors: Vec<u32> = Vec::new();
     for &s in para_starts.iter() {
@@ -295,6 +297,14 @@ fn key(tag: u64, version: u32, value: u64) -> u64 {
 }
 
 impl Fingerprint {
+    /// Bytes of memory the fingerprint holds, its own size included.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Fingerprint>()
+            + self.shingles.capacity() * std::mem::size_of::<(u32, u32)>()
+            + self.anchors.capacity() * std::mem::size_of::<u32>()
+            + self.observations.capacity() * std::mem::size_of::<u64>()
+    }
+
     /// Number of distinct shingles.
     pub fn shingle_count(&self) -> u32 {
         u32::try_from(self.shingles.len()).unwrap_or(u32::MAX)

@@ -246,7 +246,7 @@ mod tests {
     fn polls_written_together_see_each_others_items() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir);
-        let cache = FingerprintCache::new(16);
+        let cache = FingerprintCache::new(1 << 20);
         let (a, mut a_answer) = queued("agency", "a-1");
         let (b, mut b_answer) = queued("outlet", "b-1");
         write_group(&store, vec![a, b], &dedup(), &cache);
@@ -263,7 +263,7 @@ mod tests {
     fn a_poll_that_fails_to_write_loses_no_other_polls_items() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir);
-        let cache = FingerprintCache::new(16);
+        let cache = FingerprintCache::new(1 << 20);
         let (a, mut a_answer) = queued("agency", "a-1");
         // Not a configured source: its items break a foreign key.
         let (ghost, mut ghost_answer) = queued("ghost", "g-1");

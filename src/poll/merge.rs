@@ -92,13 +92,29 @@ pub fn store_items(
 }
 
 /// Fingerprints of recently stored items, by item id, so that candidates
-/// need not be re-fingerprinted. Bounded: ~1.7 KB an entry.
-pub struct FingerprintCache(quick_cache::sync::Cache<ItemId, Arc<Fingerprint>>);
+/// need not be re-fingerprinted. Bounded by the memory it holds.
+pub struct FingerprintCache(quick_cache::sync::Cache<ItemId, Arc<Fingerprint>, ByMemory>);
+
+/// Weighs a cached fingerprint by the memory it holds.
+#[derive(Clone)]
+struct ByMemory;
+
+impl quick_cache::Weighter<ItemId, Arc<Fingerprint>> for ByMemory {
+    fn weight(&self, _: &ItemId, fp: &Arc<Fingerprint>) -> u64 {
+        // The entry's own bookkeeping, roughly, besides the fingerprint.
+        fp.memory_bytes() as u64 + 48
+    }
+}
 
 impl FingerprintCache {
-    /// A cache of at most `capacity` fingerprints.
-    pub fn new(capacity: usize) -> FingerprintCache {
-        FingerprintCache(quick_cache::sync::Cache::new(capacity.max(1)))
+    /// A cache of fingerprints holding at most `bytes` of memory.
+    pub fn new(bytes: u64) -> FingerprintCache {
+        let bytes = bytes.max(1);
+        // A fingerprint of a typical news story holds 2–3 KB.
+        let estimated = usize::try_from(bytes / 2500).unwrap_or(usize::MAX).max(1);
+        FingerprintCache(quick_cache::sync::Cache::with_weighter(
+            estimated, bytes, ByMemory,
+        ))
     }
 }
 
@@ -135,9 +151,10 @@ impl<'a> Known<'a> {
     }
 }
 
-/// The default size of the fingerprint cache: about 17 MB, a day or two of
-/// a few hundred busy sources, where nearly all copies are found.
-pub const CACHE_CAPACITY: usize = 10_000;
+/// The memory the fingerprint cache may hold: 16 MB, 5 000–10 000 recent
+/// items (a day of a few hundred busy sources), where nearly all copies are
+/// found. An older candidate is fingerprinted again from its stored text.
+pub const CACHE_BYTES: u64 = 16 << 20;
 
 /// The story a new item with fingerprint `fp` joins, if any.
 fn choose_story(

@@ -107,7 +107,8 @@ struct Inner {
     writes: group::Writes,
     limits: Limits,
     clock: Clock,
-    /// Fetches in flight, across all hosts.
+    /// Polls between their first read of the store and their place in the
+    /// write queue (so fetches in flight too), across all hosts.
     global: Semaphore,
     hosts: Hosts,
     metrics: Metrics,
@@ -136,7 +137,7 @@ impl Poller {
                 store,
                 settings: settings.clone(),
                 dedup: dedup.clone(),
-                fingerprints: Arc::new(merge::FingerprintCache::new(merge::CACHE_CAPACITY)),
+                fingerprints: Arc::new(merge::FingerprintCache::new(merge::CACHE_BYTES)),
                 writes: group::Writes::new(settings.concurrency * group::QUEUE_PER_FETCH),
                 limits: Limits {
                     max_body: settings.max_body,
@@ -182,6 +183,11 @@ impl Poller {
     /// as the outcome.
     pub async fn poll_source(&self, source: &Source) -> PollReport {
         let started = Instant::now();
+        // A poll holds one of the `[poll].concurrency` places from its
+        // first read of the store through its parse, and lets go once it
+        // has a place in the write queue: polls parsed but not yet written
+        // stay few, and so do the store's worker threads.
+        let global = self.inner.global.acquire().await.ok();
         let store = self.inner.store.clone();
         let id = source.id.clone();
         let state = match store.run(move |s| s.source_state(&id)).await {
@@ -200,9 +206,6 @@ impl Poller {
             .and_then(|u| Url::parse(u).ok())
             .unwrap_or_else(|| source.url.clone());
 
-        // Held through the parse, and let go once the poll has a place in
-        // the write queue: polls parsed but not yet written stay few.
-        let global = self.inner.global.acquire().await.ok();
         let (fetched, fetch_took) = {
             let _host = self.inner.hosts.enter(&target).await;
             let fetch_started = Instant::now();
