@@ -245,11 +245,11 @@ fn main() {
             enabled: true,
             thresholds: t.clone(),
         };
-        let cache = merge::FingerprintCache::new(merge::CACHE_BYTES);
+        let merging = merge::Merging::new(&settings);
         if let Some(count) = opt("--prefill").and_then(|c| c.parse::<usize>().ok()) {
             let first = items.first().map_or(0, |i| i.published);
             let last = items.last().map_or(0, |i| i.published);
-            prefill(&store, &settings, &cache, count, first, last);
+            prefill(&store, &merging, count, first, last);
         }
         let mut cluster: HashMap<i64, usize> = HashMap::new();
         let mut cpu = 0.0;
@@ -266,13 +266,17 @@ fn main() {
             let source = SourceId::new(items[start].source.as_str());
             let at =
                 chrono::DateTime::from_timestamp(items[end - 1].published, 0).unwrap_or_default();
-            let mut feed_items: Vec<FeedItem> = items[start..end].iter().map(feed_item).collect();
+            let feed_items: Vec<FeedItem> = items[start..end].iter().map(feed_item).collect();
             let t0 = Instant::now();
             let c0 = thread_cpu_secs();
-            let mut known = merge::Known::new(&cache);
+            // As a poll does: fingerprints made before the write, then the
+            // write (both counted).
+            let learned = merging.learned.of(&source);
+            let mut ready = merge::prepare(&source, feed_items, at, &learned);
+            let mut known = merging.known();
             store
                 .write_poll(|tx| {
-                    merge::store_items(tx, &source, &mut feed_items, at, &settings, &mut known)
+                    merge::store_items(tx, &source, &mut ready, at, &settings, &mut known)
                 })
                 .expect("store the items");
             known.committed();
@@ -538,14 +542,7 @@ fn polls(items: &[Item], batch: usize) -> Vec<std::ops::Range<usize>> {
 
 /// Stores `count` generated items dated between `first` and `last`, 1000 to
 /// a transaction, and prints how long it took.
-fn prefill(
-    store: &Store,
-    settings: &DedupSettings,
-    cache: &merge::FingerprintCache,
-    count: usize,
-    first: i64,
-    last: i64,
-) {
+fn prefill(store: &Store, merging: &merge::Merging, count: usize, first: i64, last: i64) {
     let words: Vec<String> = (0..20_000)
         .map(|i| format!("w{:x}", h(&i.to_string()) % 1_000_003))
         .collect();
@@ -568,7 +565,7 @@ fn prefill(
     while done < count {
         let n = (count - done).min(1000);
         let source = &sources[rng.usize(..sources.len())].id;
-        let mut batch: Vec<FeedItem> = (0..n)
+        let batch: Vec<FeedItem> = (0..n)
             .map(|k| {
                 let para = |rng: &mut fastrand::Rng| {
                     let text: Vec<&str> = (0..60)
@@ -597,9 +594,12 @@ fn prefill(
             })
             .collect();
         let now = chrono::DateTime::from_timestamp(last, 0).unwrap_or_default();
-        let mut known = merge::Known::new(cache);
+        let mut batch = merge::prepare(source, batch, now, &merging.learned.of(source));
+        let mut known = merging.known();
         store
-            .write_poll(|tx| merge::store_items(tx, source, &mut batch, now, settings, &mut known))
+            .write_poll(|tx| {
+                merge::store_items(tx, source, &mut batch, now, &merging.dedup, &mut known)
+            })
             .expect("store filler items");
         known.committed();
         done += n;

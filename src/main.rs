@@ -189,13 +189,15 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        // Blocking work is store calls, which queue for the store's two
-        // connections anyway, and response compression: tokio's default of
-        // 512 threads only costs memory (a thread and an allocator arena
-        // each; issue #8 measured 108 threads and 90 MB on a cold poll).
-        .max_blocking_threads(4)
+        // Blocking work is parsing (one per core), the store's writer and
+        // its reads (which queue for the store's two connections anyway) and
+        // response compression. tokio's default of 512 threads only costs
+        // memory: a thread and an allocator arena each (issue #8 measured
+        // 108 threads and 90 MB on a cold poll).
+        .max_blocking_threads(cores + 2)
         .build()
         .context("cannot start the async runtime")
 }

@@ -20,9 +20,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, SemaphorePermit, oneshot};
 
-use super::merge::{self, FingerprintCache, Known};
-use crate::config::DedupSettings;
-use crate::model::{Item, SourceId};
+use super::merge::{self, Known, Merging, Ready};
+use crate::model::SourceId;
 use crate::store::{PollRecord, PollTx, Store, StoreError, WriteSummary};
 
 /// Polls that may wait to be written, per fetch allowed at once.
@@ -31,7 +30,7 @@ pub const QUEUE_PER_FETCH: usize = 4;
 /// What one poll writes: its items and how the poll went.
 pub struct Job {
     pub source: SourceId,
-    pub items: Vec<Item>,
+    pub items: Vec<Ready>,
     pub record: PollRecord,
     pub now: DateTime<Utc>,
 }
@@ -66,8 +65,7 @@ impl Writes {
     pub async fn write(
         &self,
         store: &Store,
-        dedup: &DedupSettings,
-        cache: &std::sync::Arc<FingerprintCache>,
+        merging: &std::sync::Arc<Merging>,
         job: Job,
         fetching: Option<SemaphorePermit<'_>>,
     ) -> Result<WriteSummary, StoreError> {
@@ -83,11 +81,10 @@ impl Writes {
             Err(oneshot::error::TryRecvError::Closed) => return Err(abandoned()),
         }
         let group = std::mem::take(&mut *self.lock_queue());
-        let (store, dedup, cache) = (store.clone(), dedup.clone(), cache.clone());
+        let (store, merging) = (store.clone(), merging.clone());
         // A panic in the worker drops the replies: each poll of the group
         // then reports the write as failed (below).
-        let _ =
-            tokio::task::spawn_blocking(move || write_group(&store, group, &dedup, &cache)).await;
+        let _ = tokio::task::spawn_blocking(move || write_group(&store, group, &merging)).await;
         drop(turn);
         answer.await.unwrap_or_else(|_| Err(abandoned()))
     }
@@ -107,17 +104,12 @@ fn abandoned() -> StoreError {
 
 /// Writes `group` in one transaction; if that fails, each poll of it in
 /// its own. Every poll gets its answer.
-fn write_group(
-    store: &Store,
-    mut group: Vec<Queued>,
-    dedup: &DedupSettings,
-    cache: &FingerprintCache,
-) {
-    let mut known = Known::new(cache);
+fn write_group(store: &Store, mut group: Vec<Queued>, merging: &Merging) {
+    let mut known = merging.known();
     let together = store.write_poll(|tx| {
         group
             .iter_mut()
-            .map(|q| write_job(tx, &mut q.job, dedup, &mut known))
+            .map(|q| write_job(tx, &mut q.job, merging, &mut known))
             .collect::<Result<Vec<_>, _>>()
     });
     match together {
@@ -135,8 +127,8 @@ fn write_group(
         Err(e) => {
             tracing::debug!(polls = group.len(), error = %e, "a group write failed; writing its polls one by one");
             for mut q in group {
-                let mut known = Known::new(cache);
-                let result = store.write_poll(|tx| write_job(tx, &mut q.job, dedup, &mut known));
+                let mut known = merging.known();
+                let result = store.write_poll(|tx| write_job(tx, &mut q.job, merging, &mut known));
                 if result.is_ok() {
                     known.committed();
                 }
@@ -150,10 +142,17 @@ fn write_group(
 fn write_job(
     tx: &mut PollTx<'_>,
     job: &mut Job,
-    dedup: &DedupSettings,
+    merging: &Merging,
     known: &mut Known<'_>,
 ) -> Result<WriteSummary, StoreError> {
-    let summary = merge::store_items(tx, &job.source, &mut job.items, job.now, dedup, known)?;
+    let summary = merge::store_items(
+        tx,
+        &job.source,
+        &mut job.items,
+        job.now,
+        &merging.dedup,
+        known,
+    )?;
     tx.record_poll_state(&job.source, &job.record)?;
     Ok(summary)
 }
@@ -161,7 +160,8 @@ fn write_job(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Source;
+    use crate::config::DedupSettings;
+    use crate::model::{Item, Source};
     use crate::store::PollStatus;
     use chrono::TimeZone;
 
@@ -228,7 +228,7 @@ mod tests {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             source: SourceId::new(source),
-            items: vec![item],
+            items: vec![merge::Ready::from(item)],
             record,
             now,
         };
@@ -246,10 +246,10 @@ mod tests {
     fn polls_written_together_see_each_others_items() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir);
-        let cache = FingerprintCache::new(1 << 20);
+        let merging = Merging::new(&dedup());
         let (a, mut a_answer) = queued("agency", "a-1");
         let (b, mut b_answer) = queued("outlet", "b-1");
-        write_group(&store, vec![a, b], &dedup(), &cache);
+        write_group(&store, vec![a, b], &merging);
         let a = a_answer.try_recv().unwrap().unwrap();
         let b = b_answer.try_recv().unwrap().unwrap();
         assert_eq!((a.new, a.merged), (1, 0));
@@ -263,12 +263,12 @@ mod tests {
     fn a_poll_that_fails_to_write_loses_no_other_polls_items() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir);
-        let cache = FingerprintCache::new(1 << 20);
+        let merging = Merging::new(&dedup());
         let (a, mut a_answer) = queued("agency", "a-1");
         // Not a configured source: its items break a foreign key.
         let (ghost, mut ghost_answer) = queued("ghost", "g-1");
         let (b, mut b_answer) = queued("outlet", "b-1");
-        write_group(&store, vec![a, ghost, b], &dedup(), &cache);
+        write_group(&store, vec![a, ghost, b], &merging);
         assert_eq!(a_answer.try_recv().unwrap().unwrap().new, 1);
         assert!(ghost_answer.try_recv().unwrap().is_err());
         let b = b_answer.try_recv().unwrap().unwrap();

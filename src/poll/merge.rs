@@ -4,14 +4,23 @@
 //! the poll's write transaction, so two polls can never both found a story
 //! for the same copy.
 //!
+//! A new item's fingerprint is made before the transaction, where polls run
+//! in parallel ([`prepare`]), against the paragraphs its source was known to
+//! repeat (learned boilerplate, [`Learned`]). Inside the transaction it is
+//! used only if the stored counts still give the same answer for every
+//! paragraph it asked about, and made again otherwise: the result is the
+//! same as fingerprinting inside the transaction, which is the only place
+//! that sees every earlier item's counts.
+//!
 //! Candidates' fingerprints come from a bounded in-memory cache filled as
 //! items are stored, else they are re-fingerprinted from their stored
 //! (sanitised) HTML. They are not stored: a fingerprint is ~1.7 KB and would
 //! break the 1 KB-per-item budget of the dedup index; re-fingerprinting
 //! costs ~75 µs per candidate (see `examples/dedup_eval.rs`).
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
@@ -31,23 +40,36 @@ use crate::store::{PollTx, StoreError, WriteSummary};
 pub fn store_items(
     tx: &PollTx<'_>,
     source: &SourceId,
-    items: &mut [Item],
+    items: &mut [Ready],
     now: DateTime<Utc>,
     settings: &DedupSettings,
     known: &mut Known<'_>,
 ) -> Result<WriteSummary, StoreError> {
     items.sort_by(|a, b| {
+        let (a, b) = (&a.item, &b.item);
         (a.published.unwrap_or(now), &a.identity).cmp(&(b.published.unwrap_or(now), &b.identity))
     });
     let mut summary = WriteSummary::default();
-    for item in items.iter() {
+    for Ready { item, print } in items.iter_mut() {
+        let item = &*item;
         let at = item.published.unwrap_or(now);
         let existing = tx.existing_item(source, &item.identity)?;
         if existing.is_none() && tx.is_tombstoned(source, &item.identity)? {
             summary.tombstoned += 1;
             continue;
         }
-        let fp = fingerprint_item(source, item, at.timestamp(), &TxStats(tx));
+        let stats = Recording::new(TxStats(tx));
+        let fp = match print.take() {
+            Some(print) if print.holds(source, &stats) => print.fp,
+            _ => fingerprint_item(source, item, at.timestamp(), &stats),
+        };
+        known.learned.extend(
+            stats
+                .boilerplate
+                .take()
+                .into_iter()
+                .map(|h| (source.clone(), h)),
+        );
         let keys = fp.index_keys();
         let hash = content_hash(&fp);
         match existing {
@@ -91,6 +113,153 @@ pub fn store_items(
     Ok(summary)
 }
 
+/// An item on its way to the store, with its fingerprint when it was made
+/// before the write ([`prepare`]).
+pub struct Ready {
+    pub item: Item,
+    print: Option<Prepared>,
+}
+
+impl From<Item> for Ready {
+    /// An item to fingerprint inside the write.
+    fn from(item: Item) -> Ready {
+        Ready { item, print: None }
+    }
+}
+
+/// A fingerprint made before the write, and the answer it assumed for each
+/// paragraph it asked about (is it the source's boilerplate?).
+struct Prepared {
+    fp: Fingerprint,
+    assumed: Vec<bool>,
+}
+
+impl Prepared {
+    /// Whether the counts in `stats` give every answer the fingerprint
+    /// assumed, so that it is the fingerprint `stats` would give.
+    fn holds(&self, source: &SourceId, stats: &impl BoilerplateStats) -> bool {
+        // The paragraphs a fingerprint asks about are exactly its
+        // observations (the body's edge paragraphs).
+        let asked = self.fp.boilerplate_observations();
+        asked.len() == self.assumed.len()
+            && asked.iter().zip(&self.assumed).all(|(&h, &assumed)| {
+                (stats.distinct_items(source.as_str(), h) >= dedup::BOILERPLATE_MIN_ITEMS)
+                    == assumed
+            })
+    }
+}
+
+/// Fingerprints the items of one poll of `source`, outside the write,
+/// taking `boilerplate` as the paragraphs the source is known to repeat.
+/// `now` dates the items that carry no date, as [`store_items`] does.
+pub fn prepare(
+    source: &SourceId,
+    items: Vec<Item>,
+    now: DateTime<Utc>,
+    boilerplate: &HashSet<u64>,
+) -> Vec<Ready> {
+    let stats = StatsFn(|_: &str, h: u64| {
+        if boilerplate.contains(&h) {
+            dedup::BOILERPLATE_MIN_ITEMS
+        } else {
+            0
+        }
+    });
+    items
+        .into_iter()
+        .map(|item| {
+            let at = item.published.unwrap_or(now).timestamp();
+            let fp = fingerprint_item(source, &item, at, &stats);
+            let assumed = fp
+                .boilerplate_observations()
+                .iter()
+                .map(|h| boilerplate.contains(h))
+                .collect();
+            Ready {
+                item,
+                print: Some(Prepared { fp, assumed }),
+            }
+        })
+        .collect()
+}
+
+/// The paragraphs each source is known to repeat (learned boilerplate), as
+/// found by write transactions. A paragraph's count never goes down, so what
+/// is learned stays true; what is not yet learned is found by the check in
+/// [`store_items`] and learned then.
+#[derive(Default)]
+pub struct Learned(Mutex<HashMap<SourceId, HashSet<u64>>>);
+
+impl Learned {
+    /// What is known of `source` now.
+    pub fn of(&self, source: &SourceId) -> HashSet<u64> {
+        self.lock().get(source).cloned().unwrap_or_default()
+    }
+
+    fn learn(&self, found: Vec<(SourceId, u64)>) {
+        if found.is_empty() {
+            return;
+        }
+        let mut map = self.lock();
+        for (source, h) in found {
+            map.entry(source).or_default().insert(h);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SourceId, HashSet<u64>>> {
+        // Inserting cannot leave the map half-changed: a poisoned lock is
+        // still whole.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Answers from `inner`, noting the paragraphs it calls boilerplate.
+struct Recording<S> {
+    inner: S,
+    boilerplate: RefCell<Vec<u64>>,
+}
+
+impl<S> Recording<S> {
+    fn new(inner: S) -> Recording<S> {
+        Recording {
+            inner,
+            boilerplate: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl<S: BoilerplateStats> BoilerplateStats for Recording<S> {
+    fn distinct_items(&self, source: &str, paragraph_hash: u64) -> u32 {
+        let n = self.inner.distinct_items(source, paragraph_hash);
+        if n >= dedup::BOILERPLATE_MIN_ITEMS {
+            self.boilerplate.borrow_mut().push(paragraph_hash);
+        }
+        n
+    }
+}
+
+/// What the dedup → store step keeps between polls.
+pub struct Merging {
+    pub dedup: DedupSettings,
+    pub cache: FingerprintCache,
+    pub learned: Learned,
+}
+
+impl Merging {
+    pub fn new(dedup: &DedupSettings) -> Merging {
+        Merging {
+            dedup: dedup.clone(),
+            cache: FingerprintCache::new(CACHE_BYTES),
+            learned: Learned::default(),
+        }
+    }
+
+    /// A write's view of the fingerprints and learned boilerplate.
+    pub fn known(&self) -> Known<'_> {
+        Known::new(&self.cache).learning(&self.learned)
+    }
+}
+
 /// Fingerprints of recently stored items, by item id, so that candidates
 /// need not be re-fingerprinted. Bounded by the memory it holds.
 pub struct FingerprintCache(quick_cache::sync::Cache<ItemId, Arc<Fingerprint>, ByMemory>);
@@ -125,6 +294,9 @@ impl FingerprintCache {
 pub struct Known<'a> {
     cache: &'a FingerprintCache,
     fresh: HashMap<ItemId, Arc<Fingerprint>>,
+    /// Learned boilerplate, handed on like the fingerprints.
+    learned_to: Option<&'a Learned>,
+    learned: Vec<(SourceId, u64)>,
 }
 
 impl<'a> Known<'a> {
@@ -133,13 +305,25 @@ impl<'a> Known<'a> {
         Known {
             cache,
             fresh: HashMap::new(),
+            learned_to: None,
+            learned: Vec::new(),
         }
     }
 
-    /// The transaction committed: its fingerprints go into the cache.
+    /// Also hands the boilerplate the transaction found to `learned`.
+    pub fn learning(mut self, learned: &'a Learned) -> Known<'a> {
+        self.learned_to = Some(learned);
+        self
+    }
+
+    /// The transaction committed: its fingerprints go into the cache, what
+    /// it found of boilerplate into the learned paragraphs.
     pub fn committed(self) {
         for (id, fp) in self.fresh {
             self.cache.0.insert(id, fp);
+        }
+        if let Some(learned) = self.learned_to {
+            learned.learn(self.learned);
         }
     }
 
@@ -252,5 +436,147 @@ pub struct StatsFn<F>(pub F);
 impl<F: Fn(&str, u64) -> u32> BoilerplateStats for StatsFn<F> {
     fn distinct_items(&self, source: &str, paragraph_hash: u64) -> u32 {
         (self.0)(source, paragraph_hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Source;
+    use crate::store::Store;
+    use chrono::TimeZone;
+
+    const WORDS: &[&str] = &[
+        "harbour", "council", "ferry", "strike", "budget", "minister", "river", "flood", "school",
+        "railway", "hospital", "election", "market", "bridge", "festival", "court", "museum",
+        "airport", "police", "farmers", "storm", "tunnel", "library", "stadium",
+    ];
+
+    /// Invented report number `n`: six paragraphs of its own words.
+    fn report(n: usize) -> Vec<String> {
+        (0..6)
+            .map(|p| {
+                let words: Vec<&str> = (0..30)
+                    .map(|k| WORDS[(n * 7 + p * 13 + k * k * 3 + k * n) % WORDS.len()])
+                    .collect();
+                format!("Report {n} part {p}: {}.", words.join(" "))
+            })
+            .collect()
+    }
+
+    fn item(n: usize, paragraphs: &[String], minutes: i64) -> Item {
+        let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
+        Item {
+            identity: format!("item-{n}"),
+            title: format!("Report number {n} on the harbour council budget"),
+            link: None,
+            published: Some(
+                Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap()
+                    + chrono::Duration::minutes(minutes),
+            ),
+            updated: None,
+            author: None,
+            summary: None,
+            content: Some(body),
+            categories: vec![],
+            enclosures: vec![],
+        }
+    }
+
+    /// The outlet's copy of report `n`: the same text inside the outlet's
+    /// own lines, which it repeats on every item.
+    fn wrapped(n: usize) -> Item {
+        let mut paragraphs = vec![
+            "Subscribers of the Valley Courier read this first in the morning briefing".to_owned(),
+        ];
+        paragraphs.extend(report(n));
+        paragraphs
+            .push("Tell the Valley Courier newsroom what you think of this article".to_owned());
+        item(n, &paragraphs, n as i64)
+    }
+
+    /// Stores three polls (an agency's reports, then the outlet's wrapped
+    /// copies in two polls) and returns each item's story and content hash
+    /// (agency first, in report order), and how many paragraphs the outlet
+    /// was learned to repeat.
+    fn run(prepared: bool) -> (Vec<(i64, Vec<u8>)>, usize) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let sources: Vec<Source> = ["agency", "outlet"]
+            .iter()
+            .map(|id| Source {
+                id: SourceId::new(*id),
+                name: id.to_string(),
+                url: url::Url::parse(&format!("https://{id}.example/feed")).unwrap(),
+                interval: std::time::Duration::from_secs(600),
+                priority: 0,
+                tags: vec![],
+            })
+            .collect();
+        store.sync_sources(&sources).unwrap();
+        let merging = Merging::new(&DedupSettings {
+            enabled: true,
+            thresholds: dedup::Thresholds::default(),
+        });
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+        let agency = SourceId::new("agency");
+        let outlet = SourceId::new("outlet");
+        let polls: Vec<(&SourceId, Vec<Item>)> = vec![
+            (
+                &agency,
+                (0..16).map(|n| item(n, &report(n), n as i64)).collect(),
+            ),
+            (&outlet, (0..8).map(wrapped).collect()),
+            (&outlet, (8..16).map(wrapped).collect()),
+        ];
+        for (source, items) in polls {
+            let mut ready: Vec<Ready> = if prepared {
+                prepare(source, items, now, &merging.learned.of(source))
+            } else {
+                items.into_iter().map(Ready::from).collect()
+            };
+            let mut known = merging.known();
+            store
+                .write_poll(|tx| {
+                    store_items(tx, source, &mut ready, now, &merging.dedup, &mut known)
+                })
+                .unwrap();
+            known.committed();
+        }
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT story_id, content_hash FROM items
+                 ORDER BY source_id, CAST(substr(identity, 6) AS INTEGER)",
+            )
+            .unwrap();
+        let stored = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        (stored, merging.learned.of(&outlet).len())
+    }
+
+    #[test]
+    fn fingerprints_made_before_the_write_give_the_stories_made_inside_it() {
+        let (inside, _) = run(false);
+        let (before, learned) = run(true);
+        assert_eq!(before.len(), 32);
+        assert_eq!(before, inside);
+        // Every wrapped copy joined its report's story; the copies stored
+        // once the outlet's lines were known as boilerplate have the
+        // report's exact content hash.
+        let (reports, copies) = inside.split_at(16);
+        assert!(reports.iter().zip(copies).all(|(r, c)| r.0 == c.0));
+        assert!(
+            reports[10..]
+                .iter()
+                .zip(&copies[10..])
+                .all(|(r, c)| r.1 == c.1)
+        );
+        // The outlet's two lines were learned as its boilerplate, so its
+        // second poll's fingerprints were made against them.
+        assert_eq!(learned, 2);
     }
 }

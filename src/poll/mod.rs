@@ -32,7 +32,7 @@ use url::Url;
 
 use crate::config::{DedupSettings, PollSettings};
 use crate::ingest::{self, FetchedBody, Limits};
-use crate::model::{ContentHash, Item, Source, SourceId};
+use crate::model::{ContentHash, Source, SourceId};
 use crate::ops::metrics::PollSample;
 use crate::ops::{Metrics, Readiness, notify};
 use crate::store::{PollRecord, PollStatus, SourceState, Store};
@@ -86,7 +86,7 @@ impl PollOutcome {
 
 /// A parsed body: its items, the interval the feed asks for, and a note
 /// when items beyond the cap were dropped.
-type Parsed = (Vec<Item>, Option<Duration>, Option<String>);
+type Parsed = (Vec<merge::Ready>, Option<Duration>, Option<String>);
 
 /// The clock the poller reads; tests pass their own.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -101,8 +101,8 @@ struct Inner {
     fetcher: Fetcher,
     store: Store,
     settings: PollSettings,
-    dedup: DedupSettings,
-    fingerprints: Arc<merge::FingerprintCache>,
+    /// What the dedup → store step keeps between polls.
+    merging: Arc<merge::Merging>,
     /// Polls waiting to be written, in groups.
     writes: group::Writes,
     limits: Limits,
@@ -111,6 +111,8 @@ struct Inner {
     /// write queue (so fetches in flight too), across all hosts.
     global: Semaphore,
     hosts: Hosts,
+    /// Parses running, at most one per core.
+    parsing: Semaphore,
     metrics: Metrics,
     readiness: Readiness,
 }
@@ -136,8 +138,7 @@ impl Poller {
                 fetcher: Fetcher::new(settings)?,
                 store,
                 settings: settings.clone(),
-                dedup: dedup.clone(),
-                fingerprints: Arc::new(merge::FingerprintCache::new(merge::CACHE_BYTES)),
+                merging: Arc::new(merge::Merging::new(dedup)),
                 writes: group::Writes::new(settings.concurrency * group::QUEUE_PER_FETCH),
                 limits: Limits {
                     max_body: settings.max_body,
@@ -146,6 +147,9 @@ impl Poller {
                 clock,
                 global: Semaphore::new(settings.concurrency),
                 hosts: Hosts::new(settings.per_host, settings.host_delay),
+                parsing: Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+                ),
                 metrics: Metrics::new(),
                 readiness: Readiness::default(),
             }),
@@ -284,7 +288,7 @@ impl Poller {
                             );
                             PollOutcome::Unchanged
                         } else {
-                            match self.parse(source, &target, &body, now) {
+                            match self.parse(source, &target, body, now).await {
                                 Ok((parsed_items, feed_hint, capped)) => {
                                     seen = parsed_items.len();
                                     items = parsed_items;
@@ -365,7 +369,7 @@ impl Poller {
         let inner = &self.inner;
         let written = inner
             .writes
-            .write(&store, &inner.dedup, &inner.fingerprints, job, global)
+            .write(&store, &inner.merging, job, global)
             .await;
         let outcome = match (outcome, written) {
             (PollOutcome::Ok { .. }, Ok(summary)) => PollOutcome::Ok {
@@ -396,9 +400,27 @@ impl Poller {
         report
     }
 
-    /// Parses a body into items, the interval the feed asks for, and a note
-    /// when items were dropped at the item cap.
-    fn parse(
+    /// Parses a body into items, fingerprinted ready for the store, the
+    /// interval the feed asks for, and a note when items were dropped at the
+    /// item cap. CPU work: it runs on the blocking pool, off the threads
+    /// that serve the merged feed.
+    async fn parse(
+        &self,
+        source: &Source,
+        url: &Url,
+        body: fetch::Body,
+        now: DateTime<Utc>,
+    ) -> Result<Parsed, String> {
+        // More parses at once than there are cores would only queue the
+        // store's writer behind them on the blocking pool.
+        let _core = self.inner.parsing.acquire().await.ok();
+        let (poller, source, url) = (self.clone(), source.clone(), url.clone());
+        tokio::task::spawn_blocking(move || poller.parse_now(&source, &url, &body, now))
+            .await
+            .map_err(|e| format!("the parse failed: {e}"))?
+    }
+
+    fn parse_now(
         &self,
         source: &Source,
         url: &Url,
@@ -426,7 +448,9 @@ impl Poller {
             .iter()
             .find(|w| w.kind == ingest::WarningKind::TooManyItems)
             .map(|w| format!("items capped: {}", w.detail));
-        Ok((parsed.items, hint, capped))
+        let boilerplate = self.inner.merging.learned.of(&source.id);
+        let items = merge::prepare(&source.id, parsed.items, now, &boilerplate);
+        Ok((items, hint, capped))
     }
 
     fn failed(
