@@ -335,10 +335,11 @@ impl<'a> Known<'a> {
     }
 }
 
-/// The memory the fingerprint cache may hold: 16 MB, 5 000–10 000 recent
-/// items (a day of a few hundred busy sources), where nearly all copies are
-/// found. An older candidate is fingerprinted again from its stored text.
-pub const CACHE_BYTES: u64 = 16 << 20;
+/// The memory the fingerprint cache may hold: 12 MB, 4 000–8 000 recent
+/// items (most of a day of a few hundred busy sources), where nearly all
+/// copies are found. An older candidate is fingerprinted again from its
+/// stored text.
+pub const CACHE_BYTES: u64 = 12 << 20;
 
 /// The story a new item with fingerprint `fp` joins, if any.
 fn choose_story(
