@@ -497,7 +497,7 @@ fn store_without_dedup(
                 for (item, at) in &feed_items {
                     if tx.existing_item(&source, &item.identity)?.is_none() {
                         let story = tx.insert_story(&source, &item.identity, *at, *at)?;
-                        tx.insert_item(&source, story, item, &[], 0, *at)?;
+                        tx.insert_item(&source, story, item, &[], 0, &[], *at)?;
                     }
                 }
                 Ok(())

@@ -76,7 +76,7 @@ pub fn store_items(
             Some(old) if old.matches(item, &hash) => {}
             Some(old) => {
                 tx.update_item(old.id, item, &hash, fp.version, now)?;
-                tx.set_keys(old.id, &keys, at.timestamp(), true)?;
+                tx.set_keys(old.id, &keys, at.timestamp())?;
                 tx.refresh_story_date(old.story_id)?;
                 summary.updated += 1;
                 known.fresh.insert(old.id, Arc::new(fp));
@@ -101,10 +101,8 @@ pub fn store_items(
                     }
                     None => tx.insert_story(source, &item.identity, at, now)?,
                 };
-                let id = tx.insert_item(source, story, item, &hash, fp.version, now)?;
-                tx.set_keys(id, &keys, at.timestamp(), false)?;
+                let id = tx.insert_item(source, story, item, &hash, fp.version, &keys, now)?;
                 tx.observe_boilerplate(source, fp.boilerplate_observations())?;
-                tx.story_gained_copy(story, at)?;
                 summary.new += 1;
                 known.fresh.insert(id, Arc::new(fp));
             }

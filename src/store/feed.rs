@@ -364,7 +364,7 @@ mod tests {
                         None => {
                             let date = it.published.unwrap_or(now);
                             let story = tx.insert_story(&source, &it.identity, date, now)?;
-                            tx.insert_item(&source, story, it, &[], 0, now)?;
+                            tx.insert_item(&source, story, it, &[], 0, &[], now)?;
                         }
                     }
                 }

@@ -242,7 +242,11 @@ impl PollTx<'_> {
         Ok(self.tx.last_insert_rowid())
     }
 
-    /// Stores a new item of `source` as a copy of `story`.
+    /// Stores a new item of `source` as a copy of `story`, indexed under
+    /// `keys` for dedup. The story is dated by its earliest copy, so a late
+    /// republication never pushes an old story back to the top of the
+    /// merged feed.
+    #[allow(clippy::too_many_arguments)]
     pub fn insert_item(
         &self,
         source: &SourceId,
@@ -250,27 +254,33 @@ impl PollTx<'_> {
         item: &Item,
         content_hash: &[u8],
         dedup_version: u32,
+        keys: &[u64],
         now: DateTime<Utc>,
     ) -> Result<ItemId, StoreError> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO items (source_id, identity, story_id, title, link, published, updated,
                                 author, summary, content, categories, enclosures, content_hash,
-                                first_seen, changed_at, dedup_version)
+                                first_seen, changed_at, dedup_version, dedup_keys)
              VALUES (:source, :identity, :story, :title, :link, :published, :updated, :author,
                      :summary, :content, :categories, :enclosures, :content_hash, :now, :now,
-                     :dedup_version)",
+                     :dedup_version, :dedup_keys)",
         )?;
         bind(&mut stmt, ":source", source.as_str())?;
         bind(&mut stmt, ":identity", &item.identity)?;
         bind(&mut stmt, ":story", story)?;
+        bind(&mut stmt, ":dedup_keys", key_list(keys))?;
         bind_item_fields(&mut stmt, item, content_hash, dedup_version, now)?;
         stmt.raw_execute()?;
         let id = self.tx.last_insert_rowid();
         self.changed.set(true);
         self.fts.borrow_mut().index.insert(id);
+        let date = item.published.unwrap_or(now).timestamp();
+        self.insert_keys(id, keys, date)?;
         self.tx
-            .prepare_cached("UPDATE stories SET updated_at = ?2 WHERE id = ?1")?
-            .execute(params![story, now.timestamp()])?;
+            .prepare_cached(
+                "UPDATE stories SET sort_date = min(sort_date, ?2), updated_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![story, date, now.timestamp()])?;
         Ok(id)
     }
 
@@ -309,25 +319,15 @@ impl PollTx<'_> {
         Ok(())
     }
 
-    /// Indexes item `id` under exactly `keys`, dated `at` (Unix seconds),
-    /// replacing the keys it had (`had_keys`: false for an item just
-    /// inserted, which has none to remove).
-    pub fn set_keys(
-        &self,
-        id: ItemId,
-        keys: &[u64],
-        at: i64,
-        had_keys: bool,
-    ) -> Result<(), StoreError> {
-        let old: Vec<u8> = if had_keys {
-            self.tx
-                .prepare_cached("SELECT dedup_keys FROM items WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))
-                .optional()?
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
+    /// Indexes stored item `id` under exactly `keys`, dated `at` (Unix
+    /// seconds), in place of the keys it had.
+    pub fn set_keys(&self, id: ItemId, keys: &[u64], at: i64) -> Result<(), StoreError> {
+        let old: Vec<u8> = self
+            .tx
+            .prepare_cached("SELECT dedup_keys FROM items WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default();
         if !old.is_empty() {
             let mut delete = self
                 .tx
@@ -337,9 +337,17 @@ impl PollTx<'_> {
                 delete.execute(params![key, id])?;
             }
         }
+        self.insert_keys(id, keys, at)?;
+        self.tx
+            .prepare_cached("UPDATE items SET dedup_keys = ?2 WHERE id = ?1")?
+            .execute(params![id, key_list(keys)])?;
+        Ok(())
+    }
+
+    /// Adds the rows of `dedup_keys` for item `id`.
+    fn insert_keys(&self, id: ItemId, keys: &[u64], at: i64) -> Result<(), StoreError> {
         // One statement for all of an item's keys (about 16): a single
         // execution costs much less than one per row.
-        let mut blob = Vec::with_capacity(keys.len() * 8);
         for chunk in keys.chunks(KEYS_PER_INSERT) {
             let rows = (0..chunk.len())
                 .map(|i| format!("(?{}, ?1, ?2)", i + 3))
@@ -352,23 +360,9 @@ impl PollTx<'_> {
             insert.raw_bind_parameter(2, at)?;
             for (i, key) in chunk.iter().enumerate() {
                 insert.raw_bind_parameter(i + 3, *key as i64)?;
-                blob.extend_from_slice(&key.to_be_bytes());
             }
             insert.raw_execute()?;
         }
-        self.tx
-            .prepare_cached("UPDATE items SET dedup_keys = ?2 WHERE id = ?1")?
-            .execute(params![id, blob])?;
-        Ok(())
-    }
-
-    /// A new copy dated `date` joined `story`: the story is dated by its
-    /// earliest copy, so a late republication never pushes an old story back
-    /// to the top of the merged feed.
-    pub fn story_gained_copy(&self, story: StoryId, date: DateTime<Utc>) -> Result<(), StoreError> {
-        self.tx
-            .prepare_cached("UPDATE stories SET sort_date = min(sort_date, ?2) WHERE id = ?1")?
-            .execute(params![story, date.timestamp()])?;
         Ok(())
     }
 
@@ -529,6 +523,11 @@ fn bind(
 }
 
 /// Binds the stored fields of an item, the same for an insert and an update.
+/// An item's dedup keys as stored on it (to remove them when it changes).
+fn key_list(keys: &[u64]) -> Vec<u8> {
+    keys.iter().flat_map(|k| k.to_be_bytes()).collect()
+}
+
 fn bind_item_fields(
     stmt: &mut rusqlite::Statement<'_>,
     item: &Item,

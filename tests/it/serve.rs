@@ -90,14 +90,10 @@ impl Desk {
                             let date = it.published.unwrap_or(now);
                             let joined = tx.candidates(&[new.story_key], i64::MIN, i64::MAX)?;
                             let story = match joined.first() {
-                                Some(&(_, story)) => {
-                                    tx.story_gained_copy(story, date)?;
-                                    story
-                                }
+                                Some(&(_, story)) => story,
                                 None => tx.insert_story(&source, &it.identity, date, now)?,
                             };
-                            let id = tx.insert_item(&source, story, it, &[], 0, now)?;
-                            tx.set_keys(id, &[new.story_key], date.timestamp(), false)?;
+                            tx.insert_item(&source, story, it, &[], 0, &[new.story_key], now)?;
                         }
                     }
                 }
