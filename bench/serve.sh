@@ -2,16 +2,20 @@
 # Requests/s of wiredesk's /feed.atom (50 entries) against nginx serving the
 # same bytes as a static file, on 127.0.0.1 only, each run bounded in time.
 #
-#   bench/serve.sh                 # DURATION=10s CONNECTIONS=32 THREADS=2 by default
+#   bench/serve.sh                 # DURATION=10s CONNECTIONS=32 THREADS=2 RUNS=3 by default
 #
 # Needs wrk and nginx (Debian: apt-get install -y wrk nginx-light) and curl.
 # Builds wiredesk --release, generates a database from two local sample
 # feeds (60 items each, 20 of them shared, so 100 stories), and measures:
-#   200 path: GET /feed.atom                  vs  nginx GET /feed.atom
+#   200 path, gzip: GET /feed.atom with Accept-Encoding: gzip
+#                                             vs  nginx gzip_static serving the
+#                                                 same compressed bytes
+#   200 path, identity: GET /feed.atom        vs  nginx GET /feed.atom
 #   304 path: the same with If-None-Match     vs  nginx with its own ETag
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
+RUNS=${RUNS:-3}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 WD_PORT=${WD_PORT:-18080}
@@ -78,8 +82,12 @@ done
 
 mkdir -p "$work/www" "$work/nginx"
 curl -sf "http://127.0.0.1:$WD_PORT/feed.atom" -o "$work/www/feed.atom"
+# The very bytes wiredesk sends gzip-encoded, for nginx's gzip_static.
+curl -sf -H 'Accept-Encoding: gzip' "http://127.0.0.1:$WD_PORT/feed.atom" -o "$work/www/feed.atom.gz"
+gzip -t "$work/www/feed.atom.gz" || { echo "wiredesk did not answer gzip" >&2; exit 1; }
+touch -r "$work/www/feed.atom" "$work/www/feed.atom.gz"
 # nginx workers run as an unprivileged user when started as root.
-chmod 755 "$work" "$work/www" && chmod 644 "$work/www/feed.atom"
+chmod 755 "$work" "$work/www" && chmod 644 "$work/www/feed.atom" "$work/www/feed.atom.gz"
 entries=$(grep -o '<entry>' "$work/www/feed.atom" | wc -l)
 cat >"$work/nginx/nginx.conf" <<NGINX
 worker_processes 2;
@@ -98,6 +106,7 @@ http {
     server {
         listen 127.0.0.1:$NGINX_PORT;
         root $work/www;
+        gzip_static on;
     }
 }
 NGINX
@@ -110,6 +119,8 @@ done
 
 curl -sf "http://127.0.0.1:$NGINX_PORT/feed.atom" | cmp -s - "$work/www/feed.atom" ||
     { echo "nginx on 127.0.0.1:$NGINX_PORT does not serve the feed (port taken?)" >&2; exit 1; }
+curl -sf -H 'Accept-Encoding: gzip' "http://127.0.0.1:$NGINX_PORT/feed.atom" | cmp -s - "$work/www/feed.atom.gz" ||
+    { echo "nginx does not serve the gzip bytes" >&2; exit 1; }
 
 etag_of() { curl -sfI "$1" | tr -d '\r' | awk 'tolower($1) == "etag:" { $1 = ""; sub(/^ /, ""); print }'; }
 wd_etag=$(etag_of "http://127.0.0.1:$WD_PORT/feed.atom")
@@ -123,14 +134,27 @@ rate() { # url [header]
     [ $# -gt 1 ] && args+=(-H "$2")
     wrk "${args[@]}" "$1" | awk '/^Requests\/sec:/ { print $2 }'
 }
-wd200=$(rate "http://127.0.0.1:$WD_PORT/feed.atom")
-ng200=$(rate "http://127.0.0.1:$NGINX_PORT/feed.atom")
-wd304=$(rate "http://127.0.0.1:$WD_PORT/feed.atom" "If-None-Match: $wd_etag")
-wdgz=$(rate "http://127.0.0.1:$WD_PORT/feed.atom" "Accept-Encoding: gzip")
-ng304=$(rate "http://127.0.0.1:$NGINX_PORT/feed.atom" "If-None-Match: $nginx_etag")
+: >"$work/rates"
+for run in $(seq "$RUNS"); do
+    {
+        echo "gzip $(rate "http://127.0.0.1:$WD_PORT/feed.atom" "Accept-Encoding: gzip") $(rate "http://127.0.0.1:$NGINX_PORT/feed.atom" "Accept-Encoding: gzip")"
+        echo "identity $(rate "http://127.0.0.1:$WD_PORT/feed.atom") $(rate "http://127.0.0.1:$NGINX_PORT/feed.atom")"
+        echo "304 $(rate "http://127.0.0.1:$WD_PORT/feed.atom" "If-None-Match: $wd_etag") $(rate "http://127.0.0.1:$NGINX_PORT/feed.atom" "If-None-Match: $nginx_etag")"
+    } >>"$work/rates"
+done
 
-echo "feed: $entries entries, $(wc -c <"$work/www/feed.atom") bytes; wrk -t$THREADS -c$CONNECTIONS -d$DURATION; baseline: nginx $(nginx -v 2>&1 | sed 's/.*\///') static file"
-printf '%-10s %12s %12s %8s %s\n' path wiredesk nginx ratio target
-printf '%-10s %12.0f %12.0f %8.2f %s\n' "200" "$wd200" "$ng200" "$(echo "$wd200 / $ng200" | bc -l)" ">= 0.50"
-printf '%-10s %12.0f %12.0f %8.2f %s\n' "304" "$wd304" "$ng304" "$(echo "$wd304 / $ng304" | bc -l)" ">= 1.00"
-printf '%-10s %12.0f %12s %8s %s\n' "200 gzip" "$wdgz" "-" "-" "(for information: wiredesk's cached gzip bytes)"
+echo "feed: $entries entries, $(wc -c <"$work/www/feed.atom") bytes ($(wc -c <"$work/www/feed.atom.gz") gzip); wrk -t$THREADS -c$CONNECTIONS -d$DURATION; baseline: nginx $(nginx -v 2>&1 | sed 's/.*\///') static file; medians of $RUNS runs"
+python3 - "$work/rates" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    path, wd, ng = line.split()
+    rows.setdefault(path, []).append((float(wd), float(ng)))
+targets = {"gzip": ">= 0.50", "identity": "(for information)", "304": ">= 1.00"}
+print(f"{'path':<10}{'wiredesk':>12}{'nginx':>12}{'ratio':>8}  runs' ratios  target")
+for path, runs in rows.items():
+    wd = statistics.median(r[0] for r in runs)
+    ng = statistics.median(r[1] for r in runs)
+    ratios = " ".join(f"{r[0] / r[1]:.2f}" for r in runs)
+    print(f"{path:<10}{wd:>12.0f}{ng:>12.0f}{statistics.median(r[0] / r[1] for r in runs):>8.2f}  {ratios}  {targets[path]}")
+PY
