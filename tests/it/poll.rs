@@ -526,6 +526,39 @@ async fn the_scheduler_polls_each_source_when_it_falls_due_and_stops_on_shutdown
     assert_eq!(slow.next_poll_at, minute(12));
 }
 
+#[tokio::test(start_paused = true)]
+async fn many_sources_due_at_once_are_all_polled_a_few_tasks_at_a_time() {
+    // With one poll at a time, the scheduler keeps 10 polls as tasks and
+    // the others in its queue: all 40 are polled in the first round, and
+    // the daemon is ready only once the last of them has been.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("agency.xml"), AGENCY_RSS).unwrap();
+    let sources: String = (0..40)
+        .map(|i| {
+            format!("[[sources]]\nid = \"s{i}\"\nurl = \"file:agency.xml\"\ninterval = \"1h\"\n")
+        })
+        .collect();
+    let (settings, store, _) = poller(dir.path(), &sources, "concurrency = 1", t0());
+    let start = tokio::time::Instant::now();
+    let clock = Arc::new(move || {
+        t0() + chrono::Duration::from_std(tokio::time::Instant::now() - start).unwrap()
+    });
+    let poller = Poller::with_clock(&settings.poll, &settings.dedup, store.clone(), clock).unwrap();
+    let readiness = poller.readiness().clone();
+    readiness.store_opened();
+    assert!(readiness.not_ready_because().is_some());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let scheduler = tokio::spawn(poller.run(settings.sources.clone(), shutdown.clone()));
+    readiness.wait().await;
+    // At once, while the scheduler's task waits its turn on this thread.
+    let states = store.source_states().unwrap();
+    assert_eq!(states.len(), 40);
+    let polled = states.iter().filter(|s| s.last_polled_at.is_some()).count();
+    assert_eq!(polled, 40, "ready only once every source was polled");
+    shutdown.cancel();
+    scheduler.await.unwrap();
+}
+
 #[tokio::test]
 async fn a_feed_ttl_lengthens_the_interval_but_never_shortens_it() {
     let dir = tempfile::tempdir().unwrap();
