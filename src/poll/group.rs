@@ -10,10 +10,14 @@
 //! is written again in its own transaction, so one poll's failure never
 //! loses another's items.
 //!
-//! Memory stays bounded: a poll takes a place in the queue before it lets
-//! go of its fetch permit, so at most `[poll].concurrency` polls are being
-//! fetched or parsed and at most [`QUEUE_PER_FETCH`] times that many wait,
-//! parsed, to be written.
+//! The queue holds at most [`QUEUE_ITEMS`] items (a poll with none counts
+//! as one): the bigger a group, the fewer times each page of the randomly
+//! keyed indexes (dedup keys, content hashes, learned boilerplate) is
+//! written, and a cold start of many small feeds is mostly such writes
+//! (issue #8: 10 000 sources x 5 items rewrote ~13 pages per page stored
+//! with groups of at most 32 polls). Memory stays bounded: a poll takes its
+//! room in the queue before it lets go of its place among the
+//! `[poll].concurrency` polls being fetched or parsed.
 
 use std::sync::Mutex;
 
@@ -24,8 +28,9 @@ use super::merge::{self, Known, Merging, Ready};
 use crate::model::SourceId;
 use crate::store::{PollRecord, PollTx, Store, StoreError, WriteSummary};
 
-/// Polls that may wait to be written, per fetch allowed at once.
-pub const QUEUE_PER_FETCH: usize = 4;
+/// Items that may wait, parsed and fingerprinted, to be written: with a
+/// fingerprint, ~6 KB each of a typical news feed.
+pub const QUEUE_ITEMS: usize = 1000;
 
 /// What one poll writes: its items and how the poll went.
 pub struct Job {
@@ -45,17 +50,20 @@ pub struct Writes {
     queue: Mutex<Vec<Queued>>,
     /// Held by the poll writing a group; polls queue for it in order.
     turn: tokio::sync::Mutex<()>,
-    /// Places in the queue.
+    /// Room in the queue, in items.
     room: Semaphore,
+    capacity: u32,
 }
 
 impl Writes {
-    /// Room for `places` polls waiting to be written.
-    pub fn new(places: usize) -> Writes {
+    /// Room for `items` items waiting to be written.
+    pub fn new(items: usize) -> Writes {
+        let capacity = u32::try_from(items.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
         Writes {
             queue: Mutex::new(Vec::new()),
             turn: tokio::sync::Mutex::new(()),
-            room: Semaphore::new(places.max(1)),
+            room: Semaphore::new(capacity as usize),
+            capacity,
         }
     }
 
@@ -69,7 +77,11 @@ impl Writes {
         job: Job,
         fetching: Option<SemaphorePermit<'_>>,
     ) -> Result<WriteSummary, StoreError> {
-        let _place = self.room.acquire().await.ok();
+        // A poll of more items than the queue holds waits for it to empty.
+        let weight = u32::try_from(job.items.len())
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.capacity);
+        let _room = self.room.acquire_many(weight).await.ok();
         drop(fetching);
         let (reply, mut answer) = oneshot::channel();
         self.lock_queue().push(Queued { job, reply });

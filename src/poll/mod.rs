@@ -139,7 +139,7 @@ impl Poller {
                 store,
                 settings: settings.clone(),
                 merging: Arc::new(merge::Merging::new(dedup)),
-                writes: group::Writes::new(settings.concurrency * group::QUEUE_PER_FETCH),
+                writes: group::Writes::new(group::QUEUE_ITEMS),
                 limits: Limits {
                     max_body: settings.max_body,
                     ..Limits::default()
@@ -545,11 +545,11 @@ impl Poller {
         reports
     }
 
-    /// The most polls that are tasks at once: those that may hold a place
-    /// (`[poll].concurrency`) or a place in the write queue, and as many
-    /// again ready to take one.
+    /// The most polls that are tasks at once (~2 KB each while they wait):
+    /// twice those that may hold a place (`[poll].concurrency`), and enough
+    /// waiting to be written to make big groups of small feeds.
     fn max_tasks(&self) -> usize {
-        2 * self.inner.settings.concurrency * (1 + group::QUEUE_PER_FETCH)
+        2 * self.inner.settings.concurrency + 256
     }
 
     /// Polls `sources` on their schedules until `shutdown` is cancelled.

@@ -528,12 +528,12 @@ async fn the_scheduler_polls_each_source_when_it_falls_due_and_stops_on_shutdown
 
 #[tokio::test(start_paused = true)]
 async fn many_sources_due_at_once_are_all_polled_a_few_tasks_at_a_time() {
-    // With one poll at a time, the scheduler keeps 10 polls as tasks and
-    // the others in its queue: all 40 are polled in the first round, and
+    // With one poll at a time, the scheduler keeps 258 polls as tasks and
+    // the others in its queue: all 300 are polled in the first round, and
     // the daemon is ready only once the last of them has been.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("agency.xml"), AGENCY_RSS).unwrap();
-    let sources: String = (0..40)
+    let sources: String = (0..300)
         .map(|i| {
             format!("[[sources]]\nid = \"s{i}\"\nurl = \"file:agency.xml\"\ninterval = \"1h\"\n")
         })
@@ -552,9 +552,9 @@ async fn many_sources_due_at_once_are_all_polled_a_few_tasks_at_a_time() {
     readiness.wait().await;
     // At once, while the scheduler's task waits its turn on this thread.
     let states = store.source_states().unwrap();
-    assert_eq!(states.len(), 40);
+    assert_eq!(states.len(), 300);
     let polled = states.iter().filter(|s| s.last_polled_at.is_some()).count();
-    assert_eq!(polled, 40, "ready only once every source was polled");
+    assert_eq!(polled, 300, "ready only once every source was polled");
     shutdown.cancel();
     scheduler.await.unwrap();
 }
