@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_dedup.sql"),
     include_str!("../../migrations/0005_retention.sql"),
     include_str!("../../migrations/0006_fts_per_transaction.sql"),
+    include_str!("../../migrations/0007_drop_content_hash_index.sql"),
 ];
 
 /// The schema version this build writes.
