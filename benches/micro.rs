@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench --bench micro                      # everything, a few minutes
 //! cargo bench --bench micro -- fingerprint       # one group (a filter)
+//! WIREDESK_BENCH_STORE_ITEMS=1000000 cargo bench --bench micro -- dedup_store
 //! ```
 //!
 //! Every group has a baseline measured in the same run, so that results can
@@ -13,6 +14,7 @@
 //! |---|---|---|
 //! | `ingest` | `ingest::parse` of one 50-item RSS 2.0 / Atom document (and of the RSS one without `<figure>`s) | `feed_rs::parser::parse` of the same bytes |
 //! | `fingerprint` | `dedup::fingerprint` of 50 sanitised items | SHA-256 of the same bytes |
+//! | `dedup_store` | one 20-item poll through `poll::merge::prepare` (fingerprints, before the write) and `store_items` (one write transaction), into a store of 10 000 and of `WIREDESK_BENCH_STORE_ITEMS` (default 100 000) items; also the write alone, and the same poll written again unchanged | the same polls with `[dedup] enabled = false`, and as plain inserts (no fingerprint, no keys) |
 //!
 //! The corpus is generated here, deterministically: invented words, names
 //! and places (non-ASCII among them), several paragraphs of HTML per item
@@ -28,15 +30,17 @@
 //! a store where nearly every candidate is a real copy.
 //!
 //! Run without `--bench` (`cargo test --benches`, or `cargo bench -- --test`)
-//! every benchmark runs once: a quick check that they work.
+//! every benchmark runs once on small stores: a quick check that they work.
 
 // A measuring tool run by hand: a failed setup ends it with the reason,
 // which is what `expect` does.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::hint::black_box;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{
@@ -44,18 +48,38 @@ use criterion::{
 };
 use sha2::{Digest, Sha256};
 
-use wiredesk::dedup::{DedupInput, NoBoilerplate, fingerprint};
+use wiredesk::config::DedupSettings;
+use wiredesk::dedup::{DedupInput, NoBoilerplate, Thresholds, fingerprint};
 use wiredesk::ingest::{FetchedBody, Limits, parse};
-use wiredesk::model::Item;
+use wiredesk::model::{Item, Source, SourceId};
+use wiredesk::poll::merge;
+use wiredesk::store::Store;
 
 /// Items in one generated feed document (ingest, fingerprint).
 const DOC_ITEMS: usize = 50;
-/// Sources the generated polls come from.
+/// New items in one poll written by `dedup_store`.
+const POLL_ITEMS: usize = 20;
+/// The smaller store of `dedup_store`.
+const SMALL_STORE: usize = 10_000;
+/// The larger store's default; `WIREDESK_BENCH_STORE_ITEMS` overrides it.
+const LARGE_STORE_DEFAULT: usize = 100_000;
+/// `dedup_store` restores the prefilled store once the polls it has
+/// written grew it by this share, so every measurement sees a store within
+/// 5 % of its nominal size.
+const MAX_DRIFT: f64 = 0.05;
+/// Sources in the stores (the bench's polls come from these too).
 const SOURCES: usize = 50;
 
 /// The clock of every generated item and write: 2026-11-28 12:00 UTC.
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap()
+}
+
+/// `cargo bench` passes `--bench`; without it criterion runs every
+/// benchmark once as a test, and the stores are kept small.
+fn measuring() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test")
 }
 
 fn config() -> Criterion {
@@ -446,6 +470,19 @@ fn source_name(i: usize) -> String {
     format!("outlet-{i:02}")
 }
 
+fn sources() -> Vec<Source> {
+    (0..SOURCES)
+        .map(|i| Source {
+            id: SourceId::new(source_name(i)),
+            name: format!("{} Nachrichten & Söhne", FIRST_NAMES[i % FIRST_NAMES.len()]),
+            url: url::Url::parse(&format!("https://{}.example/feed", source_name(i))).unwrap(),
+            interval: Duration::from_secs(900),
+            priority: 0,
+            tags: vec!["world".into()],
+        })
+        .collect()
+}
+
 /// Generates polls: each from the next source, its items three quarters
 /// new stories and one quarter republications of stories other sources
 /// published in the last few polls, dated in `span` before [`t0`].
@@ -518,6 +555,19 @@ impl Polls {
             self.recent.pop_front();
         }
         (source, entries)
+    }
+
+    /// The next poll as the items `ingest` hands on.
+    fn poll(&mut self, n: usize) -> (SourceId, Vec<Item>) {
+        let (source, entries) = self.entries(n, true);
+        let items = ingest(&source, &rss(&source, &entries));
+        assert_eq!(items.len(), n, "{source}: every generated item parses");
+        (SourceId::new(source), items)
+    }
+
+    /// Forgets the recent stories (the store they were written to is gone).
+    fn forget(&mut self) {
+        self.recent.clear();
     }
 }
 
@@ -640,9 +690,352 @@ fn bench_fingerprint(c: &mut Criterion) {
     group.finish();
 }
 
+// ---------------------------------------------------------------------------
+// dedup_store
+
+/// How one `dedup_store` benchmark writes a poll.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// The daemon's step with dedup on: `prepare` (the fingerprints, made
+    /// before the write) then `store_items` in one write transaction.
+    Dedup,
+    /// The same, timing the write transaction alone: what holds the one
+    /// writer, while `prepare` runs in parallel with other polls.
+    DedupWriteOnly,
+    /// `prepare` and `store_items` with `[dedup] enabled = false`: the same
+    /// items, each its own story (still fingerprinted: the content hash
+    /// and keys come from the fingerprint).
+    DedupDisabled,
+    /// No fingerprint, no keys: the item and its story rows alone, as
+    /// `examples/dedup_eval.rs` measures its baseline.
+    PlainInsert,
+    /// A poll already stored, written again unchanged (a feed that gained
+    /// an item lists its old ones again).
+    Unchanged,
+}
+
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Dedup => "dedup",
+            Step::DedupWriteOnly => "dedup_write_only",
+            Step::DedupDisabled => "dedup_disabled_baseline",
+            Step::PlainInsert => "plain_insert_baseline",
+            Step::Unchanged => "unchanged_repoll",
+        }
+    }
+}
+
+/// The prefilled stores, built once per run on first use.
+struct Prefill {
+    dir: tempfile::TempDir,
+    /// Generates the prefill's items; kept to grow a store further.
+    polls: Polls,
+    /// Items in the largest store built so far.
+    stored: usize,
+    /// Pristine copies, by item count.
+    pristine: Vec<(usize, PathBuf)>,
+}
+
+impl Prefill {
+    fn new() -> Prefill {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let store = Store::open(&dir.path().join("growing.db")).expect("open the store");
+        store.sync_sources(&sources()).expect("record the sources");
+        Prefill {
+            dir,
+            // A month of items: a quarter of them inside the window of the
+            // bench's new items.
+            polls: Polls::new(3, 1 << 40, Duration::from_secs(30 * 86_400)),
+            stored: 0,
+            pristine: Vec::new(),
+        }
+    }
+
+    /// A pristine store of `count` items (grown through the daemon's own
+    /// dedup → store step, in polls of 500 items, a quarter copies).
+    fn store_of(&mut self, count: usize) -> PathBuf {
+        if let Some((_, path)) = self.pristine.iter().find(|(n, _)| *n == count) {
+            return path.clone();
+        }
+        assert!(
+            count >= self.stored,
+            "stores are built smallest first ({count} < {})",
+            self.stored
+        );
+        // Grown from the largest store built so far (a move, not a copy,
+        // made it pristine: one copy of a large store is enough).
+        let growing = self.dir.path().join("growing.db");
+        if let Some((_, largest)) = self.pristine.last() {
+            copy_db(largest, &growing);
+        }
+        let store = Store::open(&growing).expect("open the store");
+        let settings = DedupSettings {
+            enabled: true,
+            thresholds: Thresholds::default(),
+        };
+        let merging = merge::Merging::new(&settings);
+        let started = Instant::now();
+        let from = self.stored;
+        while self.stored < count {
+            let n = (count - self.stored).min(500);
+            let (source, entries) = self.polls.entries(n, true);
+            let items = ingest(&source, &rss(&source, &entries));
+            let source = SourceId::new(source);
+            let learned = merging.learned.of(&source);
+            let mut ready = merge::prepare(&source, items, t0(), &learned);
+            let mut known = merging.known();
+            store
+                .write_poll(|tx| {
+                    merge::store_items(tx, &source, &mut ready, t0(), &settings, &mut known)
+                })
+                .expect("prefill the store");
+            known.committed();
+            self.stored += n;
+            if self.stored.is_multiple_of(20_000) && self.stored < count {
+                eprintln!("dedup_store: prefilling, {} / {count} items", self.stored);
+            }
+        }
+        let counts = store.counts().expect("count the store");
+        drop(store);
+        let path = self.dir.path().join(format!("pristine-{count}.db"));
+        for suffix in ["", "-wal", "-shm"] {
+            let from = with_suffix(&growing, suffix);
+            if from.exists() {
+                std::fs::rename(&from, with_suffix(&path, suffix)).expect("move the store");
+            }
+        }
+        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+        eprintln!(
+            "dedup_store: prefilled {count} items ({} stories) in {:.0} s ({:.0} µs per item), {:.0} MB",
+            counts.stories,
+            started.elapsed().as_secs_f64(),
+            started.elapsed().as_secs_f64() * 1e6 / (count - from).max(1) as f64,
+            bytes as f64 / 1e6
+        );
+        self.pristine.push((count, path.clone()));
+        path
+    }
+}
+
+/// Copies a closed SQLite database (and its WAL, if one was left).
+fn copy_db(from: &Path, to: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let (f, t) = (with_suffix(from, suffix), with_suffix(to, suffix));
+        let _ = std::fs::remove_file(&t);
+        if f.exists() {
+            std::fs::copy(&f, &t).expect("copy the store");
+        }
+    }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// A working copy of a prefilled store that one benchmark writes polls to.
+struct Work {
+    pristine: PathBuf,
+    path: PathBuf,
+    base: usize,
+    store: Option<Store>,
+    merging: merge::Merging,
+    polls: Polls,
+    /// Items written since the last restore.
+    added: usize,
+    /// A poll already stored (for [`Step::Unchanged`]).
+    stored_poll: (SourceId, Vec<Item>),
+    restores: usize,
+    written: usize,
+    merged: usize,
+}
+
+impl Work {
+    fn new(pristine: PathBuf, base: usize, dir: &Path) -> Work {
+        let mut work = Work {
+            pristine,
+            path: dir.join("work.db"),
+            base,
+            store: None,
+            merging: merging(),
+            // The same polls for every benchmark: new stories dated in the
+            // last six hours.
+            polls: Polls::new(4, 1 << 50, Duration::from_secs(6 * 3600)),
+            added: 0,
+            stored_poll: (SourceId::new(""), Vec::new()),
+            restores: 0,
+            written: 0,
+            merged: 0,
+        };
+        work.restore();
+        work
+    }
+
+    /// Back to the pristine store, with an empty fingerprint cache (item
+    /// ids are given again) and nothing learned, as after a restart, then
+    /// one untimed poll so that the next polls have recent stories to be
+    /// copies of.
+    fn restore(&mut self) {
+        drop(self.store.take());
+        copy_db(&self.pristine, &self.path);
+        self.store = Some(Store::open(&self.path).expect("open the working store"));
+        self.merging = merging();
+        self.polls.forget();
+        self.added = 0;
+        let (source, items) = self.polls.poll(POLL_ITEMS);
+        self.stored_poll = (source.clone(), items.clone());
+        self.write(Step::Dedup, &source, items);
+        self.restores += 1;
+    }
+
+    /// Writes one poll: the time `how` measures, and the items merged into
+    /// a stored story.
+    fn write(&mut self, how: Step, source: &SourceId, items: Vec<Item>) -> (Duration, usize) {
+        let store = self.store.as_ref().expect("an open store");
+        let settings = DedupSettings {
+            enabled: how != Step::DedupDisabled,
+            thresholds: Thresholds::default(),
+        };
+        let now = t0();
+        if how == Step::PlainInsert {
+            let started = Instant::now();
+            let added = store
+                .write_poll(|tx| {
+                    let mut added = 0;
+                    for item in &items {
+                        if tx.existing_item(source, &item.identity)?.is_none() {
+                            let at = item.published.unwrap_or(now);
+                            let story = tx.insert_story(source, &item.identity, at, now)?;
+                            tx.insert_item(source, story, item, &[], 0, &[], now)?;
+                            added += 1;
+                        }
+                    }
+                    Ok(added)
+                })
+                .expect("store the poll");
+            let took = started.elapsed();
+            self.added += added;
+            return (took, 0);
+        }
+        // As a poll does: the fingerprints made before the write, against
+        // the boilerplate learned so far, then the write.
+        let started = Instant::now();
+        let learned = self.merging.learned.of(source);
+        let mut ready = merge::prepare(source, items, now, &learned);
+        let prepared = started.elapsed();
+        let started = Instant::now();
+        let mut known = self.merging.known();
+        let summary = store
+            .write_poll(|tx| merge::store_items(tx, source, &mut ready, now, &settings, &mut known))
+            .expect("store the poll");
+        known.committed();
+        let wrote = started.elapsed();
+        self.added += summary.new;
+        let took = match how {
+            Step::DedupWriteOnly => wrote,
+            _ => prepared + wrote,
+        };
+        (took, summary.merged)
+    }
+
+    /// Writes `iters` polls the way `how` does; the time it measures
+    /// (generating, parsing and restoring are not timed).
+    fn run(&mut self, how: Step, iters: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            if self.added as f64 > self.base as f64 * MAX_DRIFT {
+                self.restore();
+            }
+            let (source, items) = if how == Step::Unchanged {
+                (self.stored_poll.0.clone(), self.stored_poll.1.clone())
+            } else {
+                self.polls.poll(POLL_ITEMS)
+            };
+            let n = items.len();
+            let (took, merged) = self.write(how, &source, items);
+            total += took;
+            self.merged += merged;
+            self.written += n;
+        }
+        total
+    }
+}
+
+/// What the dedup → store step keeps between polls (fingerprint cache,
+/// learned boilerplate), new.
+fn merging() -> merge::Merging {
+    merge::Merging::new(&DedupSettings {
+        enabled: true,
+        thresholds: Thresholds::default(),
+    })
+}
+
+fn large_store() -> usize {
+    match std::env::var("WIREDESK_BENCH_STORE_ITEMS") {
+        Ok(v) => v
+            .replace('_', "")
+            .parse()
+            .unwrap_or_else(|_| panic!("WIREDESK_BENCH_STORE_ITEMS={v}: not a number of items")),
+        Err(_) => LARGE_STORE_DEFAULT,
+    }
+}
+
+fn bench_dedup_store(c: &mut Criterion) {
+    let sizes: Vec<usize> = if measuring() {
+        let mut s = vec![SMALL_STORE, large_store()];
+        s.sort_unstable();
+        s.dedup();
+        s
+    } else {
+        vec![200, 400]
+    };
+    let prefill: RefCell<Option<Prefill>> = RefCell::new(None);
+    let mut group = c.benchmark_group("dedup_store");
+    // A poll takes milliseconds: the same number of polls in every sample.
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements(POLL_ITEMS as u64));
+    for &size in &sizes {
+        for how in [
+            Step::Dedup,
+            Step::DedupWriteOnly,
+            Step::DedupDisabled,
+            Step::PlainInsert,
+            Step::Unchanged,
+        ] {
+            // Built on first use, so a filter that skips this benchmark
+            // skips the prefill too.
+            let work: RefCell<Option<Work>> = RefCell::new(None);
+            group.bench_function(BenchmarkId::new(how.name(), size), |b| {
+                // Outside `iter_custom`, whose wall time criterion's
+                // warm-up counts: the prefill is no part of a poll.
+                let mut work = work.borrow_mut();
+                let work = work.get_or_insert_with(|| {
+                    let mut prefill = prefill.borrow_mut();
+                    let prefill = prefill.get_or_insert_with(Prefill::new);
+                    let pristine = prefill.store_of(size);
+                    Work::new(pristine, size, prefill.dir.path())
+                });
+                b.iter_custom(|iters| work.run(how, iters));
+            });
+            if let Some(work) = work.borrow().as_ref() {
+                eprintln!(
+                    "dedup_store/{}/{size}: {} items written ({} merged into a story), {} restores of the {size}-item store",
+                    how.name(),
+                    work.written,
+                    work.merged,
+                    work.restores
+                );
+            }
+        }
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = micro;
     config = config();
-    targets = bench_ingest, bench_fingerprint
+    targets = bench_ingest, bench_fingerprint, bench_dedup_store
 }
 criterion_main!(micro);
