@@ -15,6 +15,7 @@
 //! | `ingest` | `ingest::parse` of one 50-item RSS 2.0 / Atom document (and of the RSS one without `<figure>`s) | `feed_rs::parser::parse` of the same bytes |
 //! | `fingerprint` | `dedup::fingerprint` of 50 sanitised items | SHA-256 of the same bytes |
 //! | `dedup_store` | one 20-item poll through `poll::merge::prepare` (fingerprints, before the write) and `store_items` (one write transaction), into a store of 10 000 and of `WIREDESK_BENCH_STORE_ITEMS` (default 100 000) items; also the write alone, and the same poll written again unchanged | the same polls with `[dedup] enabled = false`, and as plain inserts (no fingerprint, no keys) |
+//! | `render` | a 50-entry page as Atom, RSS and JSON Feed | escaping the entries' text once |
 //!
 //! The corpus is generated here, deterministically: invented words, names
 //! and places (non-ASCII among them), several paragraphs of HTML per item
@@ -51,11 +52,12 @@ use sha2::{Digest, Sha256};
 use wiredesk::config::DedupSettings;
 use wiredesk::dedup::{DedupInput, NoBoilerplate, Thresholds, fingerprint};
 use wiredesk::ingest::{FetchedBody, Limits, parse};
-use wiredesk::model::{Item, Source, SourceId};
+use wiredesk::model::{Item, Source, SourceId, StoredItem, Story, story_uid};
 use wiredesk::poll::merge;
+use wiredesk::serve::render::{self, Entries, FeedMeta};
 use wiredesk::store::Store;
 
-/// Items in one generated feed document (ingest, fingerprint).
+/// Items in one generated feed document (ingest, fingerprint, render).
 const DOC_ITEMS: usize = 50;
 /// New items in one poll written by `dedup_store`.
 const POLL_ITEMS: usize = 20;
@@ -1033,9 +1035,113 @@ fn bench_dedup_store(c: &mut Criterion) {
     group.finish();
 }
 
+// ---------------------------------------------------------------------------
+// render
+
+/// A page of `DOC_ITEMS` stories as the store would return it: each the
+/// agency's item, half of them with one to three republications.
+fn page() -> Vec<Story> {
+    let mut polls = Polls::new(5, 0, Duration::from_secs(86_400));
+    let (agency, entries) = polls.entries(DOC_ITEMS, false);
+    let originals = ingest(&agency, &rss(&agency, &entries));
+    let first_seen = t0();
+    let stored = |id: i64, source: &str, item: Item| StoredItem {
+        id,
+        source_id: SourceId::new(source),
+        source_name: format!("{source}: Nachrichten & Söhne"),
+        source_url: format!("https://{source}.example/feed"),
+        source_priority: 0,
+        source_tags: vec!["world".into(), "économie".into()],
+        item,
+        first_seen,
+    };
+    let mut next_id = 1_000;
+    entries
+        .iter()
+        .zip(originals)
+        .enumerate()
+        .map(|(k, (entry, original))| {
+            let mut copies = vec![stored(k as i64, &agency, original)];
+            for c in 0..(k % 2) * (1 + k % 3) {
+                let outlet = source_name(10 + c);
+                let body = polls.corpus.body(&entry.story, true);
+                let copy = Entry {
+                    story: entry.story.clone(),
+                    republished: true,
+                    body,
+                };
+                let item = ingest(&outlet, &rss(&outlet, &[copy])).remove(0);
+                next_id += 1;
+                copies.push(stored(next_id, &outlet, item));
+            }
+            let uid = story_uid(&copies[0].source_id, &copies[0].item.identity);
+            Story::from_copies(k as i64, uid, copies).unwrap()
+        })
+        .collect()
+}
+
+fn bench_render(c: &mut Criterion) {
+    let stories = page();
+    let meta = |ext: &str| FeedMeta {
+        title: "wiredesk — Nachrichten & Analysen".into(),
+        self_url: format!("http://127.0.0.1:8080/feed.{ext}?limit=50"),
+        home_url: "http://127.0.0.1:8080/".into(),
+        next_url: Some(format!(
+            "http://127.0.0.1:8080/feed.{ext}?limit=50&before=2026-11-28T11%3A00%3A00Z"
+        )),
+        entries: Entries::Stories,
+    };
+    let now = t0();
+    type Render = fn(&FeedMeta, &[Story], DateTime<Utc>) -> String;
+    let formats: [(&str, &str, Render); 3] = [
+        ("atom", "atom", render::atom),
+        ("rss", "rss", render::rss),
+        ("json", "json", render::json),
+    ];
+    // What every entry must carry, escaped once: the shown copy's title,
+    // summary and content, and the other copies' names and links.
+    let escape_floor = |stories: &[Story]| {
+        let mut out = String::new();
+        for s in stories {
+            let item = &s.chosen.item;
+            html_escape::encode_text_to_string(&item.title, &mut out);
+            for html in [&item.summary, &item.content].into_iter().flatten() {
+                html_escape::encode_text_to_string(html, &mut out);
+            }
+            for other in &s.others {
+                html_escape::encode_text_to_string(&other.source_name, &mut out);
+                if let Some(link) = &other.item.link {
+                    html_escape::encode_double_quoted_attribute_to_string(link, &mut out);
+                }
+            }
+        }
+        out
+    };
+
+    let mut group = c.benchmark_group("render");
+    for (name, ext, f) in formats {
+        let meta = meta(ext);
+        let bytes = f(&meta, &stories, now).len();
+        group.throughput(Throughput::ElementsAndBytes {
+            elements: stories.len() as u64,
+            bytes: bytes as u64,
+        });
+        group.bench_function(name, |b| b.iter(|| f(&meta, black_box(&stories), now)));
+    }
+    let floor = escape_floor(&stories).len();
+    group.throughput(Throughput::ElementsAndBytes {
+        elements: stories.len() as u64,
+        bytes: floor as u64,
+    });
+    group.bench_function("escape_floor_baseline", |b| {
+        b.iter(|| escape_floor(black_box(&stories)))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = micro;
     config = config();
-    targets = bench_ingest, bench_fingerprint, bench_dedup_store
+    targets = bench_ingest, bench_fingerprint, bench_dedup_store, bench_render
 }
 criterion_main!(micro);
