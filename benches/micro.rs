@@ -785,7 +785,7 @@ impl Prefill {
             let items = ingest(&source, &rss(&source, &entries));
             let source = SourceId::new(source);
             let learned = merging.learned.of(&source);
-            let mut ready = merge::prepare(&source, items, t0(), &learned);
+            let mut ready = merge::prepare(&source, items, t0(), &learned, &Default::default());
             let mut known = merging.known();
             store
                 .write_poll(|tx| {
@@ -925,7 +925,10 @@ impl Work {
         // the boilerplate learned so far, then the write.
         let started = Instant::now();
         let learned = self.merging.learned.of(source);
-        let mut ready = merge::prepare(source, items, now, &learned);
+        let unchanged = store
+            .unchanged_items(source, &items, wiredesk::dedup::NORMALISATION_VERSION)
+            .expect("read the store");
+        let mut ready = merge::prepare(source, items, now, &learned, &unchanged);
         let prepared = started.elapsed();
         let started = Instant::now();
         let mut known = self.merging.known();

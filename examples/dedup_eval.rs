@@ -272,7 +272,7 @@ fn main() {
             // As a poll does: fingerprints made before the write, then the
             // write (both counted).
             let learned = merging.learned.of(&source);
-            let mut ready = merge::prepare(&source, feed_items, at, &learned);
+            let mut ready = merge::prepare(&source, feed_items, at, &learned, &Default::default());
             let mut known = merging.known();
             store
                 .write_poll(|tx| {
@@ -594,7 +594,13 @@ fn prefill(store: &Store, merging: &merge::Merging, count: usize, first: i64, la
             })
             .collect();
         let now = chrono::DateTime::from_timestamp(last, 0).unwrap_or_default();
-        let mut batch = merge::prepare(source, batch, now, &merging.learned.of(source));
+        let mut batch = merge::prepare(
+            source,
+            batch,
+            now,
+            &merging.learned.of(source),
+            &Default::default(),
+        );
         let mut known = merging.known();
         store
             .write_poll(|tx| {

@@ -58,6 +58,14 @@ pub fn store_items(
             summary.tombstoned += 1;
             continue;
         }
+        // An item stored as it is now, under this normalisation, keeps the
+        // hash and keys it was given when it came: nothing to fingerprint.
+        if let Some(old) = &existing
+            && old.dedup_version == dedup::NORMALISATION_VERSION
+            && old.same_fields(item)
+        {
+            continue;
+        }
         let stats = Recording::new(TxStats(tx));
         let fp = match print.take() {
             Some(print) if print.holds(source, &stats) => print.fp,
@@ -149,12 +157,16 @@ impl Prepared {
 
 /// Fingerprints the items of one poll of `source`, outside the write,
 /// taking `boilerplate` as the paragraphs the source is known to repeat.
-/// `now` dates the items that carry no date, as [`store_items`] does.
+/// `now` dates the items that carry no date, as [`store_items`] does. The
+/// items named in `unchanged` (stored as they are, see
+/// [`crate::store::Store::unchanged_items`]) are not fingerprinted: the
+/// write leaves them alone (and fingerprints one that changed meanwhile).
 pub fn prepare(
     source: &SourceId,
     items: Vec<Item>,
     now: DateTime<Utc>,
     boilerplate: &HashSet<u64>,
+    unchanged: &HashSet<String>,
 ) -> Vec<Ready> {
     let stats = StatsFn(|_: &str, h: u64| {
         if boilerplate.contains(&h) {
@@ -166,6 +178,9 @@ pub fn prepare(
     items
         .into_iter()
         .map(|item| {
+            if unchanged.contains(&item.identity) {
+                return Ready::from(item);
+            }
             let at = item.published.unwrap_or(now).timestamp();
             let fp = fingerprint_item(source, &item, at, &stats);
             let assumed = fp
@@ -530,7 +545,13 @@ mod tests {
         ];
         for (source, items) in polls {
             let mut ready: Vec<Ready> = if prepared {
-                prepare(source, items, now, &merging.learned.of(source))
+                prepare(
+                    source,
+                    items,
+                    now,
+                    &merging.learned.of(source),
+                    &HashSet::new(),
+                )
             } else {
                 items.into_iter().map(Ready::from).collect()
             };

@@ -449,7 +449,20 @@ impl Poller {
             .find(|w| w.kind == ingest::WarningKind::TooManyItems)
             .map(|w| format!("items capped: {}", w.detail));
         let boilerplate = self.inner.merging.learned.of(&source.id);
-        let items = merge::prepare(&source.id, parsed.items, now, &boilerplate);
+        // Most items of a feed that changed are the ones stored last time.
+        let unchanged = self
+            .inner
+            .store
+            .unchanged_items(
+                &source.id,
+                &parsed.items,
+                crate::dedup::NORMALISATION_VERSION,
+            )
+            .unwrap_or_else(|e| {
+                tracing::debug!(source = %source.id, error = %e, "cannot tell unchanged items");
+                Default::default()
+            });
+        let items = merge::prepare(&source.id, parsed.items, now, &boilerplate, &unchanged);
         Ok((items, hint, capped))
     }
 

@@ -483,6 +483,35 @@ mod tests {
     }
 
     #[test]
+    fn only_items_stored_as_they_are_count_as_unchanged() {
+        let (_dir, store) = store();
+        let agency = SourceId::new("agency");
+        write(&store, "agency", &[new_item(1, "One"), new_item(2, "Two")]);
+        let polled = [
+            new_item(1, "One"),
+            new_item(2, "Two, corrected"),
+            new_item(3, "Three"),
+        ];
+        let same = store.unchanged_items(&agency, &polled, 0).unwrap();
+        assert_eq!(same, ["id-1".to_owned()].into_iter().collect());
+        // Stored under another normalisation: fingerprinted again.
+        assert!(
+            store
+                .unchanged_items(&agency, &polled, 1)
+                .unwrap()
+                .is_empty()
+        );
+        // Another source's item of the same identity is not this one.
+        let outlet = SourceId::new("outlet");
+        assert!(
+            store
+                .unchanged_items(&outlet, &polled, 0)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn a_malformed_search_is_a_bad_search_not_a_store_failure() {
         let (_dir, store) = store();
         for bad in ["\"unclosed", "AND AND", "nosuchcolumn: x", "(a"] {

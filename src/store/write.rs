@@ -50,13 +50,19 @@ pub struct ExistingItem {
     content: Option<String>,
     categories: String,
     enclosures: String,
+    /// The dedup normalisation its hash and keys were made with.
+    pub dedup_version: u32,
 }
 
 impl ExistingItem {
     /// Whether `item`, with `content_hash`, is what is stored.
     pub fn matches(&self, item: &Item, content_hash: &[u8]) -> bool {
-        self.content_hash == content_hash
-            && self.title == item.title
+        self.content_hash == content_hash && self.same_fields(item)
+    }
+
+    /// Whether `item`'s fields are those stored (its content hash aside).
+    pub fn same_fields(&self, item: &Item) -> bool {
+        self.title == item.title
             && self.link == item.link
             && self.published == item.published.map(|d| d.timestamp())
             && self.updated == item.updated.map(|d| d.timestamp())
@@ -125,30 +131,7 @@ impl PollTx<'_> {
         source: &SourceId,
         identity: &str,
     ) -> Result<Option<ExistingItem>, StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT id, story_id, content_hash, title, link, published, updated, author, summary,
-                    content, categories, enclosures
-             FROM items WHERE source_id = ?1 AND identity = ?2",
-        )?;
-        let found = stmt
-            .query_row(params![source.as_str(), identity], |r| {
-                Ok(ExistingItem {
-                    id: r.get(0)?,
-                    story_id: r.get(1)?,
-                    content_hash: r.get(2)?,
-                    title: r.get(3)?,
-                    link: r.get(4)?,
-                    published: r.get(5)?,
-                    updated: r.get(6)?,
-                    author: r.get(7)?,
-                    summary: r.get(8)?,
-                    content: r.get(9)?,
-                    categories: r.get(10)?,
-                    enclosures: r.get(11)?,
-                })
-            })
-            .optional()?;
-        Ok(found)
+        existing_item(&self.tx, source, identity)
     }
 
     /// Whether retention deleted `identity` of `source` (a feed that still
@@ -438,6 +421,27 @@ impl Store {
         candidate(&self.reader(), id)
     }
 
+    /// Which of `items` of `source` are stored with the same fields under
+    /// dedup normalisation `version`, read outside a write (by identity).
+    pub fn unchanged_items(
+        &self,
+        source: &SourceId,
+        items: &[Item],
+        version: u32,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let conn = self.reader();
+        let mut same = std::collections::HashSet::new();
+        for item in items {
+            if let Some(old) = existing_item(&conn, source, &item.identity)?
+                && old.dedup_version == version
+                && old.same_fields(item)
+            {
+                same.insert(item.identity.clone());
+            }
+        }
+        Ok(same)
+    }
+
     /// [`PollTx::boilerplate_count`], outside a write.
     pub fn boilerplate_count(&self, source: &str, para_hash: u64) -> Result<u32, StoreError> {
         boilerplate_count(&self.reader(), source, para_hash)
@@ -523,6 +527,38 @@ fn bind(
 }
 
 /// Binds the stored fields of an item, the same for an insert and an update.
+fn existing_item(
+    conn: &Connection,
+    source: &SourceId,
+    identity: &str,
+) -> Result<Option<ExistingItem>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, story_id, content_hash, title, link, published, updated, author, summary,
+                content, categories, enclosures, dedup_version
+         FROM items WHERE source_id = ?1 AND identity = ?2",
+    )?;
+    let found = stmt
+        .query_row(params![source.as_str(), identity], |r| {
+            Ok(ExistingItem {
+                id: r.get(0)?,
+                story_id: r.get(1)?,
+                content_hash: r.get(2)?,
+                title: r.get(3)?,
+                link: r.get(4)?,
+                published: r.get(5)?,
+                updated: r.get(6)?,
+                author: r.get(7)?,
+                summary: r.get(8)?,
+                content: r.get(9)?,
+                categories: r.get(10)?,
+                enclosures: r.get(11)?,
+                dedup_version: r.get(12)?,
+            })
+        })
+        .optional()?;
+    Ok(found)
+}
+
 /// An item's dedup keys as stored on it (to remove them when it changes).
 fn key_list(keys: &[u64]) -> Vec<u8> {
     keys.iter().flat_map(|k| k.to_be_bytes()).collect()
