@@ -147,10 +147,12 @@ def main():
     pool = [story(rng, f"w{k}") for k in range(max(1, a.sources * a.items // 8))]
     urls, copies, total, size = [], 0, 0, 0
     for si, src in enumerate(sources):
-        srng = random.Random(a.seed * 7919 + si)
         items = []
         n_new = 3 if (a.round > 1 and si < a.changed) else 0
         for j in range(-n_new, a.items - n_new):
+            # One generator per (source, item): an item is the same in every
+            # round, so round 2 differs from round 1 by its new items only.
+            srng = random.Random(f"{a.seed}-{si}-{j}")
             is_copy = srng.random() < a.copy_share
             st = srng.choice(pool) if is_copy else story(srng, f"{src['id']}-{j}")
             copies += is_copy
