@@ -290,11 +290,15 @@ pub fn load(
         file: file.to_owned(),
         reason: e.to_string(),
     })?;
-    let base_dir = file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    from_str(&text, file, &base_dir, env)
+    from_str(&text, file, &folder_of(file), env)
+}
+
+/// The folder a config file's relative paths start from: `wiredesk.toml`
+/// given bare is in the current folder (its `parent()` is empty, not none).
+fn folder_of(file: &Path) -> PathBuf {
+    file.parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Parses config text as if read from `file`, resolving relative paths
@@ -827,6 +831,22 @@ mod tests {
         id = "agency"
         url = "https://agency.example/feed.xml"
     "#;
+
+    #[test]
+    fn a_config_named_without_a_folder_reads_file_sources_from_the_current_one() {
+        // `wiredesk --config wiredesk.toml` failed: "cannot make an empty
+        // path absolute".
+        let dir = folder_of(Path::new("wiredesk.toml"));
+        assert_eq!(dir, Path::new("."));
+        let text = "[[sources]]\nid = \"local\"\nurl = \"file:samples/a.xml\"\n";
+        let s = from_str(text, Path::new("wiredesk.toml"), &dir, []).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            s.sources[0].url.to_file_path().unwrap(),
+            cwd.join("samples/a.xml")
+        );
+        assert_eq!(folder_of(Path::new("conf/w.toml")), Path::new("conf"));
+    }
 
     #[test]
     fn an_empty_config_takes_the_documented_defaults() {
