@@ -7,6 +7,12 @@
 #   bench/poll.sh                 # N=500 sources x M=40 items, RUNS=3
 #   N=100 M=20 RUNS=5 bench/poll.sh
 #
+# Knobs for other scripts (bench/scale.sh): WORK=DIR works there instead of
+# a new temporary folder (the corpus, the config bench.toml and the store
+# bench.db of the last run are left in it, as they always are); PORT for
+# nginx; INTERVAL sets [poll].interval in bench.toml (e.g. 24h, so that a
+# daemon started on the kept store finds no source due).
+#
 # Beside wiredesk, in the same invocation: the fetch floor (curl --parallel)
 # and, with PEERS=1 (the default), two aggregators a user would pick
 # instead: newsboat (`newsboat -x reload`, from Debian) and the Python
@@ -34,7 +40,9 @@ fi
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
 (cd "$root" && cargo build --release --locked -q)
-bin="$root/target/release/wiredesk"
+target=${CARGO_TARGET_DIR:-target}
+case $target in /*) ;; *) target="$root/$target" ;; esac
+bin="$target/release/wiredesk"
 
 echo "corpus: $(python3 "$root/bench/gen_corpus.py" "$work/corpus" --sources "$N" --items "$M")"
 # One modification time for every file, so one If-Modified-Since fits all.
@@ -62,6 +70,7 @@ trap 'kill "$(cat "$work/nginx.pid")" 2>/dev/null || true' EXIT
   # Every source is on one host here; a real deployment spreads them over
   # many, so the per-host limit is raised to the global one.
   echo "[poll]"; echo "concurrency = $CONCURRENCY"; echo "per_host = $CONCURRENCY"
+  [ -z "${INTERVAL:-}" ] || echo "interval = \"$INTERVAL\""
   while read -r f; do
     echo "[[sources]]"; echo "id = \"${f%%.*}\""; echo "url = \"http://127.0.0.1:$PORT/$f\""
   done < "$work/corpus/urls.txt"
