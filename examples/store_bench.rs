@@ -23,9 +23,11 @@
 //!   re-fingerprinted from its stored text. Thread CPU time of the whole
 //!   run (the clock moves in scheduler ticks, too coarse for one poll),
 //!   excluding the full-text indexing and the commit that a real poll does
-//!   after this step; wall time beside it. The baseline in the same run: the same items stored without
-//!   dedup (each its own story), also rolled back; the difference is what
-//!   dedup costs.
+//!   after this step; wall time beside it. The baseline in the same run:
+//!   the same items stored without dedup (each its own story), also rolled
+//!   back; the difference is what dedup costs. Beside it, untimed: how many
+//!   stored candidates each new item's keys find inside the window (each
+//!   one is read and re-fingerprinted).
 //!   - `--feeds DIR`: the feed files listed in `DIR/urls.txt` (as written by
 //!     `bench/gen_corpus.py`), parsed by `ingest::parse`; file k is written as
 //!     a poll of the k-th source of the store (by id), with fresh identities.
@@ -245,23 +247,48 @@ fn write_bench(store: &Store, name: &str, polls: &[Poll], runs: usize) {
             base_us.push(per(base));
         }
     }
+    // Not timed: how many stored items each new item is compared with
+    // (candidates found by its keys inside the window; each is
+    // re-fingerprinted from its stored text unless cached).
+    let mut candidates = 0usize;
+    rolled_back(store.write_poll(|tx| {
+        let stats = merge::StatsFn(|source: &str, hash: u64| {
+            tx.boilerplate_count(source, hash).unwrap_or(0)
+        });
+        let window = settings.thresholds.window_secs;
+        for poll in polls {
+            for item in &poll.items {
+                let at = item.published.unwrap_or(now).timestamp();
+                let fp = merge::fingerprint_item(&poll.source, item, at, &stats);
+                let keys = fp.index_keys();
+                candidates += tx.candidates(&keys, at - window, at + window)?.len();
+            }
+        }
+        Err(StoreError::Sql(ROLLBACK.into()))
+    }));
     let (d, b) = (median(&dedup_us), median(&base_us));
     println!(
         "write {name}: {n} new items in {} polls ({} joined a story, {} new stories); \
          thread CPU per item: dedup → store {d:.1} µs (first run {:.1}), \
-         without dedup {b:.1} µs, so dedup {:.1} µs; wall time {:.1} µs (medians of {runs}, rolled back)",
+         without dedup {b:.1} µs, so dedup {:.1} µs; wall time {:.1} µs (medians of {runs}, rolled back); \
+         {:.2} stored candidates per item",
         polls.len(),
         summary.merged,
         summary.new - summary.merged,
         first.unwrap_or(0.0),
         d - b,
-        median(&wall_us)
+        median(&wall_us),
+        candidates as f64 / n.max(1) as f64
     );
     result(&format!("write_{name}_items"), n as f64);
     result(&format!("write_{name}_merged"), summary.merged as f64);
     result(&format!("write_{name}_us"), d);
     result(&format!("write_{name}_first_us"), first.unwrap_or(0.0));
     result(&format!("write_{name}_wall_us"), median(&wall_us));
+    result(
+        &format!("write_{name}_candidates"),
+        candidates as f64 / n.max(1) as f64,
+    );
     result(&format!("write_{name}_nodedup_us"), b);
     result(&format!("write_{name}_dedup_only_us"), d - b);
 }
