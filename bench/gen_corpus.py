@@ -7,9 +7,14 @@ a known share of syndicated copies: some stories run on several sources, each
 republication in its own wrapper. `--round 2` changes a few sources (new
 items at the top), as the next poll round of a live corpus would.
 
-    python3 bench/gen_corpus.py OUT_DIR [--sources 500] [--items 40] [--round 1]
+    python3 bench/gen_corpus.py OUT_DIR [--sources 500] [--items 40] [--round 1] [--only-from S]
 
 Prints one line per file to OUT_DIR/urls.txt (relative paths) and a summary.
+`--only-from S` writes only the files of sources S and after: with
+`--sources N+K --only-from N` they are K new sources beside an N-source
+corpus, whose copies come from the same stories (the story pool of N+K
+sources begins with the whole pool of N), as `bench/scale.sh` needs to time
+new items against a filled store.
 """
 import argparse
 import json
@@ -138,6 +143,7 @@ def main():
                     help="share of items that are copies of another source's story")
     ap.add_argument("--changed", type=int, default=10, help="sources that change in round 2")
     ap.add_argument("--seed", type=int, default=20261128)
+    ap.add_argument("--only-from", type=int, default=0, help="write only sources from this index on")
     a = ap.parse_args()
 
     rng = random.Random(a.seed)
@@ -147,6 +153,8 @@ def main():
     pool = [story(rng, f"w{k}") for k in range(max(1, a.sources * a.items // 8))]
     urls, copies, total, size = [], 0, 0, 0
     for si, src in enumerate(sources):
+        if si < a.only_from:
+            continue
         items = []
         n_new = 3 if (a.round > 1 and si < a.changed) else 0
         for j in range(-n_new, a.items - n_new):
@@ -174,7 +182,7 @@ def main():
         urls.append(name)
     with open(os.path.join(a.out, "urls.txt"), "w") as f:
         f.write("\n".join(urls) + "\n")
-    print(f"{a.sources} sources, {total} items ({copies} syndicated copies), {size / 1e6:.1f} MB, round {a.round}")
+    print(f"{len(urls)} sources, {total} items ({copies} syndicated copies), {size / 1e6:.1f} MB, round {a.round}")
 
 
 if __name__ == "__main__":
