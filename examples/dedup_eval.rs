@@ -301,7 +301,7 @@ fn main() {
             .dedup_index_bytes()
             .ok()
             .map(|b| b as f64 / stored as f64);
-        bp_new_rows = store.counts().map(|c| c.boilerplate as usize).unwrap_or(0);
+        bp_new_rows = store.boilerplate_rows().map(|n| n as usize).unwrap_or(0);
         store_cpu = Some(cpu);
         baseline_cpu = Some(store_without_dedup(
             &db_dir.path().join("baseline.db"),
