@@ -14,7 +14,7 @@
 //!
 //! Candidates' fingerprints come from a bounded in-memory cache filled as
 //! items are stored, else they are re-fingerprinted from their stored
-//! (sanitised) HTML. They are not stored: a fingerprint is ~1.7 KB and would
+//! (sanitised) HTML. They are not stored: a fingerprint is 2–3 KB and would
 //! break the 1 KB-per-item budget of the dedup index; re-fingerprinting
 //! costs ~75 µs per candidate (see `examples/dedup_eval.rs`).
 
