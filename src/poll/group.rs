@@ -173,26 +173,9 @@ fn write_job(
 mod tests {
     use super::*;
     use crate::config::DedupSettings;
-    use crate::model::{Item, Source};
+    use crate::model::Item;
     use crate::store::PollStatus;
     use chrono::TimeZone;
-
-    fn store(dir: &tempfile::TempDir) -> Store {
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let sources: Vec<Source> = ["agency", "outlet"]
-            .iter()
-            .map(|id| Source {
-                id: SourceId::new(*id),
-                name: id.to_uppercase(),
-                url: url::Url::parse(&format!("https://{id}.example/feed")).unwrap(),
-                interval: std::time::Duration::from_secs(600),
-                priority: 0,
-                tags: vec![],
-            })
-            .collect();
-        store.sync_sources(&sources).unwrap();
-        store
-    }
 
     /// A poll of `source` with one item: a long report, so that a copy of
     /// it on another source is recognised.
@@ -256,8 +239,7 @@ mod tests {
 
     #[test]
     fn polls_written_together_see_each_others_items() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir);
+        let (_dir, store) = crate::store::testing::agency_and_outlet();
         let merging = Merging::new(&dedup());
         let (a, mut a_answer) = queued("agency", "a-1");
         let (b, mut b_answer) = queued("outlet", "b-1");
@@ -273,8 +255,7 @@ mod tests {
 
     #[test]
     fn a_poll_that_fails_to_write_loses_no_other_polls_items() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir);
+        let (_dir, store) = crate::store::testing::agency_and_outlet();
         let merging = Merging::new(&dedup());
         let (a, mut a_answer) = queued("agency", "a-1");
         // Not a configured source: its items break a foreign key.

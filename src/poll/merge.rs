@@ -456,8 +456,6 @@ impl<F: Fn(&str, u64) -> u32> BoilerplateStats for StatsFn<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Source;
-    use crate::store::Store;
     use chrono::TimeZone;
 
     const WORDS: &[&str] = &[
@@ -514,20 +512,7 @@ mod tests {
     /// (agency first, in report order), and how many paragraphs the outlet
     /// was learned to repeat.
     fn run(prepared: bool) -> (Vec<(i64, Vec<u8>)>, usize) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let sources: Vec<Source> = ["agency", "outlet"]
-            .iter()
-            .map(|id| Source {
-                id: SourceId::new(*id),
-                name: id.to_string(),
-                url: url::Url::parse(&format!("https://{id}.example/feed")).unwrap(),
-                interval: std::time::Duration::from_secs(600),
-                priority: 0,
-                tags: vec![],
-            })
-            .collect();
-        store.sync_sources(&sources).unwrap();
+        let (dir, store) = crate::store::testing::agency_and_outlet();
         let merging = Merging::new(&DedupSettings {
             enabled: true,
             thresholds: dedup::Thresholds::default(),

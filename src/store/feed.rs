@@ -307,25 +307,11 @@ fn page_sql(query: &FeedQuery) -> (String, Vec<Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Item, Source};
+    use crate::model::Item;
     use chrono::TimeZone;
 
     fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let sources: Vec<Source> = ["agency", "outlet"]
-            .iter()
-            .map(|id| Source {
-                id: SourceId::new(*id),
-                name: id.to_uppercase(),
-                url: url::Url::parse(&format!("https://{id}.example/feed")).unwrap(),
-                interval: std::time::Duration::from_secs(600),
-                priority: 0,
-                tags: vec![format!("{id}-tag")],
-            })
-            .collect();
-        store.sync_sources(&sources).unwrap();
-        (dir, store)
+        crate::store::testing::agency_and_outlet()
     }
 
     fn new_item(n: u32, title: &str) -> Item {

@@ -17,6 +17,34 @@ mod migrations;
 mod retention;
 mod write;
 
+/// For unit tests across the crate.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Store;
+    use crate::model::{Source, SourceId};
+
+    /// A store in a new temporary folder (kept alive by the first value)
+    /// with the sources `agency` and `outlet`: named `AGENCY` and `OUTLET`,
+    /// tagged `agency-tag` and `outlet-tag`.
+    pub fn agency_and_outlet() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let sources: Vec<Source> = ["agency", "outlet"]
+            .iter()
+            .map(|id| Source {
+                id: SourceId::new(*id),
+                name: id.to_uppercase(),
+                url: url::Url::parse(&format!("https://{id}.example/feed")).unwrap(),
+                interval: std::time::Duration::from_secs(600),
+                priority: 0,
+                tags: vec![format!("{id}-tag")],
+            })
+            .collect();
+        store.sync_sources(&sources).unwrap();
+        (dir, store)
+    }
+}
+
 pub use retention::{PRUNE_BATCH, PruneSummary};
 pub use write::{ExistingItem, PollTx};
 
