@@ -130,10 +130,14 @@ impl Store {
     /// One page of the merged feed (or of every copy, with `query.copies`).
     pub fn feed_page(&self, query: &FeedQuery) -> Result<FeedPage, FeedQueryError> {
         let conn = self.reader();
-        if let Some(search) = &query.search {
-            check_search(&conn, search)?;
-        }
-        let (sql, values) = page_sql(query);
+        let plan = match &query.search {
+            Some(search) => {
+                check_search(&conn, search)?;
+                search_plan(&conn, search)?
+            }
+            None => SearchPlan::Matches,
+        };
+        let (sql, values) = page_sql(query, plan);
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(values))?;
         // (story id, uid, key, copies) in page order.
@@ -181,10 +185,49 @@ fn check_search(conn: &Connection, search: &str) -> Result<(), FeedQueryError> {
     }
 }
 
+/// How a search is evaluated; both give the same page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SearchPlan {
+    /// Every match is found in the index, then mapped to its story, then
+    /// sorted: cheap when the words are rare.
+    Matches,
+    /// Stories (or items) are walked newest first and each is probed in
+    /// the index: cheap when the words are common, as the page fills fast.
+    /// Mapping a million matches to their stories took 1.7 s (#8).
+    Walk,
+}
+
+/// Walks when the search matches at least as many items as the square root
+/// of 3 000 times the items stored: where the two plans cost about the same
+/// (measured on a store of a million items: ~3.5 µs to map one match, about
+/// 200 µs to probe one story; ~55 000 matches there, ~5 500 at 10 000).
+fn search_plan(conn: &Connection, search: &str) -> Result<SearchPlan, FeedQueryError> {
+    let stored: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM items", [], |r| r.get(0))?;
+    let threshold = ((3000.0 * stored as f64).sqrt() as i64).max(1000);
+    walk_above(conn, search, threshold)
+}
+
+fn walk_above(
+    conn: &Connection,
+    search: &str,
+    threshold: i64,
+) -> Result<SearchPlan, FeedQueryError> {
+    let matches: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT rowid FROM items_fts WHERE items_fts MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(rusqlite::params![search, threshold], |r| r.get(0))?;
+    Ok(if matches >= threshold {
+        SearchPlan::Walk
+    } else {
+        SearchPlan::Matches
+    })
+}
+
 /// The SQL and its parameters for one page. The text depends only on which
 /// filters are set (so at most a few dozen statements are cached); values
 /// are always bound, never spliced in.
-fn page_sql(query: &FeedQuery) -> (String, Vec<Value>) {
+fn page_sql(query: &FeedQuery, plan: SearchPlan) -> (String, Vec<Value>) {
     let mut filters: Vec<&str> = Vec::new();
     let mut values: Vec<Value> = Vec::new();
     let sources = || {
@@ -222,7 +265,12 @@ fn page_sql(query: &FeedQuery) -> (String, Vec<Value>) {
             values.extend([Value::Text(tag.clone()), Value::Text(tag.clone())]);
         }
         if let Some(search) = &query.search {
-            filters.push("i.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)");
+            filters.push(match plan {
+                SearchPlan::Matches => "i.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)",
+                SearchPlan::Walk => {
+                    "EXISTS (SELECT 1 FROM items_fts WHERE items_fts.rowid = i.id AND items_fts MATCH ?)"
+                }
+            });
             values.push(Value::Text(search.clone()));
         }
     } else {
@@ -253,10 +301,18 @@ fn page_sql(query: &FeedQuery) -> (String, Vec<Value>) {
             values.extend([Value::Text(tag.clone()), Value::Text(tag.clone())]);
         }
         if let Some(search) = &query.search {
-            filters.push(
-                "st.id IN (SELECT f.story_id FROM items f WHERE f.id IN
-                           (SELECT rowid FROM items_fts WHERE items_fts MATCH ?))",
-            );
+            filters.push(match plan {
+                SearchPlan::Matches => {
+                    "st.id IN (SELECT f.story_id FROM items f WHERE f.id IN
+                               (SELECT rowid FROM items_fts WHERE items_fts MATCH ?))"
+                }
+                // CROSS JOIN keeps the story's items outermost: otherwise
+                // SQLite runs the whole search once per story.
+                SearchPlan::Walk => {
+                    "EXISTS (SELECT 1 FROM items f CROSS JOIN items_fts ON items_fts.rowid = f.id
+                             WHERE f.story_id = st.id AND items_fts MATCH ?)"
+                }
+            });
             values.push(Value::Text(search.clone()));
         }
     }
@@ -494,6 +550,67 @@ mod tests {
                 .unchanged_items(&outlet, &polled, 0)
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn both_search_plans_give_the_same_pages() {
+        let (_dir, store) = store();
+        let items: Vec<Item> = (1..=30)
+            .map(|n| {
+                let title = if n % 3 == 0 {
+                    "Harbour strike talks"
+                } else {
+                    "Election count"
+                };
+                new_item(n, &format!("{title} {n}"))
+            })
+            .collect();
+        write(&store, "agency", &items[..15]);
+        write(&store, "outlet", &items[15..]);
+        let conn = store.reader();
+        for (search, copies) in [
+            ("strike", false),
+            ("strike", true),
+            ("count", false),
+            ("body", true),
+        ] {
+            let mut query = FeedQuery {
+                search: Some(search.into()),
+                copies,
+                ..FeedQuery::default()
+            };
+            // Each plan, the whole result and the part after its third entry.
+            let mut pages = Vec::new();
+            for plan in [SearchPlan::Matches, SearchPlan::Walk] {
+                let rows = |query: &FeedQuery| -> Vec<(i64, i64, i64)> {
+                    let (sql, values) = page_sql(query, plan);
+                    let mut stmt = conn.prepare(&sql).unwrap();
+                    stmt.query_map(params_from_iter(values), |r| {
+                        Ok((r.get(2)?, r.get(19)?, r.get(20)?))
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+                };
+                query.limit = 100;
+                query.after = None;
+                let all = rows(&query);
+                let third = all.get(2).map_or(PageKey { date: 0, id: 0 }, |r| PageKey {
+                    date: r.1,
+                    id: r.2,
+                });
+                query.after = Some(third);
+                pages.push((all, rows(&query)));
+            }
+            assert!(pages[0].0.len() > 3, "{search}");
+            assert_eq!(pages[0], pages[1], "{search}, copies {copies}");
+        }
+        // The plan follows how many items the words match.
+        assert_eq!(walk_above(&conn, "strike", 10).unwrap(), SearchPlan::Walk);
+        assert_eq!(
+            walk_above(&conn, "strike", 11).unwrap(),
+            SearchPlan::Matches
         );
     }
 
