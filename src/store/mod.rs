@@ -12,6 +12,7 @@
 //! The mutexes are never held across an `.await`: async code goes through
 //! [`Store::run`], which moves the blocking call to tokio's blocking pool.
 
+mod checkpoint;
 mod feed;
 mod migrations;
 mod retention;
@@ -213,6 +214,7 @@ struct Inner {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
     generation: feed::Generation,
+    checkpoints: checkpoint::Checkpoints,
 }
 
 impl Store {
@@ -267,11 +269,16 @@ impl Store {
         migrations::apply(&mut writer, &display)?;
         let reader = Connection::open(path).map_err(open_err)?;
         configure(&reader).map_err(open_err)?;
+        let checkpointer = Connection::open(path).map_err(open_err)?;
+        configure(&checkpointer).map_err(open_err)?;
+        let checkpoints =
+            checkpoint::Checkpoints::start(&mut writer, checkpointer).map_err(open_err)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
                 reader: Mutex::new(reader),
                 generation: feed::Generation::new(Utc::now()),
+                checkpoints,
             }),
         })
     }

@@ -82,15 +82,19 @@ impl Store {
         f: impl FnOnce(&mut PollTx<'_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let mut conn = self.writer();
-        let mut tx = PollTx {
-            tx: conn.transaction()?,
-            changed: std::cell::Cell::new(false),
-            fts: std::cell::RefCell::new(FtsPending::default()),
+        let (result, changed) = {
+            let mut tx = PollTx {
+                tx: conn.transaction()?,
+                changed: std::cell::Cell::new(false),
+                fts: std::cell::RefCell::new(FtsPending::default()),
+            };
+            let result = f(&mut tx)?;
+            tx.update_fts()?;
+            let changed = tx.changed.get();
+            tx.tx.commit()?;
+            (result, changed)
         };
-        let result = f(&mut tx)?;
-        tx.update_fts()?;
-        let changed = tx.changed.get();
-        tx.tx.commit()?;
+        self.inner.checkpoints.after_commit(&conn);
         if changed {
             self.bump_generation(Utc::now());
         }
