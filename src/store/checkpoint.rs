@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use rusqlite::Connection;
 
@@ -80,10 +80,9 @@ impl Checkpoints {
                 tracing::warn!(error = %e, "a WAL checkpoint failed");
             }
         } else if pages >= self.soon {
-            match self.ask.try_send(()) {
-                // Full: a checkpoint is already asked for.
-                Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
-            }
+            // Full: a checkpoint is already asked for. Gone: the store is
+            // closing. Either way there is nothing more to do.
+            let _ = self.ask.try_send(());
         }
     }
 }
