@@ -10,6 +10,7 @@
 //! story whose earliest copy changes while a reader pages moves with it.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
@@ -133,7 +134,7 @@ impl Store {
         let plan = match &query.search {
             Some(search) => {
                 check_search(&conn, search)?;
-                search_plan(&conn, search)?
+                search_plan(&conn, search, query.copies, query.limit)?
             }
             None => SearchPlan::Matches,
         };
@@ -185,53 +186,150 @@ fn check_search(conn: &Connection, search: &str) -> Result<(), FeedQueryError> {
     }
 }
 
-/// How a search is evaluated; both give the same page.
+/// How a search is evaluated; all three give the same page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SearchPlan {
     /// Every match is found in the index, then mapped to its story, then
-    /// sorted: cheap when the words are rare.
+    /// sorted: cheap when the words are rare. Mapping a match reads its
+    /// item row (~3.5 µs at a million items).
     Matches,
+    /// The matches are gathered once into a set; stories (or items) are
+    /// walked newest first, and each is kept if one of its item ids is in
+    /// the set: no item row is read. Cheap in between: the set costs
+    /// ~0.2 µs a match, the walk ~1 µs a story.
+    Sieve,
     /// Stories (or items) are walked newest first and each is probed in
-    /// the index: cheap when the words are common, as the page fills fast.
-    /// Mapping a million matches to their stories took 1.7 s (#8).
+    /// the index: cheap when the words are so common that the page fills
+    /// after a few probes (~130 µs each), before a set of every match could
+    /// be gathered. Mapping a million matches to their stories took 1.7 s
+    /// (#8).
     Walk,
 }
 
-/// Walks when the search matches at least as many items as the square root
-/// of 3 000 times the items stored: where the two plans cost about the same
-/// (measured on a store of a million items: ~3.5 µs to map one match, about
-/// 200 µs to probe one story; ~55 000 matches there, ~5 500 at 10 000).
+/// The plan for `search`, by how many items it matches and, when that is
+/// many, by what walking would cost, measured on the newest stories (or
+/// items, with `copies`).
+///
+/// Measured on a store of a million items (#8, `examples/store_bench.rs`):
+/// - below √(17 × items) matches (~4 000 there) mapping each is cheapest;
+/// - above that the sieve costs ~0.25 µs a match, more for several words:
+///   a word in 4 % of the items took 143 ms mapped and 25 ms sieved, one in
+///   12 % 67 ms walked and 21 ms sieved;
+/// - a walk costs 80–330 µs a story probed (more for longer posting
+///   lists and for several words), and pays only when the newest stories
+///   match densely: a word in 98 % of the items took 160 ms sieved and
+///   6.5 ms walked, one in 33 % 80 and 15 ms; but a word in 25 % of the
+///   items that the newest stories seldom carry took 104 ms walked and
+///   47 ms sieved. So from 100 × √items matches (~100 000 there) the
+///   newest [`SAMPLE`] stories are probed (a few ms) and the search walks
+///   if that sample says the page would fill within [`WALK_BUDGET`].
 ///
 /// Only a plain search walks: each probe evaluates the query again, and a
 /// prefix (`n*`), `NEAR` or a long list of words costs too much to evaluate
-/// once per story (160 `n*` took 33 s on 3 000 items).
-fn search_plan(conn: &Connection, search: &str) -> Result<SearchPlan, FeedQueryError> {
+/// once per story (160 `n*` took 33 s on 3 000 items). Such a search is
+/// sieved when it matches many items.
+fn search_plan(
+    conn: &Connection,
+    search: &str,
+    copies: bool,
+    limit: usize,
+) -> Result<SearchPlan, FeedQueryError> {
     let plain = !search.contains('*')
         && !search.to_ascii_uppercase().contains("NEAR")
         && search.split_whitespace().count() <= 8;
-    if !plain {
-        return Ok(SearchPlan::Matches);
-    }
     let stored: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM items", [], |r| r.get(0))?;
-    let threshold = ((3000.0 * stored as f64).sqrt() as i64).max(1000);
-    walk_above(conn, search, threshold)
+    let stored = stored as f64;
+    let sieve_from = ((17.0 * stored).sqrt() as i64).max(500);
+    let sample_from = if plain {
+        ((100.0 * stored.sqrt()) as i64).max(sieve_from)
+    } else {
+        i64::MAX
+    };
+    let (matches, sample) = measure(conn, search, copies, sample_from)?;
+    Ok(choose_plan(matches, sieve_from, sample_from, sample, limit))
 }
 
-fn walk_above(
+/// How many of the newest stories (or items) are probed to decide whether
+/// to walk.
+const SAMPLE: i64 = 32;
+
+/// The longest a walk may be expected to take; a sieve past
+/// 100 × √items matches costs about this or more.
+const WALK_BUDGET: Duration = Duration::from_millis(25);
+
+/// How many items `search` matches, counted up to `sample_from`, and when
+/// it reaches that, the sample of the newest stories (or items).
+fn measure(
     conn: &Connection,
     search: &str,
-    threshold: i64,
-) -> Result<SearchPlan, FeedQueryError> {
+    copies: bool,
+    sample_from: i64,
+) -> Result<(i64, Option<Sample>), FeedQueryError> {
     let matches: i64 = conn
         .prepare_cached(
             "SELECT count(*) FROM (SELECT rowid FROM items_fts WHERE items_fts MATCH ?1 LIMIT ?2)",
         )?
-        .query_row(rusqlite::params![search, threshold], |r| r.get(0))?;
-    Ok(if matches >= threshold {
-        SearchPlan::Walk
+        .query_row(rusqlite::params![search, sample_from], |r| r.get(0))?;
+    if matches < sample_from {
+        return Ok((matches, None));
+    }
+    let sql = if copies {
+        "SELECT count(*) FROM (SELECT i.id FROM items i
+                               ORDER BY coalesce(i.published, i.first_seen) DESC, i.id DESC
+                               LIMIT ?2) s
+         WHERE EXISTS (SELECT 1 FROM items_fts WHERE items_fts.rowid = s.id AND items_fts MATCH ?1)"
     } else {
-        SearchPlan::Matches
-    })
+        "SELECT count(*) FROM (SELECT st.id FROM stories st
+                               ORDER BY st.sort_date DESC, st.id DESC LIMIT ?2) s
+         WHERE EXISTS (SELECT 1 FROM items f CROSS JOIN items_fts ON items_fts.rowid = f.id
+                       WHERE f.story_id = s.id AND items_fts MATCH ?1)"
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let started = Instant::now();
+    let dense: i64 = stmt.query_row(rusqlite::params![search, SAMPLE], |r| r.get(0))?;
+    let sample = Sample {
+        matched: dense,
+        took: started.elapsed(),
+    };
+    Ok((matches, Some(sample)))
+}
+
+/// What probing the newest [`SAMPLE`] stories found.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    /// How many of them match.
+    matched: i64,
+    /// How long probing them took.
+    took: Duration,
+}
+
+/// The plan for a search that matches `matches` items (counted up to
+/// `sample_from`), given the sample of the newest stories when it was
+/// taken. A walk is expected to probe `SAMPLE × (limit + 1) / matched`
+/// stories at the sample's cost each.
+fn choose_plan(
+    matches: i64,
+    sieve_from: i64,
+    sample_from: i64,
+    sample: Option<Sample>,
+    limit: usize,
+) -> SearchPlan {
+    if matches < sieve_from {
+        return SearchPlan::Matches;
+    }
+    match sample {
+        Some(sample) if matches >= sample_from && sample.matched > 0 => {
+            let wanted = u32::try_from(limit.saturating_add(1)).unwrap_or(u32::MAX);
+            let matched = u32::try_from(sample.matched).unwrap_or(u32::MAX);
+            let walk = sample.took.saturating_mul(wanted) / matched;
+            if walk <= WALK_BUDGET {
+                SearchPlan::Walk
+            } else {
+                SearchPlan::Sieve
+            }
+        }
+        _ => SearchPlan::Sieve,
+    }
 }
 
 /// The SQL and its parameters for one page. The text depends only on which
@@ -277,6 +375,9 @@ fn page_sql(query: &FeedQuery, plan: SearchPlan) -> (String, Vec<Value>) {
         if let Some(search) = &query.search {
             filters.push(match plan {
                 SearchPlan::Matches => "i.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)",
+                // `+` keeps SQLite from looking each match up in the walk:
+                // the set is gathered once and each item tested against it.
+                SearchPlan::Sieve => "+i.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)",
                 SearchPlan::Walk => {
                     "EXISTS (SELECT 1 FROM items_fts WHERE items_fts.rowid = i.id AND items_fts MATCH ?)"
                 }
@@ -315,6 +416,13 @@ fn page_sql(query: &FeedQuery, plan: SearchPlan) -> (String, Vec<Value>) {
                 SearchPlan::Matches => {
                     "st.id IN (SELECT f.story_id FROM items f WHERE f.id IN
                                (SELECT rowid FROM items_fts WHERE items_fts MATCH ?))"
+                }
+                // `+` keeps SQLite from seeking every match within each
+                // story (6 s at a million items): the set of matches is
+                // gathered once and each of the story's item ids tested.
+                SearchPlan::Sieve => {
+                    "EXISTS (SELECT 1 FROM items f WHERE f.story_id = st.id AND +f.id IN
+                             (SELECT rowid FROM items_fts WHERE items_fts MATCH ?))"
                 }
                 // CROSS JOIN keeps the story's items outermost: otherwise
                 // SQLite runs the whole search once per story.
@@ -592,7 +700,7 @@ mod tests {
             };
             // Each plan, the whole result and the part after its third entry.
             let mut pages = Vec::new();
-            for plan in [SearchPlan::Matches, SearchPlan::Walk] {
+            for plan in [SearchPlan::Matches, SearchPlan::Sieve, SearchPlan::Walk] {
                 let rows = |query: &FeedQuery| -> Vec<(i64, i64, i64)> {
                     let (sql, values) = page_sql(query, plan);
                     let mut stmt = conn.prepare(&sql).unwrap();
@@ -614,13 +722,107 @@ mod tests {
                 pages.push((all, rows(&query)));
             }
             assert!(pages[0].0.len() > 3, "{search}");
-            assert_eq!(pages[0], pages[1], "{search}, copies {copies}");
+            assert_eq!(pages[0], pages[1], "{search}, copies {copies}: sieve");
+            assert_eq!(pages[0], pages[2], "{search}, copies {copies}: walk");
         }
-        // The plan follows how many items the words match.
-        assert_eq!(walk_above(&conn, "strike", 10).unwrap(), SearchPlan::Walk);
+        // The words match 10 items, a third of the newest stories; the
+        // sample is taken only from `sample_from` matches.
+        let (matches, sample) = measure(&conn, "strike", false, 10).unwrap();
+        assert_eq!((matches, sample.map(|s| s.matched)), (10, Some(10)));
+        let (matches, sample) = measure(&conn, "strike", false, 11).unwrap();
+        assert_eq!((matches, sample.map(|s| s.matched)), (10, None));
+    }
+
+    #[test]
+    fn a_walk_is_taken_only_when_the_sample_says_it_fills_the_page_in_budget() {
+        let sample = |matched, ms| {
+            Some(Sample {
+                matched,
+                took: Duration::from_millis(ms),
+            })
+        };
+        // Few matches: mapped, whatever else.
         assert_eq!(
-            walk_above(&conn, "strike", 11).unwrap(),
+            choose_plan(99, 100, 1000, sample(32, 0), 50),
             SearchPlan::Matches
+        );
+        // Between: sieved; the sample is not taken there.
+        assert_eq!(choose_plan(500, 100, 1000, None, 50), SearchPlan::Sieve);
+        // Many: 51 stories at 3 ms per 32 probes with every one matching.
+        assert_eq!(
+            choose_plan(1000, 100, 1000, sample(32, 3), 50),
+            SearchPlan::Walk
+        );
+        // A quarter matching at 3 ms: 51 × 3 / 8 = 19 ms, still a walk;
+        // at 9 ms per sample (costly probes), 57 ms: sieved.
+        assert_eq!(
+            choose_plan(1000, 100, 1000, sample(8, 3), 50),
+            SearchPlan::Walk
+        );
+        assert_eq!(
+            choose_plan(1000, 100, 1000, sample(8, 9), 50),
+            SearchPlan::Sieve
+        );
+        // None of the newest stories matching: a walk could go on for ever.
+        assert_eq!(
+            choose_plan(1000, 100, 1000, sample(0, 0), 50),
+            SearchPlan::Sieve
+        );
+        // A longer page needs a longer walk.
+        assert_eq!(
+            choose_plan(1000, 100, 1000, sample(32, 3), 500),
+            SearchPlan::Sieve
+        );
+    }
+
+    #[test]
+    fn a_common_word_the_newest_stories_lack_is_sieved_not_walked() {
+        let (_dir, store) = store();
+        // The ten oldest items say "strike", the forty newest do not.
+        let items: Vec<Item> = (1..=50)
+            .map(|n| {
+                let title = if n <= 10 {
+                    "Harbour strike"
+                } else {
+                    "Election count"
+                };
+                new_item(n, &format!("{title} {n}"))
+            })
+            .collect();
+        write(&store, "agency", &items);
+        let conn = store.reader();
+        for copies in [false, true] {
+            // Of the 32 newest stories (or items), none says "strike", all
+            // say "count".
+            let sampled = |search| {
+                let (matches, sample) = measure(&conn, search, copies, 10).unwrap();
+                (matches, sample.map(|s| s.matched))
+            };
+            assert_eq!(sampled("strike"), (10, Some(0)), "copies {copies}");
+            assert_eq!(sampled("count"), (10, Some(32)), "copies {copies}");
+            let (matches, sample) = measure(&conn, "strike", copies, 10).unwrap();
+            assert_eq!(
+                choose_plan(matches, 5, 10, sample, 50),
+                SearchPlan::Sieve,
+                "copies {copies}"
+            );
+        }
+        drop(conn);
+        let page = store
+            .feed_page(&FeedQuery {
+                search: Some("strike".into()),
+                limit: 3,
+                ..FeedQuery::default()
+            })
+            .unwrap();
+        let titles: Vec<&str> = page
+            .stories
+            .iter()
+            .map(|s| s.chosen.item.title.as_str())
+            .collect();
+        assert_eq!(
+            titles,
+            ["Harbour strike 10", "Harbour strike 9", "Harbour strike 8"]
         );
     }
 
