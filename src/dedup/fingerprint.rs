@@ -5,10 +5,10 @@ use sha2::{Digest, Sha256};
 
 use super::html::html_to_blocks;
 use super::keys::{canonical_link, title_key};
-use super::text::{fold, for_each_token, hash_bytes, mix64, token_count};
+use super::text::{fold, for_each_token, hash_bytes, mix64};
 use super::wrapper::{
     BOILERPLATE_MIN_ITEMS, Block, BoilerplateStats, EDGE_BLOCKS, is_ad_label, is_caption,
-    is_credit_line, is_date_line, is_prose, paragraph_hash, strip_dateline,
+    is_credit_line, is_date_line, is_prose, paragraph_hash_of_tokens, strip_dateline,
 };
 
 /// Version of every rule that shapes the normalised body, the shingles and the keys.
@@ -112,7 +112,7 @@ pub fn normalise_body(input: &DedupInput<'_>, stats: &impl BoilerplateStats) -> 
     let mut kept: Vec<&Block> = Vec::with_capacity(n);
     for (i, b) in raw.iter().enumerate() {
         if i < EDGE_BLOCKS || i + EDGE_BLOCKS >= n {
-            let h = paragraph_hash(&b.text);
+            let h = paragraph_hash_of_tokens(&b.tokens);
             if !observations.contains(&h) {
                 observations.push(h);
             }
@@ -146,6 +146,14 @@ pub fn normalise_body(input: &DedupInput<'_>, stats: &impl BoilerplateStats) -> 
         } else {
             b.text.as_str()
         };
+        // The block's own tokens unless a dateline was cut off it.
+        if text.len() == b.text.len() && total + b.ntok <= MAX_TOKENS {
+            total += b.ntok;
+            if !b.tokens.is_empty() {
+                paragraphs.push(b.tokens.clone());
+            }
+            continue;
+        }
         let mut p = String::with_capacity(text.len());
         for_each_token(text, |t| {
             if total < MAX_TOKENS {
@@ -170,9 +178,8 @@ fn to_blocks(html: &str) -> Vec<Block> {
     html_to_blocks(html)
         .into_iter()
         .filter_map(|raw| {
-            let text = fold(&raw);
-            let ntok = token_count(&text);
-            (ntok > 0).then_some(Block { text, ntok })
+            let block = Block::new(fold(&raw));
+            (block.ntok > 0).then_some(block)
         })
         .collect()
 }

@@ -654,7 +654,8 @@ fn fingerprints_are_pinned_bit_for_bit() {
         };
         // The outlet has learned a third of all paragraph hashes as its
         // boilerplate.
-        let learned = |source: &str, hash: u64| u32::from(source == "outlet" && hash % 3 == 0) * 9;
+        let learned =
+            |source: &str, hash: u64| u32::from(source == "outlet" && hash.is_multiple_of(3)) * 9;
         let f = fingerprint(&input, &FnStats(learned));
         all.extend_from_slice(&f.to_bytes());
         for k in f.index_keys() {

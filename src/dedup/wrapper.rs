@@ -7,7 +7,7 @@
 //! ([`BoilerplateStats`]), and the fixed rules only describe shapes that every news page
 //! shares (a date line, a line in parentheses, a photo credit `Agency/Name`).
 
-use super::text::{for_each_token, hash_bytes};
+use super::text::{for_each_token, hash_bytes, joined_tokens};
 
 /// A paragraph that appeared in at least this many distinct earlier items of the same
 /// source is boilerplate. A story paragraph legitimately recurs in up to ~4 items of one
@@ -57,23 +57,40 @@ impl<S: std::hash::BuildHasher> BoilerplateStats
 /// run replaced by `0`, so `17 Sep 2026, 01:09` and `18 Sep 2026, 07:30` page lines of one
 /// outlet count as the same line.
 pub fn paragraph_hash(block: &str) -> u64 {
-    let mut buf = String::with_capacity(block.len());
-    for_each_token(block, |t| {
+    paragraph_hash_of_tokens(&joined_tokens(block).0)
+}
+
+/// [`paragraph_hash`] of a block already tokenised ([`Block::tokens`]).
+pub(super) fn paragraph_hash_of_tokens(tokens: &str) -> u64 {
+    let mut buf = String::with_capacity(tokens.len() + 1);
+    for t in tokens.split(' ').filter(|t| !t.is_empty()) {
         if t.chars().all(|c| c.is_ascii_digit()) {
             buf.push('0');
         } else {
             buf.push_str(t);
         }
         buf.push(' ');
-    });
+    }
     hash_bytes(buf.as_bytes())
 }
 
-/// A folded block with its token count.
+/// A folded block, tokenised once.
 #[derive(Debug, Clone)]
 pub struct Block {
+    /// The folded text ([`super::text::fold`]).
     pub text: String,
+    /// Its lower-cased tokens joined by single spaces.
+    pub tokens: String,
+    /// How many tokens.
     pub ntok: usize,
+}
+
+impl Block {
+    /// Folded text to a block.
+    pub fn new(text: String) -> Block {
+        let (tokens, ntok) = joined_tokens(&text);
+        Block { text, tokens, ntok }
+    }
 }
 
 const DATE_WORDS: &[&str] = &[
@@ -267,12 +284,11 @@ pub fn is_caption(b: &Block) -> bool {
     {
         return true;
     }
-    let mut names_photo = false;
-    for_each_token(t, |w| {
-        names_photo |= matches!(
+    let names_photo = b.tokens.split(' ').any(|w| {
+        matches!(
             w,
             "photo" | "photos" | "picture" | "pictures" | "pictured" | "image" | "images"
-        );
+        )
     });
     let start = t.len().saturating_sub(60);
     let tail = t.get(start..).unwrap_or(t);
@@ -401,10 +417,7 @@ mod tests {
     use super::*;
 
     fn blk(s: &str) -> Block {
-        Block {
-            text: s.to_owned(),
-            ntok: super::super::text::token_count(s),
-        }
+        Block::new(s.to_owned())
     }
 
     #[test]
