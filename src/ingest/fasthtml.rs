@@ -39,7 +39,9 @@ enum Class {
 
 fn class(name: &str) -> Option<Class> {
     Some(match name {
-        "div" | "blockquote" | "ul" | "ol" => Class::Container,
+        // `figure` and `figcaption` are in `div`'s group of the tree
+        // builder's rules, for start and end tags alike.
+        "div" | "blockquote" | "ul" | "ol" | "figure" | "figcaption" => Class::Container,
         "li" => Class::ListItem,
         "p" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => Class::Leaf,
         // Formatting elements (html5ever's active formatting list; never
@@ -356,6 +358,8 @@ const TAGS_STATIC: &[&str] = &[
     "ol",
     "div",
     "blockquote",
+    "figure",
+    "figcaption",
     "h1",
     "h2",
     "h3",
@@ -676,6 +680,9 @@ mod tests {
     }
 
     const CASES: &[&str] = &[
+        "<p>Ad</p><figure><img src=\"https://i.example/1.jpg\"><figcaption>File photo &copy; Desk</figcaption></figure>\n<p>Text.</p>",
+        "<p>a<figure>b</figure>c</p>",
+        "<figure><p>x</figure>",
         "<p>Hi <a href=\"b.html\">b</a> &amp; <em>c</em>.</p>",
         "<p>caf&eacute; &nbsp; &#233; &#xE9; &lt;x&gt; 5 > 4 \"q\" 'a'</p>",
         "<P CLASS=x>Up<BR>per</P>",
@@ -776,7 +783,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn random_tag_soup_is_either_refused_or_equal_to_ammonia(
-            parts in proptest::collection::vec(0usize..46, 0..24)
+            parts in proptest::collection::vec(0usize..50, 0..24)
         ) {
             const BITS: &[&str] = &[
                 "<p>", "</p>", "<a href=\"x.html\">", "<a href='javascript:y'>", "</a>",
@@ -786,6 +793,7 @@ mod tests {
                 "<h1>", "</h1>", "<span title=t>", "</span>", "<em>", "</em>",
                 "<blockquote>", "</blockquote>", "é", "<ol>", "</ol>", "<code>", "</code>",
                 "&", " & ", "&amp", "<p title='a&b'>", "<h2>", "</h2>",
+                "<figure>", "</figure>", "<figcaption>", "</figcaption>",
             ];
             let src: String = parts.iter().map(|&p| BITS[p]).collect();
             let base = Url::parse("https://example.org/a/b").unwrap();
