@@ -3,6 +3,7 @@
 # same bytes as a static file, on 127.0.0.1 only, each run bounded in time.
 #
 #   bench/serve.sh                 # DURATION=10s CONNECTIONS=32 THREADS=2 RUNS=3 by default
+#   BIN=/tmp/old/wiredesk bench/serve.sh   # measure that binary instead of building
 #
 # Needs wrk and nginx (Debian: apt-get install -y wrk nginx-light) and curl.
 # Builds wiredesk --release, generates a database from two local sample
@@ -22,8 +23,14 @@ WD_PORT=${WD_PORT:-18080}
 NGINX_PORT=${NGINX_PORT:-18081}
 
 cd "$(dirname "$0")/.."
-cargo build --release --locked --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/wiredesk"
+# BIN= measures a binary built elsewhere (another commit's, to interleave
+# runs of two builds on a noisy machine).
+if [ -n "${BIN:-}" ]; then
+    bin=$BIN
+else
+    cargo build --release --locked --quiet
+    bin="${CARGO_TARGET_DIR:-target}/release/wiredesk"
+fi
 
 work=$(mktemp -d)
 pids=()

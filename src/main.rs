@@ -192,9 +192,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        // Blocking work is parsing (one per core), the store's writer and
-        // its reads (which queue for the store's two connections anyway) and
-        // response compression. tokio's default of 512 threads only costs
+        // Blocking work is parsing (one per core) and the store's writer
+        // and reads (which queue for the store's connections anyway); HTTP
+        // requests run on serving loops with blocking pools of their own
+        // (`serve::server`). tokio's default of 512 threads only costs
         // memory: a thread and an allocator arena each (issue #8 measured
         // 108 threads and 90 MB on a cold poll).
         .max_blocking_threads(cores + 2)
