@@ -287,8 +287,14 @@ impl App {
                     self.settings.sources.len()
                 ));
                 // Not `axum::serve`: it sets no header read timeout (see
-                // `serve::server`).
-                Some(tracker.spawn(serve::server::serve(listener, serve::router(state), stop)))
+                // `serve::server`). Not on `tracker` either: waiting for it
+                // is bounded by SHUTDOWN_GRACE below, waiting for the
+                // tracker is not.
+                Some(tokio::spawn(serve::server::serve(
+                    listener,
+                    serve::router(state),
+                    stop,
+                )))
             }
             None => None,
         };
@@ -310,15 +316,17 @@ impl App {
         notify::stopping();
         tracing::info!("shutting down: finishing in-flight polls and requests");
         token.cancel();
-        // axum's graceful shutdown waits for every open connection without
-        // a deadline of its own; a reader holding a connection open must not
-        // keep the daemon from stopping.
+        // The server's graceful shutdown waits for every open connection
+        // to finish its request, without a deadline of its own; a reader
+        // that holds a response half read must not keep the daemon from
+        // stopping, so after SHUTDOWN_GRACE its connection is dropped.
         let result = match server {
-            Some(handle) => match tokio::time::timeout(SHUTDOWN_GRACE, handle).await {
+            Some(mut handle) => match tokio::time::timeout(SHUTDOWN_GRACE, &mut handle).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(AppError::Serve(e.to_string())),
                 Err(_) => {
-                    tracing::warn!("open HTTP connections did not close in time; leaving them");
+                    tracing::warn!("open HTTP connections did not close in time; closing them");
+                    handle.abort();
                     Ok(())
                 }
             },
