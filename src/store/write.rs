@@ -4,6 +4,8 @@
 //! all commits together or not at all: a poll cut off half-way leaves
 //! nothing half-written.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -161,16 +163,20 @@ impl PollTx<'_> {
         let Some(&first) = keys.first() else {
             return Ok(Vec::new());
         };
-        let mut stmt = self.tx.prepare_cached(&format!(
-            "SELECT k.item_id, i.story_id, count(*) AS shared
-             FROM dedup_keys k JOIN items i ON i.id = k.item_id
-             WHERE k.key IN ({}) AND k.at BETWEEN ?1 AND ?2
-             GROUP BY k.item_id ORDER BY shared DESC, k.item_id LIMIT {MAX_CANDIDATES}",
-            (3..3 + KEYS_PER_INSERT)
-                .map(|i| format!("?{i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))?;
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT k.item_id, i.story_id, count(*) AS shared
+                 FROM dedup_keys k JOIN items i ON i.id = k.item_id
+                 WHERE k.key IN ({}) AND k.at BETWEEN ?1 AND ?2
+                 GROUP BY k.item_id ORDER BY shared DESC, k.item_id LIMIT {MAX_CANDIDATES}",
+                (3..3 + KEYS_PER_INSERT)
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+        // The text is made once: the writer asks for every new item (#8).
+        let mut stmt = self.tx.prepare_cached(&SQL)?;
         stmt.raw_bind_parameter(1, from)?;
         stmt.raw_bind_parameter(2, to)?;
         for i in 0..KEYS_PER_INSERT {
@@ -335,14 +341,24 @@ impl PollTx<'_> {
     fn insert_keys(&self, id: ItemId, keys: &[u64], at: i64) -> Result<(), StoreError> {
         // One statement for all of an item's keys (about 16): a single
         // execution costs much less than one per row.
+        // The statement for n keys, its text made once for each n.
+        static SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
+            (0..=KEYS_PER_INSERT)
+                .map(|n| {
+                    let rows = (0..n)
+                        .map(|i| format!("(?{}, ?1, ?2)", i + 3))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    format!("INSERT OR IGNORE INTO dedup_keys (key, item_id, at) VALUES {rows}")
+                })
+                .collect()
+        });
         for chunk in keys.chunks(KEYS_PER_INSERT) {
-            let rows = (0..chunk.len())
-                .map(|i| format!("(?{}, ?1, ?2)", i + 3))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut insert = self.tx.prepare_cached(&format!(
-                "INSERT OR IGNORE INTO dedup_keys (key, item_id, at) VALUES {rows}"
-            ))?;
+            // `chunks` gives 1 to KEYS_PER_INSERT keys.
+            let sql = SQL
+                .get(chunk.len())
+                .ok_or_else(|| StoreError::Sql(format!("{} keys in one insert", chunk.len())))?;
+            let mut insert = self.tx.prepare_cached(sql)?;
             insert.raw_bind_parameter(1, id)?;
             insert.raw_bind_parameter(2, at)?;
             for (i, key) in chunk.iter().enumerate() {
