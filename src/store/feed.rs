@@ -720,6 +720,36 @@ mod tests {
         );
     }
 
+    /// (item id, page date, page id) of every row of `query` with these
+    /// plans (at most 100), and of those after its third entry.
+    type Rows = Vec<(i64, i64, i64)>;
+    fn whole_and_after_third(
+        conn: &Connection,
+        query: &mut FeedQuery,
+        search: SearchPlan,
+        sources: SourcePlan,
+    ) -> (Rows, Rows) {
+        let rows = |query: &FeedQuery| -> Rows {
+            let (sql, values) = page_sql(query, search, sources);
+            let mut stmt = conn.prepare(&sql).unwrap();
+            stmt.query_map(params_from_iter(values), |r| {
+                Ok((r.get(2)?, r.get(19)?, r.get(20)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+        };
+        query.limit = 100;
+        query.after = None;
+        let all = rows(query);
+        let third = all.get(2).map_or(PageKey { date: 0, id: 0 }, |r| PageKey {
+            date: r.1,
+            id: r.2,
+        });
+        query.after = Some(third);
+        (all, rows(query))
+    }
+
     #[test]
     fn both_search_plans_give_the_same_pages() {
         let (_dir, store) = store();
@@ -747,29 +777,10 @@ mod tests {
                 copies,
                 ..FeedQuery::default()
             };
-            // Each plan, the whole result and the part after its third entry.
-            let mut pages = Vec::new();
-            for plan in [SearchPlan::Matches, SearchPlan::Sieve, SearchPlan::Walk] {
-                let rows = |query: &FeedQuery| -> Vec<(i64, i64, i64)> {
-                    let (sql, values) = page_sql(query, plan, SourcePlan::Walk);
-                    let mut stmt = conn.prepare(&sql).unwrap();
-                    stmt.query_map(params_from_iter(values), |r| {
-                        Ok((r.get(2)?, r.get(19)?, r.get(20)?))
-                    })
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap()
-                };
-                query.limit = 100;
-                query.after = None;
-                let all = rows(&query);
-                let third = all.get(2).map_or(PageKey { date: 0, id: 0 }, |r| PageKey {
-                    date: r.1,
-                    id: r.2,
-                });
-                query.after = Some(third);
-                pages.push((all, rows(&query)));
-            }
+            let pages: Vec<_> = [SearchPlan::Matches, SearchPlan::Sieve, SearchPlan::Walk]
+                .into_iter()
+                .map(|plan| whole_and_after_third(&conn, &mut query, plan, SourcePlan::Walk))
+                .collect();
             assert!(pages[0].0.len() > 3, "{search}");
             assert_eq!(pages[0], pages[1], "{search}, copies {copies}: sieve");
             assert_eq!(pages[0], pages[2], "{search}, copies {copies}: walk");
@@ -790,38 +801,31 @@ mod tests {
                 took: Duration::from_millis(ms),
             })
         };
-        // Few matches: mapped, whatever else.
-        assert_eq!(
-            choose_plan(99, 100, 1000, sample(32, 0), 50),
-            SearchPlan::Matches
-        );
-        // Between: sieved; the sample is not taken there.
-        assert_eq!(choose_plan(500, 100, 1000, None, 50), SearchPlan::Sieve);
-        // Many: 51 stories at 3 ms per 32 probes with every one matching.
-        assert_eq!(
-            choose_plan(1000, 100, 1000, sample(32, 3), 50),
-            SearchPlan::Walk
-        );
-        // A quarter matching at 3 ms: 51 × 3 / 8 = 19 ms, still a walk;
-        // at 9 ms per sample (costly probes), 57 ms: sieved.
-        assert_eq!(
-            choose_plan(1000, 100, 1000, sample(8, 3), 50),
-            SearchPlan::Walk
-        );
-        assert_eq!(
-            choose_plan(1000, 100, 1000, sample(8, 9), 50),
-            SearchPlan::Sieve
-        );
-        // None of the newest stories matching: a walk could go on for ever.
-        assert_eq!(
-            choose_plan(1000, 100, 1000, sample(0, 0), 50),
-            SearchPlan::Sieve
-        );
-        // A longer page needs a longer walk.
-        assert_eq!(
-            choose_plan(1000, 100, 1000, sample(32, 3), 500),
-            SearchPlan::Sieve
-        );
+        // (matches, sample, page size, plan), with sieve_from 100 and
+        // sample_from 1000.
+        let cases = [
+            // Few matches: mapped, whatever else.
+            (99, sample(32, 0), 50, SearchPlan::Matches),
+            // Between: sieved; the sample is not taken there.
+            (500, None, 50, SearchPlan::Sieve),
+            // Many: 51 stories at 3 ms per 32 probes, every one matching.
+            (1000, sample(32, 3), 50, SearchPlan::Walk),
+            // A quarter matching at 3 ms: 51 × 3 / 8 = 19 ms, still a walk;
+            (1000, sample(8, 3), 50, SearchPlan::Walk),
+            // at 9 ms per sample (costly probes), 57 ms: sieved.
+            (1000, sample(8, 9), 50, SearchPlan::Sieve),
+            // None of the newest stories matching: a walk could go on for ever.
+            (1000, sample(0, 0), 50, SearchPlan::Sieve),
+            // A longer page needs a longer walk.
+            (1000, sample(32, 3), 500, SearchPlan::Sieve),
+        ];
+        for (matches, sample, limit, plan) in cases {
+            assert_eq!(
+                choose_plan(matches, 100, 1000, sample, limit),
+                plan,
+                "{matches} matches, {sample:?}, limit {limit}"
+            );
+        }
     }
 
     #[test]
@@ -847,28 +851,10 @@ mod tests {
                 search: search.map(str::to_owned),
                 ..FeedQuery::default()
             };
-            let mut pages = Vec::new();
-            for plan in [SourcePlan::Map, SourcePlan::Walk] {
-                let rows = |query: &FeedQuery| -> Vec<(i64, i64, i64)> {
-                    let (sql, values) = page_sql(query, SearchPlan::Matches, plan);
-                    let mut stmt = conn.prepare(&sql).unwrap();
-                    stmt.query_map(params_from_iter(values), |r| {
-                        Ok((r.get(2)?, r.get(19)?, r.get(20)?))
-                    })
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap()
-                };
-                query.limit = 100;
-                query.after = None;
-                let all = rows(&query);
-                let third = all.get(2).map_or(PageKey { date: 0, id: 0 }, |r| PageKey {
-                    date: r.1,
-                    id: r.2,
-                });
-                query.after = Some(third);
-                pages.push((all, rows(&query)));
-            }
+            let pages: Vec<_> = [SourcePlan::Map, SourcePlan::Walk]
+                .into_iter()
+                .map(|plan| whole_and_after_third(&conn, &mut query, SearchPlan::Matches, plan))
+                .collect();
             assert!(pages[0].0.len() > 3, "{sources:?}");
             assert_eq!(pages[0], pages[1], "{sources:?} {search:?}");
         }
