@@ -139,11 +139,20 @@ impl Store {
             None => SearchPlan::Matches,
         };
         let sources = if query.copies || query.sources.is_empty() {
-            SourcePlan::Walk
+            FilterPlan::Walk
         } else {
             source_plan(&conn, &query.sources)?
         };
-        let (sql, values) = page_sql(query, plan, sources);
+        let tag = match &query.tag {
+            Some(tag) => tag_plan(&conn, tag)?,
+            None => FilterPlan::Walk,
+        };
+        let plans = Plans {
+            search: plan,
+            sources,
+            tag,
+        };
+        let (sql, values) = page_sql(query, plans);
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(values))?;
         // (story id, uid, key, copies) in page order.
@@ -337,48 +346,86 @@ fn choose_plan(
     }
 }
 
-/// How the stories of a page are limited to those with a copy from the
-/// chosen sources (`source=`); both give the same page.
+/// How a page is limited to the stories (or items) with a copy from the
+/// chosen sources (`source=`), or carrying a tag (`tag=`: a tag of the
+/// item's source, or one of its categories); both plans give the same page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SourcePlan {
-    /// The sources' items are found by their index and mapped to their
-    /// stories, which are then sorted: cheap when the sources have few
-    /// items stored. Walking for the 100 items of one source among a million
-    /// took 2–6 s, reading an item row per story walked; mapping them, 1 ms
-    /// (#8).
+enum FilterPlan {
+    /// The items that pass are found by an index (the `(source, identity)`
+    /// key, `item_tags`) and mapped to their stories, which are then
+    /// sorted: cheap when few items pass. Walking for the 100 items of one
+    /// source among a million took 2–6 s, reading an item row per story
+    /// walked; mapping them, 1 ms; a tag few items carry, 4.4–4.8 s (#8).
     Map,
-    /// Stories are walked newest first, each kept if it has a copy from
-    /// the sources: cheap when they have many items, as the page fills
-    /// fast.
+    /// Stories (or items) are walked newest first, each kept if a copy
+    /// passes: cheap when many items pass, as the page fills fast.
     Walk,
 }
 
-/// Maps when the sources have fewer items stored than √(73 × items): where
-/// the plans cost about the same (measured on a store of a million items:
-/// ~3.5 µs to map an item, ~5 µs to check a story walked; ~8 500 items
-/// there). Counting stops at that, in the `(source, identity)` index.
-fn source_plan(conn: &Connection, sources: &[SourceId]) -> Result<SourcePlan, FeedQueryError> {
+/// The plans for one page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plans {
+    search: SearchPlan,
+    sources: FilterPlan,
+    tag: FilterPlan,
+}
+
+impl Plans {
+    /// Walking for every filter, mapping every search match.
+    #[cfg(test)]
+    const WALK: Plans = Plans {
+        search: SearchPlan::Matches,
+        sources: FilterPlan::Walk,
+        tag: FilterPlan::Walk,
+    };
+}
+
+/// Maps when fewer items pass than √(73 × items): where the plans cost
+/// about the same (measured on a store of a million items: ~3.5 µs to map
+/// an item, ~5 µs to check a story walked; ~8 500 items there). `count`
+/// counts the items that pass, up to its second parameter, in an index.
+fn filter_plan(conn: &Connection, count: &str, value: &str) -> Result<FilterPlan, FeedQueryError> {
     let stored: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM items", [], |r| r.get(0))?;
     let map_below = ((73.0 * stored as f64).sqrt() as i64).max(1000);
+    let passing: i64 = conn
+        .prepare_cached(count)?
+        .query_row(rusqlite::params![value, map_below], |r| r.get(0))?;
+    Ok(if passing < map_below {
+        FilterPlan::Map
+    } else {
+        FilterPlan::Walk
+    })
+}
+
+fn source_plan(conn: &Connection, sources: &[SourceId]) -> Result<FilterPlan, FeedQueryError> {
     let listed = serde_json::to_string(&sources.iter().map(SourceId::as_str).collect::<Vec<_>>())
         .unwrap_or_else(|_| "[]".into());
-    let items: i64 = conn
-        .prepare_cached(
-            "SELECT count(*) FROM (SELECT 1 FROM items
-                                   WHERE source_id IN (SELECT value FROM json_each(?1)) LIMIT ?2)",
-        )?
-        .query_row(rusqlite::params![listed, map_below], |r| r.get(0))?;
-    Ok(if items < map_below {
-        SourcePlan::Map
-    } else {
-        SourcePlan::Walk
-    })
+    filter_plan(
+        conn,
+        "SELECT count(*) FROM (SELECT 1 FROM items
+                               WHERE source_id IN (SELECT value FROM json_each(?1)) LIMIT ?2)",
+        &listed,
+    )
+}
+
+fn tag_plan(conn: &Connection, tag: &str) -> Result<FilterPlan, FeedQueryError> {
+    filter_plan(
+        conn,
+        "SELECT count(*) FROM (SELECT 1 FROM item_tags WHERE tag = lower(?1)
+                               UNION ALL
+                               SELECT 1 FROM items WHERE source_id IN
+                                   (SELECT fs.id FROM sources fs, json_each(fs.tags) t
+                                    WHERE lower(t.value) = lower(?1))
+                               LIMIT ?2)",
+        tag,
+    )
 }
 
 /// The SQL and its parameters for one page. The text depends only on which
 /// filters are set (so at most a few dozen statements are cached); values
 /// are always bound, never spliced in.
-fn page_sql(query: &FeedQuery, plan: SearchPlan, source_plan: SourcePlan) -> (String, Vec<Value>) {
+fn page_sql(query: &FeedQuery, plans: Plans) -> (String, Vec<Value>) {
+    let plan = plans.search;
     let mut filters: Vec<&str> = Vec::new();
     let mut values: Vec<Value> = Vec::new();
     let sources = || {
@@ -407,12 +454,21 @@ fn page_sql(query: &FeedQuery, plan: SearchPlan, source_plan: SourcePlan) -> (St
             values.push(sources());
         }
         if let Some(tag) = &query.tag {
-            filters.push(
-                "(EXISTS (SELECT 1 FROM sources fs, json_each(fs.tags) t
-                          WHERE fs.id = i.source_id AND lower(t.value) = lower(?))
-                  OR EXISTS (SELECT 1 FROM json_each(i.categories) c
-                             WHERE lower(c.value) = lower(?)))",
-            );
+            filters.push(match plans.tag {
+                FilterPlan::Map => {
+                    "i.id IN (SELECT item_id FROM item_tags WHERE tag = lower(?)
+                              UNION ALL
+                              SELECT f.id FROM items f WHERE f.source_id IN
+                                  (SELECT fs.id FROM sources fs, json_each(fs.tags) t
+                                   WHERE lower(t.value) = lower(?)))"
+                }
+                FilterPlan::Walk => {
+                    "(EXISTS (SELECT 1 FROM sources fs, json_each(fs.tags) t
+                              WHERE fs.id = i.source_id AND lower(t.value) = lower(?))
+                      OR EXISTS (SELECT 1 FROM json_each(i.categories) c
+                                 WHERE lower(c.value) = lower(?)))"
+                }
+            });
             values.extend([Value::Text(tag.clone()), Value::Text(tag.clone())]);
         }
         if let Some(search) = &query.search {
@@ -437,12 +493,12 @@ fn page_sql(query: &FeedQuery, plan: SearchPlan, source_plan: SourcePlan) -> (St
             values.push(Value::Integer(since.timestamp()));
         }
         if !query.sources.is_empty() {
-            filters.push(match source_plan {
-                SourcePlan::Map => {
+            filters.push(match plans.sources {
+                FilterPlan::Map => {
                     "st.id IN (SELECT f.story_id FROM items f
                                WHERE f.source_id IN (SELECT value FROM json_each(?)))"
                 }
-                SourcePlan::Walk => {
+                FilterPlan::Walk => {
                     "EXISTS (SELECT 1 FROM items f WHERE f.story_id = st.id
                              AND f.source_id IN (SELECT value FROM json_each(?)))"
                 }
@@ -450,14 +506,24 @@ fn page_sql(query: &FeedQuery, plan: SearchPlan, source_plan: SourcePlan) -> (St
             values.push(sources());
         }
         if let Some(tag) = &query.tag {
-            filters.push(
-                "EXISTS (SELECT 1 FROM items f JOIN sources fs ON fs.id = f.source_id
-                         WHERE f.story_id = st.id
-                         AND (EXISTS (SELECT 1 FROM json_each(fs.tags) t
-                                      WHERE lower(t.value) = lower(?))
-                              OR EXISTS (SELECT 1 FROM json_each(f.categories) c
-                                         WHERE lower(c.value) = lower(?))))",
-            );
+            filters.push(match plans.tag {
+                FilterPlan::Map => {
+                    "st.id IN (SELECT f.story_id FROM items f WHERE f.id IN
+                                   (SELECT item_id FROM item_tags WHERE tag = lower(?))
+                               UNION ALL
+                               SELECT f.story_id FROM items f WHERE f.source_id IN
+                                   (SELECT fs.id FROM sources fs, json_each(fs.tags) t
+                                    WHERE lower(t.value) = lower(?)))"
+                }
+                FilterPlan::Walk => {
+                    "EXISTS (SELECT 1 FROM items f JOIN sources fs ON fs.id = f.source_id
+                             WHERE f.story_id = st.id
+                             AND (EXISTS (SELECT 1 FROM json_each(fs.tags) t
+                                          WHERE lower(t.value) = lower(?))
+                                  OR EXISTS (SELECT 1 FROM json_each(f.categories) c
+                                             WHERE lower(c.value) = lower(?))))"
+                }
+            });
             values.extend([Value::Text(tag.clone()), Value::Text(tag.clone())]);
         }
         if let Some(search) = &query.search {
@@ -726,11 +792,10 @@ mod tests {
     fn whole_and_after_third(
         conn: &Connection,
         query: &mut FeedQuery,
-        search: SearchPlan,
-        sources: SourcePlan,
+        plans: Plans,
     ) -> (Rows, Rows) {
         let rows = |query: &FeedQuery| -> Rows {
-            let (sql, values) = page_sql(query, search, sources);
+            let (sql, values) = page_sql(query, plans);
             let mut stmt = conn.prepare(&sql).unwrap();
             stmt.query_map(params_from_iter(values), |r| {
                 Ok((r.get(2)?, r.get(19)?, r.get(20)?))
@@ -779,7 +844,13 @@ mod tests {
             };
             let pages: Vec<_> = [SearchPlan::Matches, SearchPlan::Sieve, SearchPlan::Walk]
                 .into_iter()
-                .map(|plan| whole_and_after_third(&conn, &mut query, plan, SourcePlan::Walk))
+                .map(|search| {
+                    let plans = Plans {
+                        search,
+                        ..Plans::WALK
+                    };
+                    whole_and_after_third(&conn, &mut query, plans)
+                })
                 .collect();
             assert!(pages[0].0.len() > 3, "{search}");
             assert_eq!(pages[0], pages[1], "{search}, copies {copies}: sieve");
@@ -851,16 +922,91 @@ mod tests {
                 search: search.map(str::to_owned),
                 ..FeedQuery::default()
             };
-            let pages: Vec<_> = [SourcePlan::Map, SourcePlan::Walk]
+            let pages: Vec<_> = [FilterPlan::Map, FilterPlan::Walk]
                 .into_iter()
-                .map(|plan| whole_and_after_third(&conn, &mut query, SearchPlan::Matches, plan))
+                .map(|sources| {
+                    let plans = Plans {
+                        sources,
+                        ..Plans::WALK
+                    };
+                    whole_and_after_third(&conn, &mut query, plans)
+                })
                 .collect();
             assert!(pages[0].0.len() > 3, "{sources:?}");
             assert_eq!(pages[0], pages[1], "{sources:?} {search:?}");
         }
         // Few items: mapped.
         let outlet = [SourceId::new("outlet")];
-        assert_eq!(source_plan(&conn, &outlet).unwrap(), SourcePlan::Map);
+        assert_eq!(source_plan(&conn, &outlet).unwrap(), FilterPlan::Map);
+    }
+
+    #[test]
+    fn both_tag_plans_give_the_same_pages() {
+        let (_dir, store) = store();
+        let items: Vec<Item> = (1..=30)
+            .map(|n| {
+                let mut item = new_item(n, &format!("Harbour strike talks {n}"));
+                item.categories = match n % 3 {
+                    0 => vec!["Harbour".into(), "Politics".into()],
+                    1 => vec!["politics".into()],
+                    _ => vec![],
+                };
+                item
+            })
+            .collect();
+        write(&store, "agency", &items[..20]);
+        write(&store, "outlet", &items[20..]);
+        let conn = store.reader();
+        for (tag, copies, some) in [
+            ("harbour", false, true),
+            ("HARBOUR", true, true),
+            ("Politics", false, true),
+            ("outlet-tag", false, true),
+            ("OUTLET-TAG", true, true),
+            ("nosuch", false, false),
+        ] {
+            let mut query = FeedQuery {
+                tag: Some(tag.into()),
+                copies,
+                ..FeedQuery::default()
+            };
+            let pages: Vec<_> = [FilterPlan::Map, FilterPlan::Walk]
+                .into_iter()
+                .map(|tag| {
+                    let plans = Plans { tag, ..Plans::WALK };
+                    whole_and_after_third(&conn, &mut query, plans)
+                })
+                .collect();
+            assert_eq!(pages[0].0.len() > 3, some, "{tag}");
+            assert_eq!(pages[0], pages[1], "{tag}, copies {copies}");
+        }
+        assert_eq!(tag_plan(&conn, "harbour").unwrap(), FilterPlan::Map);
+    }
+
+    #[test]
+    fn item_tags_follow_the_items_categories() {
+        let (dir, store) = store();
+        let mut item = new_item(1, "Harbour strike");
+        item.categories = vec!["Harbour".into(), "harbour".into(), "Ferry".into()];
+        write(&store, "agency", std::slice::from_ref(&item));
+        let tags = |store: &Store| -> Vec<String> {
+            let conn = store.reader();
+            let mut stmt = conn
+                .prepare("SELECT tag FROM item_tags ORDER BY tag")
+                .unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert_eq!(tags(&store), ["ferry", "harbour"]);
+        item.categories = vec!["Budget".into()];
+        item.title = "Harbour strike ends".into();
+        write(&store, "agency", std::slice::from_ref(&item));
+        assert_eq!(tags(&store), ["budget"]);
+        let conn = Connection::open(dir.path().join("t.db")).unwrap();
+        conn.execute_batch("DELETE FROM items").unwrap();
+        assert!(tags(&store).is_empty());
     }
 
     #[test]

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_retention.sql"),
     include_str!("../../migrations/0006_fts_per_transaction.sql"),
     include_str!("../../migrations/0007_drop_content_hash_index.sql"),
+    include_str!("../../migrations/0008_item_tags.sql"),
 ];
 
 /// The schema version this build writes.
