@@ -162,6 +162,7 @@ impl Prepared {
 /// items named in `unchanged` (stored as they are, see
 /// [`crate::store::Store::unchanged_items`]) are not fingerprinted: the
 /// write leaves them alone (and fingerprints one that changed meanwhile).
+/// The items come back in the order the write stores them.
 ///
 /// The write stores the items oldest first, and each new item counts its
 /// edge paragraphs for the source, so a paragraph the poll's own items
@@ -174,7 +175,7 @@ impl Prepared {
 /// was counted before but not yet learned is found by the write's check.
 pub fn prepare(
     source: &SourceId,
-    items: Vec<Item>,
+    mut items: Vec<Item>,
     now: DateTime<Utc>,
     boilerplate: &HashSet<u64>,
     unchanged: &HashSet<String>,
@@ -191,30 +192,26 @@ pub fn prepare(
             0
         }
     });
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by(|&a, &b| write_order(&items[a], now).cmp(&write_order(&items[b], now)));
-    let mut prints: Vec<Option<Prepared>> = (0..items.len()).map(|_| None).collect();
-    for i in order {
-        let (Some(item), Some(slot)) = (items.get(i), prints.get_mut(i)) else {
-            continue;
-        };
-        if unchanged.contains(&item.identity) {
-            continue;
-        }
-        let at = item.published.unwrap_or(now).timestamp();
-        let fp = fingerprint_item(source, item, at, &stats);
-        let observed = fp.boilerplate_observations();
-        let assumed = observed.iter().map(|&h| is_boilerplate(h)).collect();
-        let mut counted = counted.borrow_mut();
-        for &h in observed {
-            *counted.entry(h).or_default() += 1;
-        }
-        *slot = Some(Prepared { fp, assumed });
-    }
+    items.sort_by(|a, b| write_order(a, now).cmp(&write_order(b, now)));
     items
         .into_iter()
-        .zip(prints)
-        .map(|(item, print)| Ready { item, print })
+        .map(|item| {
+            if unchanged.contains(&item.identity) {
+                return Ready::from(item);
+            }
+            let at = item.published.unwrap_or(now).timestamp();
+            let fp = fingerprint_item(source, &item, at, &stats);
+            let observed = fp.boilerplate_observations();
+            let assumed = observed.iter().map(|&h| is_boilerplate(h)).collect();
+            let mut counted = counted.borrow_mut();
+            for &h in observed {
+                *counted.entry(h).or_default() += 1;
+            }
+            Ready {
+                item,
+                print: Some(Prepared { fp, assumed }),
+            }
+        })
         .collect()
 }
 

@@ -131,20 +131,27 @@ impl Store {
     /// One page of the merged feed (or of every copy, with `query.copies`).
     pub fn feed_page(&self, query: &FeedQuery) -> Result<FeedPage, FeedQueryError> {
         let conn = self.reader();
+        let maps_sources = !query.copies && !query.sources.is_empty();
+        // Every plan weighs its count against the size of the store.
+        let stored = if query.search.is_some() || maps_sources || query.tag.is_some() {
+            stored_items(&conn)?
+        } else {
+            0.0
+        };
         let plan = match &query.search {
             Some(search) => {
                 check_search(&conn, search)?;
-                search_plan(&conn, search, query.copies, query.limit)?
+                search_plan(&conn, stored, search, query.copies, query.limit)?
             }
             None => SearchPlan::Matches,
         };
-        let sources = if query.copies || query.sources.is_empty() {
-            FilterPlan::Walk
+        let sources = if maps_sources {
+            source_plan(&conn, stored, &query.sources)?
         } else {
-            source_plan(&conn, &query.sources)?
+            FilterPlan::Walk
         };
         let tag = match &query.tag {
-            Some(tag) => tag_plan(&conn, tag)?,
+            Some(tag) => tag_plan(&conn, stored, tag)?,
             None => FilterPlan::Walk,
         };
         let plans = Plans {
@@ -244,6 +251,7 @@ enum SearchPlan {
 /// sieved when it matches many items.
 fn search_plan(
     conn: &Connection,
+    stored: f64,
     search: &str,
     copies: bool,
     limit: usize,
@@ -251,8 +259,6 @@ fn search_plan(
     let plain = !search.contains('*')
         && !search.to_ascii_uppercase().contains("NEAR")
         && search.split_whitespace().count() <= 8;
-    let stored: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM items", [], |r| r.get(0))?;
-    let stored = stored as f64;
     let sieve_from = ((17.0 * stored).sqrt() as i64).max(500);
     let sample_from = if plain {
         ((100.0 * stored.sqrt()) as i64).max(sieve_from)
@@ -260,7 +266,14 @@ fn search_plan(
         i64::MAX
     };
     let (matches, sample) = measure(conn, search, copies, sample_from)?;
-    Ok(choose_plan(matches, sieve_from, sample_from, sample, limit))
+    Ok(choose_plan(matches, sieve_from, sample, limit))
+}
+
+/// About how many items are stored (the highest item id), which the plans
+/// weigh their counts against.
+fn stored_items(conn: &Connection) -> Result<f64, FeedQueryError> {
+    let stored: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM items", [], |r| r.get(0))?;
+    Ok(stored as f64)
 }
 
 /// How many of the newest stories (or items) are probed to decide whether
@@ -318,21 +331,15 @@ struct Sample {
 }
 
 /// The plan for a search that matches `matches` items (counted up to
-/// `sample_from`), given the sample of the newest stories when it was
-/// taken. A walk is expected to probe `SAMPLE × (limit + 1) / matched`
+/// where the sample is taken), given the sample of the newest stories when
+/// it was taken. A walk is expected to probe `SAMPLE × (limit + 1) / matched`
 /// stories at the sample's cost each.
-fn choose_plan(
-    matches: i64,
-    sieve_from: i64,
-    sample_from: i64,
-    sample: Option<Sample>,
-    limit: usize,
-) -> SearchPlan {
+fn choose_plan(matches: i64, sieve_from: i64, sample: Option<Sample>, limit: usize) -> SearchPlan {
     if matches < sieve_from {
         return SearchPlan::Matches;
     }
     match sample {
-        Some(sample) if matches >= sample_from && sample.matched > 0 => {
+        Some(sample) if sample.matched > 0 => {
             let wanted = u32::try_from(limit.saturating_add(1)).unwrap_or(u32::MAX);
             let matched = u32::try_from(sample.matched).unwrap_or(u32::MAX);
             let walk = sample.took.saturating_mul(wanted) / matched;
@@ -384,9 +391,13 @@ impl Plans {
 /// about the same (measured on a store of a million items: ~3.5 µs to map
 /// an item, ~5 µs to check a story walked; ~8 500 items there). `count`
 /// counts the items that pass, up to its second parameter, in an index.
-fn filter_plan(conn: &Connection, count: &str, value: &str) -> Result<FilterPlan, FeedQueryError> {
-    let stored: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM items", [], |r| r.get(0))?;
-    let map_below = ((73.0 * stored as f64).sqrt() as i64).max(1000);
+fn filter_plan(
+    conn: &Connection,
+    stored: f64,
+    count: &str,
+    value: &str,
+) -> Result<FilterPlan, FeedQueryError> {
+    let map_below = ((73.0 * stored).sqrt() as i64).max(1000);
     let passing: i64 = conn
         .prepare_cached(count)?
         .query_row(rusqlite::params![value, map_below], |r| r.get(0))?;
@@ -397,20 +408,30 @@ fn filter_plan(conn: &Connection, count: &str, value: &str) -> Result<FilterPlan
     })
 }
 
-fn source_plan(conn: &Connection, sources: &[SourceId]) -> Result<FilterPlan, FeedQueryError> {
-    let listed = serde_json::to_string(&sources.iter().map(SourceId::as_str).collect::<Vec<_>>())
-        .unwrap_or_else(|_| "[]".into());
+fn source_plan(
+    conn: &Connection,
+    stored: f64,
+    sources: &[SourceId],
+) -> Result<FilterPlan, FeedQueryError> {
     filter_plan(
         conn,
+        stored,
         "SELECT count(*) FROM (SELECT 1 FROM items
                                WHERE source_id IN (SELECT value FROM json_each(?1)) LIMIT ?2)",
-        &listed,
+        &source_list(sources),
     )
 }
 
-fn tag_plan(conn: &Connection, tag: &str) -> Result<FilterPlan, FeedQueryError> {
+/// `sources` as the JSON array the SQL reads with `json_each`.
+fn source_list(sources: &[SourceId]) -> String {
+    serde_json::to_string(&sources.iter().map(SourceId::as_str).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".into())
+}
+
+fn tag_plan(conn: &Connection, stored: f64, tag: &str) -> Result<FilterPlan, FeedQueryError> {
     filter_plan(
         conn,
+        stored,
         "SELECT count(*) FROM (SELECT 1 FROM item_tags WHERE tag = lower(?1)
                                UNION ALL
                                SELECT 1 FROM items WHERE source_id IN
@@ -428,18 +449,7 @@ fn page_sql(query: &FeedQuery, plans: Plans) -> (String, Vec<Value>) {
     let plan = plans.search;
     let mut filters: Vec<&str> = Vec::new();
     let mut values: Vec<Value> = Vec::new();
-    let sources = || {
-        Value::Text(
-            serde_json::to_string(
-                &query
-                    .sources
-                    .iter()
-                    .map(SourceId::as_str)
-                    .collect::<Vec<_>>(),
-            )
-            .unwrap_or_else(|_| "[]".into()),
-        )
-    };
+    let sources = || Value::Text(source_list(&query.sources));
     if query.copies {
         if let Some(key) = query.after {
             filters.push("(coalesce(i.published, i.first_seen), i.id) < (?, ?)");
@@ -872,8 +882,8 @@ mod tests {
                 took: Duration::from_millis(ms),
             })
         };
-        // (matches, sample, page size, plan), with sieve_from 100 and
-        // sample_from 1000.
+        // (matches, sample, page size, plan), with sieve_from 100; a
+        // sample is taken from 1000 matches.
         let cases = [
             // Few matches: mapped, whatever else.
             (99, sample(32, 0), 50, SearchPlan::Matches),
@@ -892,7 +902,7 @@ mod tests {
         ];
         for (matches, sample, limit, plan) in cases {
             assert_eq!(
-                choose_plan(matches, 100, 1000, sample, limit),
+                choose_plan(matches, 100, sample, limit),
                 plan,
                 "{matches} matches, {sample:?}, limit {limit}"
             );
@@ -937,7 +947,10 @@ mod tests {
         }
         // Few items: mapped.
         let outlet = [SourceId::new("outlet")];
-        assert_eq!(source_plan(&conn, &outlet).unwrap(), FilterPlan::Map);
+        assert_eq!(
+            source_plan(&conn, stored_items(&conn).unwrap(), &outlet).unwrap(),
+            FilterPlan::Map
+        );
     }
 
     #[test]
@@ -980,7 +993,10 @@ mod tests {
             assert_eq!(pages[0].0.len() > 3, some, "{tag}");
             assert_eq!(pages[0], pages[1], "{tag}, copies {copies}");
         }
-        assert_eq!(tag_plan(&conn, "harbour").unwrap(), FilterPlan::Map);
+        assert_eq!(
+            tag_plan(&conn, stored_items(&conn).unwrap(), "harbour").unwrap(),
+            FilterPlan::Map
+        );
     }
 
     #[test]
@@ -1036,7 +1052,7 @@ mod tests {
             assert_eq!(sampled("count"), (10, Some(32)), "copies {copies}");
             let (matches, sample) = measure(&conn, "strike", copies, 10).unwrap();
             assert_eq!(
-                choose_plan(matches, 5, 10, sample, 50),
+                choose_plan(matches, 5, sample, 50),
                 SearchPlan::Sieve,
                 "copies {copies}"
             );
