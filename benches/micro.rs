@@ -908,8 +908,7 @@ impl Work {
                     let mut added = 0;
                     for item in &items {
                         if tx.existing_item(source, &item.identity)?.is_none() {
-                            let at = item.published.unwrap_or(now);
-                            let story = tx.insert_story(source, &item.identity, at, now)?;
+                            let story = tx.insert_story(source, &item.identity, now)?;
                             tx.insert_item(source, story, item, &[], 0, &[], now)?;
                             added += 1;
                         }
@@ -1057,6 +1056,7 @@ fn page() -> Vec<Story> {
         source_tags: vec!["world".into(), "économie".into()],
         item,
         first_seen,
+        changed_at: first_seen,
     };
     let mut next_id = 1_000;
     entries
@@ -1078,7 +1078,7 @@ fn page() -> Vec<Story> {
                 copies.push(stored(next_id, &outlet, item));
             }
             let uid = story_uid(&copies[0].source_id, &copies[0].item.identity);
-            Story::from_copies(k as i64, uid, copies).unwrap()
+            Story::from_copies(k as i64, uid, first_seen, copies).unwrap()
         })
         .collect()
 }

@@ -496,7 +496,7 @@ fn store_without_dedup(
             .write_poll(|tx| {
                 for (item, at) in &feed_items {
                     if tx.existing_item(&source, &item.identity)?.is_none() {
-                        let story = tx.insert_story(&source, &item.identity, *at, *at)?;
+                        let story = tx.insert_story(&source, &item.identity, *at)?;
                         tx.insert_item(&source, story, item, &[], 0, &[], *at)?;
                     }
                 }

@@ -230,9 +230,8 @@ fn write_bench(store: &Store, name: &str, polls: &[Poll], runs: usize) {
             let c0 = thread_cpu_secs();
             for poll in polls {
                 for item in &poll.items {
-                    let at = item.published.unwrap_or(now);
                     if tx.existing_item(&poll.source, &item.identity)?.is_none() {
-                        let story = tx.insert_story(&poll.source, &item.identity, at, now)?;
+                        let story = tx.insert_story(&poll.source, &item.identity, now)?;
                         tx.insert_item(&poll.source, story, item, &[], 0, &[], now)?;
                     }
                 }

@@ -175,7 +175,8 @@ pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
     ))
 }
 
-/// `wiredesk stories`: the newest `limit` stories, each with its copies;
+/// `wiredesk stories`: the `limit` stories that arrived last, newest
+/// first (the merged feed's order), each with its copies;
 /// the copy shown in the merged feed is marked `*`.
 pub fn stories(store: &Store, limit: usize) -> Result<String, CliError> {
     let mut out = String::new();

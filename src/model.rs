@@ -125,6 +125,9 @@ pub struct StoredItem {
     pub source_tags: Vec<String>,
     pub item: Item,
     pub first_seen: DateTime<Utc>,
+    /// When wiredesk last stored a change to it (first stored it, or its
+    /// source changed its fields).
+    pub changed_at: DateTime<Utc>,
 }
 
 impl StoredItem {
@@ -142,6 +145,10 @@ pub struct Story {
     /// Stable public id, derived from the copy that founded the story; the
     /// merged feed's entry id. It never changes once served.
     pub uid: String,
+    /// When this instance first stored the story (its first copy): the
+    /// merged feed's order, newest first. A copy joining later changes
+    /// neither this nor the uid. With `copies=all`, when the item arrived.
+    pub arrived: DateTime<Utc>,
     /// The copy the merged feed shows.
     pub chosen: StoredItem,
     /// Every other copy, in the same order of preference.
@@ -152,7 +159,12 @@ impl Story {
     /// Builds a story from its copies in any order, choosing the copy shown:
     /// the highest source `priority`, then the earliest date, then the
     /// lowest item id (so the choice is deterministic). `None` without copies.
-    pub fn from_copies(id: StoryId, uid: String, mut copies: Vec<StoredItem>) -> Option<Story> {
+    pub fn from_copies(
+        id: StoryId,
+        uid: String,
+        arrived: DateTime<Utc>,
+        mut copies: Vec<StoredItem>,
+    ) -> Option<Story> {
         copies.sort_by(|a, b| {
             b.source_priority
                 .cmp(&a.source_priority)
@@ -164,9 +176,21 @@ impl Story {
         Some(Story {
             id,
             uid,
+            arrived,
             chosen,
             others: copies.collect(),
         })
+    }
+
+    /// When the story as served last changed here: it arrived, a copy
+    /// joined it, or a copy's source changed that copy. The entry's Atom
+    /// `updated` and JSON Feed `date_modified`; never earlier than the date
+    /// the entry is published with.
+    pub fn changed(&self) -> DateTime<Utc> {
+        self.copies()
+            .map(|c| c.changed_at)
+            .fold(self.arrived, DateTime::max)
+            .max(self.chosen.date())
     }
 
     /// Every copy, the chosen one first.

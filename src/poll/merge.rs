@@ -86,7 +86,6 @@ pub fn store_items(
             Some(old) => {
                 tx.update_item(old.id, item, &hash, fp.version, now)?;
                 tx.set_keys(old.id, &keys, at.timestamp())?;
-                tx.refresh_story_date(old.story_id)?;
                 summary.updated += 1;
                 known.fresh.insert(old.id, Arc::new(fp));
             }
@@ -108,7 +107,7 @@ pub fn store_items(
                         summary.merged += 1;
                         story
                     }
-                    None => tx.insert_story(source, &item.identity, at, now)?,
+                    None => tx.insert_story(source, &item.identity, now)?,
                 };
                 let id = tx.insert_item(source, story, item, &hash, fp.version, &keys, now)?;
                 tx.observe_boilerplate(source, fp.boilerplate_observations())?;

@@ -35,7 +35,7 @@ use crate::ingest::{self, FetchedBody, Limits};
 use crate::model::{ContentHash, Source, SourceId};
 use crate::ops::metrics::PollSample;
 use crate::ops::{Metrics, Readiness, notify};
-use crate::store::{PollRecord, PollStatus, SourceState, Store};
+use crate::store::{PollRecord, PollStatus, SourceState, Store, StoredDates};
 
 pub use fetch::{FetchError, Fetcher};
 use schedule::{Attempt, Cadence, Moved};
@@ -427,7 +427,7 @@ impl Poller {
         body: &fetch::Body,
         now: DateTime<Utc>,
     ) -> Result<Parsed, String> {
-        let parsed = ingest::parse(
+        let mut parsed = ingest::parse(
             &FetchedBody {
                 bytes: &body.bytes,
                 content_type: body.content_type.as_deref(),
@@ -437,8 +437,19 @@ impl Poller {
             &self.inner.limits,
         )
         .map_err(|e| e.to_string())?;
+        let stored = self.stored_clamped_dates(&source.id, &parsed);
+        keep_clamped_dates(&mut parsed.items, &stored, now);
         for warning in &parsed.warnings {
-            tracing::warn!(source = %source.id, warning = %warning, "entry skipped or repaired");
+            let again = warning.kind == ingest::WarningKind::DateClamped
+                && warning
+                    .identity
+                    .as_ref()
+                    .is_some_and(|id| stored.contains_key(id));
+            if again {
+                tracing::debug!(source = %source.id, warning = %warning, "stored date kept");
+            } else {
+                tracing::warn!(source = %source.id, warning = %warning, "entry skipped or repaired");
+            }
         }
         // The feed's own word on how often it changes: RSS <ttl> or
         // sy:updatePeriod/updateFrequency, whichever asks for longer.
@@ -464,6 +475,34 @@ impl Poller {
             });
         let items = merge::prepare(&source.id, parsed.items, now, &boilerplate, &unchanged);
         Ok((items, hint, capped))
+    }
+
+    /// The stored dates of the items of `parsed` that are stored already and
+    /// had a date in the future clamped by this parse.
+    fn stored_clamped_dates(
+        &self,
+        source: &SourceId,
+        parsed: &ingest::ParsedFeed,
+    ) -> HashMap<String, StoredDates> {
+        let clamped: BTreeSet<&str> = parsed
+            .warnings
+            .iter()
+            .filter(|w| w.kind == ingest::WarningKind::DateClamped)
+            .filter_map(|w| w.identity.as_deref())
+            .collect();
+        let mut stored = HashMap::new();
+        for identity in clamped {
+            match self.inner.store.stored_dates(source, identity) {
+                Ok(Some(dates)) => {
+                    stored.insert(identity.to_owned(), dates);
+                }
+                Ok(None) => {}
+                // Without the stored date the item is clamped again: it
+                // moves, and nothing is lost.
+                Err(e) => tracing::debug!(source = %source, error = %e, "cannot read stored dates"),
+            }
+        }
+        stored
     }
 
     fn failed(
@@ -903,6 +942,29 @@ fn log_report(
             next,
             "poll failed"
         ),
+    }
+}
+
+/// A date in the future is clamped to the time of the poll that parses it
+/// (`now`, by ingest), and so to the time of the poll that first stores its
+/// item. Polled again, the same item would be clamped to a new `now`: it
+/// would count as changed on every poll and its date would creep forward
+/// for ever. An item already stored keeps the dates stored for it instead
+/// (#14). `stored` holds the stored dates of the clamped items.
+fn keep_clamped_dates(
+    items: &mut [crate::model::Item],
+    stored: &HashMap<String, StoredDates>,
+    now: DateTime<Utc>,
+) {
+    for item in items {
+        if let Some(dates) = stored.get(&item.identity) {
+            if item.published == Some(now) {
+                item.published = dates.published;
+            }
+            if item.updated == Some(now) {
+                item.updated = dates.updated;
+            }
+        }
     }
 }
 

@@ -185,15 +185,17 @@ pub fn canonical(query: &FeedQuery, token: Option<&str>) -> String {
 }
 
 /// A cursor is opaque to readers: a versioned position, base64url-encoded.
+/// Version 2 is a position in arrival order (#14); a version 1 cursor was
+/// a position in story-date order and is refused.
 pub fn encode_cursor(key: PageKey) -> String {
-    URL_SAFE_NO_PAD.encode(format!("1:{}:{}", key.date, key.id))
+    URL_SAFE_NO_PAD.encode(format!("2:{}:{}", key.date, key.id))
 }
 
 fn decode_cursor(text: &str) -> Option<PageKey> {
     let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;
     let mut parts = text.split(':');
-    if parts.next()? != "1" {
+    if parts.next()? != "2" {
         return None;
     }
     let date = parts.next()?.parse().ok()?;
@@ -237,6 +239,14 @@ mod tests {
                 "limit=10&source=agency%2Coutlet&tag=world&q=port+strike&since=2026-11-01T08%3A00%3A00Z&copies=all&cursor={cursor}"
             )
         );
+    }
+
+    #[test]
+    fn a_cursor_from_before_arrival_order_is_refused() {
+        // Version 1 was a position in story-date order: followed now, it
+        // would skip or repeat stories, so the reader is told to start over.
+        let old = URL_SAFE_NO_PAD.encode("1:5:9");
+        assert!(err(&format!("cursor={old}")).to_string().contains("cursor"));
     }
 
     #[test]

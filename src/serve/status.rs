@@ -123,9 +123,17 @@ pub fn render(page: &StatusPage<'_>) -> String {
         out.push_str("<ol>\n");
         for story in page.stories {
             let chosen = &story.chosen;
+            // Stories are listed as they arrived; one that came with an
+            // older date says when it arrived.
+            let late = story.arrived - chosen.date() > chrono::TimeDelta::minutes(5);
+            let arrived = if late {
+                format!(" · arrived {}", time(Some(story.arrived)))
+            } else {
+                String::new()
+            };
             let _ = write!(
                 out,
-                "<li>{} <span class=\"quiet\">— {} · {}</span>",
+                "<li>{} <span class=\"quiet\">— {} · {}{arrived}</span>",
                 link(&chosen.item.title, chosen.item.link.as_deref()),
                 text(&chosen.source_name),
                 time(Some(chosen.date())),

@@ -2,12 +2,18 @@
 //! copy), filtered and keyset-paged, and the generation counter that tells
 //! whether anything served can have changed.
 //!
-//! Paging is keyset on (date, id), newest first, never `OFFSET`: a page ends
-//! at a [`PageKey`], and the next page is everything strictly older. Items
-//! that arrive while a reader walks the pages land before the first page
-//! (new stories) or are met in order (late, back-dated ones), so a walk
-//! returns every story once. The one exception is inherent to the sort: a
-//! story whose earliest copy changes while a reader pages moves with it.
+//! The feed is in arrival order: newest-stored first, whatever date a story
+//! carries (#14). Feed readers fetch only the first page, so a story that
+//! arrives with an old date must still land on it, or it is never
+//! delivered. Arrival times never go back (the writer holds them at the
+//! latest stored if the clock steps back), and a copy joining a story does
+//! not move it, so a story's place never changes once stored.
+//!
+//! Paging is keyset on (arrival, id), newest first, never `OFFSET`: a page
+//! ends at a [`PageKey`], and the next page is everything that arrived
+//! before it. Stories that arrive while a reader walks the pages land
+//! before the first page, so a walk returns every story stored when it
+//! began exactly once.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -41,7 +47,7 @@ impl Generation {
 /// the next page starts strictly after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageKey {
-    /// Unix seconds: the story's `sort_date`, or an item's date with `copies`.
+    /// Unix seconds: when the story (or, with `copies`, the item) arrived.
     pub date: i64,
     /// The story id, or the item id with `copies`.
     pub id: i64,
@@ -59,7 +65,8 @@ pub struct FeedQuery {
     pub tag: Option<String>,
     /// An FTS5 query over the title, summary and content of every copy.
     pub search: Option<String>,
-    /// Only stories dated at or after this time.
+    /// Only stories (or items, with `copies`) that arrived at or after
+    /// this time, whatever date they carry.
     pub since: Option<DateTime<Utc>>,
     /// Every item on its own, not merged into stories.
     pub copies: bool,
@@ -84,7 +91,7 @@ impl Default for FeedQuery {
 /// One page of the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedPage {
-    /// Newest first. With `copies`, each "story" holds one item as its
+    /// Newest-arrived first. With `copies`, each "story" holds one item as its
     /// chosen copy and no others (its id and uid are the story's it belongs to).
     pub stories: Vec<Story>,
     /// Where the next page starts; `None` on the last page.
@@ -166,8 +173,8 @@ impl Store {
         let mut groups: Vec<(StoryId, String, PageKey, Vec<StoredItem>)> = Vec::new();
         while let Some(row) = rows.next()? {
             let key = PageKey {
-                date: row.get(19)?,
-                id: row.get(20)?,
+                date: row.get(20)?,
+                id: row.get(21)?,
             };
             let copy = stored_item(row)?;
             match groups.last_mut() {
@@ -184,7 +191,9 @@ impl Store {
         };
         let stories = groups
             .into_iter()
-            .filter_map(|(id, uid, _, copies)| Story::from_copies(id, uid, copies))
+            .filter_map(|(id, uid, key, copies)| {
+                Story::from_copies(id, uid, super::from_unix(key.date), copies)
+            })
             .collect();
         Ok(FeedPage { stories, next })
     }
@@ -302,12 +311,12 @@ fn measure(
     }
     let sql = if copies {
         "SELECT count(*) FROM (SELECT i.id FROM items i
-                               ORDER BY coalesce(i.published, i.first_seen) DESC, i.id DESC
+                               ORDER BY i.first_seen DESC, i.id DESC
                                LIMIT ?2) s
          WHERE EXISTS (SELECT 1 FROM items_fts WHERE items_fts.rowid = s.id AND items_fts MATCH ?1)"
     } else {
         "SELECT count(*) FROM (SELECT st.id FROM stories st
-                               ORDER BY st.sort_date DESC, st.id DESC LIMIT ?2) s
+                               ORDER BY st.arrived_at DESC, st.id DESC LIMIT ?2) s
          WHERE EXISTS (SELECT 1 FROM items f CROSS JOIN items_fts ON items_fts.rowid = f.id
                        WHERE f.story_id = s.id AND items_fts MATCH ?1)"
     };
@@ -452,11 +461,11 @@ fn page_sql(query: &FeedQuery, plans: Plans) -> (String, Vec<Value>) {
     let sources = || Value::Text(source_list(&query.sources));
     if query.copies {
         if let Some(key) = query.after {
-            filters.push("(coalesce(i.published, i.first_seen), i.id) < (?, ?)");
+            filters.push("(i.first_seen, i.id) < (?, ?)");
             values.extend([Value::Integer(key.date), Value::Integer(key.id)]);
         }
         if let Some(since) = query.since {
-            filters.push("coalesce(i.published, i.first_seen) >= ?");
+            filters.push("i.first_seen >= ?");
             values.push(Value::Integer(since.timestamp()));
         }
         if !query.sources.is_empty() {
@@ -495,11 +504,11 @@ fn page_sql(query: &FeedQuery, plans: Plans) -> (String, Vec<Value>) {
         }
     } else {
         if let Some(key) = query.after {
-            filters.push("(st.sort_date, st.id) < (?, ?)");
+            filters.push("(st.arrived_at, st.id) < (?, ?)");
             values.extend([Value::Integer(key.date), Value::Integer(key.id)]);
         }
         if let Some(since) = query.since {
-            filters.push("st.sort_date >= ?");
+            filters.push("st.arrived_at >= ?");
             values.push(Value::Integer(since.timestamp()));
         }
         if !query.sources.is_empty() {
@@ -571,13 +580,13 @@ fn page_sql(query: &FeedQuery, plans: Plans) -> (String, Vec<Value>) {
     values.push(Value::Integer(limit));
     let columns = "i.id, i.identity, i.title, i.link, i.published, i.updated, i.author,
                    i.summary, i.content, i.categories, i.enclosures, i.first_seen,
-                   s.id, s.name, s.url, s.priority, s.tags";
+                   s.id, s.name, s.url, s.priority, s.tags, i.changed_at";
     let sql = if query.copies {
         format!(
             "WITH page AS (
-                SELECT i.id, coalesce(i.published, i.first_seen) AS d FROM items i
+                SELECT i.id, i.first_seen AS d FROM items i
                 {filter}
-                ORDER BY d DESC, i.id DESC LIMIT ?
+                ORDER BY i.first_seen DESC, i.id DESC LIMIT ?
              )
              SELECT st.id, st.uid, {columns}, page.d, page.id
              FROM page
@@ -589,15 +598,15 @@ fn page_sql(query: &FeedQuery, plans: Plans) -> (String, Vec<Value>) {
     } else {
         format!(
             "WITH page AS (
-                SELECT st.id, st.uid, st.sort_date FROM stories st
+                SELECT st.id, st.uid, st.arrived_at FROM stories st
                 {filter}
-                ORDER BY st.sort_date DESC, st.id DESC LIMIT ?
+                ORDER BY st.arrived_at DESC, st.id DESC LIMIT ?
              )
-             SELECT page.id, page.uid, {columns}, page.sort_date, page.id
+             SELECT page.id, page.uid, {columns}, page.arrived_at, page.id
              FROM page
              JOIN items i ON i.story_id = page.id
              JOIN sources s ON s.id = i.source_id
-             ORDER BY page.sort_date DESC, page.id DESC, i.id"
+             ORDER BY page.arrived_at DESC, page.id DESC, i.id"
         )
     };
     (sql, values)
@@ -647,8 +656,7 @@ mod tests {
                         Some(old) if old.matches(it, &[]) => {}
                         Some(old) => tx.update_item(old.id, it, &[], 0, now)?,
                         None => {
-                            let date = it.published.unwrap_or(now);
-                            let story = tx.insert_story(&source, &it.identity, date, now)?;
+                            let story = tx.insert_story(&source, &it.identity, now)?;
                             tx.insert_item(&source, story, it, &[], 0, &[], now)?;
                         }
                     }
@@ -667,6 +675,47 @@ mod tests {
         assert!(g1 > g0);
         write(&store, "agency", &[new_item(1, "One")]);
         assert_eq!(store.generation(), g1);
+    }
+
+    #[test]
+    fn a_clock_that_steps_back_never_puts_new_stories_under_old_ones() {
+        let (_dir, store) = store();
+        let agency = SourceId::new("agency");
+        let t = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        let put = |n: u32, now: DateTime<Utc>| {
+            let it = new_item(n, &format!("T{n}"));
+            store
+                .write_poll(|tx| {
+                    let story = tx.insert_story(&agency, &it.identity, now)?;
+                    tx.insert_item(&agency, story, &it, &[], 0, &[], now)?;
+                    Ok(())
+                })
+                .unwrap();
+        };
+        put(1, t);
+        put(2, t - chrono::Duration::hours(1));
+        let page = store.feed_page(&FeedQuery::default()).unwrap();
+        let shown: Vec<(String, DateTime<Utc>)> = page
+            .stories
+            .iter()
+            .map(|s| (s.chosen.item.title.clone(), s.arrived))
+            .collect();
+        assert_eq!(shown, [("T2".to_owned(), t), ("T1".to_owned(), t)]);
+        // The same after a restart: the latest arrival is read back.
+        drop(store);
+        let store = Store::open(&_dir.path().join("t.db")).unwrap();
+        store
+            .write_poll(|tx| {
+                let it = new_item(3, "T3");
+                let now = t - chrono::Duration::hours(2);
+                let story = tx.insert_story(&agency, &it.identity, now)?;
+                tx.insert_item(&agency, story, &it, &[], 0, &[], now)?;
+                Ok(())
+            })
+            .unwrap();
+        let page = store.feed_page(&FeedQuery::default()).unwrap();
+        assert_eq!(page.stories[0].chosen.item.title, "T3");
+        assert_eq!(page.stories[0].arrived, t);
     }
 
     #[test]

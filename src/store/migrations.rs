@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_fts_per_transaction.sql"),
     include_str!("../../migrations/0007_drop_content_hash_index.sql"),
     include_str!("../../migrations/0008_item_tags.sql"),
+    include_str!("../../migrations/0009_arrival_order.sql"),
 ];
 
 /// The schema version this build writes.
@@ -64,6 +65,38 @@ mod tests {
         assert_eq!(v, LATEST);
         // Applying again is a no-op.
         apply(&mut conn, ":memory:").unwrap();
+    }
+
+    #[test]
+    fn stories_stored_before_arrival_order_arrived_with_their_first_copy() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &MIGRATIONS[..8] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 8).unwrap();
+        // Story 1 has two copies, first seen at 500 and 300; story 2 has
+        // none left (its row's creation time stands in).
+        tx.execute_batch(
+            "INSERT INTO sources (id, name, url) VALUES ('a', 'A', 'https://a.example/');
+             INSERT INTO stories (id, uid, sort_date, created_at, updated_at)
+                 VALUES (1, 'u1', 100, 300, 500), (2, 'u2', 900, 700, 700);
+             INSERT INTO items (source_id, identity, story_id, title, content_hash,
+                                first_seen, changed_at)
+                 VALUES ('a', 'x', 1, 'X', x'00', 500, 500),
+                        ('a', 'y', 1, 'Y', x'01', 300, 300);",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        apply(&mut conn, ":memory:").unwrap();
+        let arrived: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, arrived_at FROM stories ORDER BY arrived_at DESC, id DESC")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(arrived, [(2, 700), (1, 300)]);
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub(crate) mod testing {
 }
 
 pub use retention::{PRUNE_BATCH, PruneSummary};
-pub use write::{ExistingItem, PollTx};
+pub use write::{ExistingItem, PollTx, StoredDates};
 
 pub use feed::{FeedPage, FeedQuery, FeedQueryError, PageKey};
 
@@ -215,6 +215,9 @@ struct Inner {
     reader: Mutex<Connection>,
     generation: feed::Generation,
     checkpoints: checkpoint::Checkpoints,
+    /// The latest arrival time stored (Unix seconds): what is stored next
+    /// arrives no earlier (see `PollTx::arrive`).
+    arrival: std::sync::atomic::AtomicI64,
 }
 
 impl Store {
@@ -267,6 +270,14 @@ impl Store {
             tracing::warn!(path = %path.display(), mode, "the database could not switch to WAL mode");
         }
         migrations::apply(&mut writer, &display)?;
+        let arrival: i64 = writer
+            .query_row(
+                "SELECT max(coalesce((SELECT max(arrived_at) FROM stories), 0),
+                            coalesce((SELECT max(first_seen) FROM items), 0))",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(open_err)?;
         let reader = Connection::open(path).map_err(open_err)?;
         configure(&reader).map_err(open_err)?;
         let checkpointer = Connection::open(path).map_err(open_err)?;
@@ -279,6 +290,7 @@ impl Store {
                 reader: Mutex::new(reader),
                 generation: feed::Generation::new(Utc::now()),
                 checkpoints,
+                arrival: std::sync::atomic::AtomicI64::new(arrival),
             }),
         })
     }
@@ -364,41 +376,44 @@ impl Store {
         Ok(stmt.query_row([id.as_str()], source_state).optional()?)
     }
 
-    /// The newest `limit` stories, newest first, each with all its copies.
+    /// The `limit` stories that arrived last, newest first, each with all
+    /// its copies.
     pub fn latest_stories(&self, limit: usize) -> Result<Vec<Story>, StoreError> {
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(
             "WITH page AS (
-                SELECT id, uid, sort_date FROM stories
-                ORDER BY sort_date DESC, id DESC LIMIT ?1
+                SELECT id, uid, arrived_at FROM stories
+                ORDER BY arrived_at DESC, id DESC LIMIT ?1
              )
              SELECT page.id, page.uid, i.id, i.identity, i.title, i.link, i.published,
                     i.updated, i.author, i.summary, i.content, i.categories, i.enclosures,
-                    i.first_seen, s.id, s.name, s.url, s.priority, s.tags
+                    i.first_seen, s.id, s.name, s.url, s.priority, s.tags, i.changed_at,
+                    page.arrived_at
              FROM page
              JOIN items i ON i.story_id = page.id
              JOIN sources s ON s.id = i.source_id
-             ORDER BY page.sort_date DESC, page.id DESC, i.id",
+             ORDER BY page.arrived_at DESC, page.id DESC, i.id",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut rows = stmt.query([limit])?;
         let mut stories = Vec::new();
-        let mut current: Option<(StoryId, String, Vec<StoredItem>)> = None;
+        let mut current: Option<(StoryId, String, DateTime<Utc>, Vec<StoredItem>)> = None;
         while let Some(row) = rows.next()? {
             let story_id: StoryId = row.get(0)?;
             let copy = stored_item(row)?;
             match &mut current {
-                Some((id, _, copies)) if *id == story_id => copies.push(copy),
+                Some((id, _, _, copies)) if *id == story_id => copies.push(copy),
                 _ => {
-                    if let Some((id, uid, copies)) = current.take() {
-                        stories.extend(Story::from_copies(id, uid, copies));
+                    if let Some((id, uid, arrived, copies)) = current.take() {
+                        stories.extend(Story::from_copies(id, uid, arrived, copies));
                     }
-                    current = Some((story_id, row.get(1)?, vec![copy]));
+                    let arrived = from_unix(row.get(20)?);
+                    current = Some((story_id, row.get(1)?, arrived, vec![copy]));
                 }
             }
         }
-        if let Some((id, uid, copies)) = current {
-            stories.extend(Story::from_copies(id, uid, copies));
+        if let Some((id, uid, arrived, copies)) = current {
+            stories.extend(Story::from_copies(id, uid, arrived, copies));
         }
         Ok(stories)
     }
@@ -491,7 +506,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// Reads the item columns of `latest_stories` (from column 2 on).
+/// Reads the item columns of `latest_stories` and `feed_page` (columns 2
+/// to 19: `i.id, i.identity, i.title, i.link, i.published, i.updated,
+/// i.author, i.summary, i.content, i.categories, i.enclosures, i.first_seen,
+/// s.id, s.name, s.url, s.priority, s.tags, i.changed_at`).
 fn stored_item(r: &Row<'_>) -> rusqlite::Result<StoredItem> {
     Ok(StoredItem {
         id: r.get(2)?,
@@ -513,6 +531,7 @@ fn stored_item(r: &Row<'_>) -> rusqlite::Result<StoredItem> {
         source_url: r.get(16)?,
         source_priority: r.get(17)?,
         source_tags: from_json(&r.get::<_, String>(18)?),
+        changed_at: from_unix(r.get(19)?),
     })
 }
 

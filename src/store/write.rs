@@ -5,6 +5,7 @@
 //! nothing half-written.
 
 use std::sync::LazyLock;
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -26,6 +27,9 @@ pub struct PollTx<'c> {
     changed: std::cell::Cell<bool>,
     /// Full-text index work, done just before the commit (migration 6).
     fts: std::cell::RefCell<FtsPending>,
+    /// The latest arrival time (Unix seconds) stored so far, this
+    /// transaction's included: no story or item arrives before it.
+    arrival: std::cell::Cell<i64>,
 }
 
 /// What the full-text index must learn before the transaction commits.
@@ -35,6 +39,13 @@ struct FtsPending {
     index: std::collections::BTreeSet<ItemId>,
     /// Items updated: their old text, as the index has it, to unindex.
     unindex: Vec<(ItemId, String, Option<String>, Option<String>)>,
+}
+
+/// The dates stored on an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredDates {
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
 }
 
 /// The stored fields of an item, to tell a changed item from an unchanged one.
@@ -89,11 +100,15 @@ impl Store {
                 tx: conn.transaction()?,
                 changed: std::cell::Cell::new(false),
                 fts: std::cell::RefCell::new(FtsPending::default()),
+                arrival: std::cell::Cell::new(self.inner.arrival.load(Ordering::Acquire)),
             };
             let result = f(&mut tx)?;
             tx.update_fts()?;
             let changed = tx.changed.get();
+            let arrival = tx.arrival.get();
             tx.tx.commit()?;
+            // Only the writer moves it, under the writer's lock.
+            self.inner.arrival.fetch_max(arrival, Ordering::AcqRel);
             (result, changed)
         };
         self.inner.checkpoints.after_commit(&conn);
@@ -214,31 +229,40 @@ impl PollTx<'_> {
         Ok(())
     }
 
-    /// Founds a story for the item `identity` of `source`; `date` is its date.
+    /// The time something stored now arrives at: `now`, or the latest
+    /// arrival stored before if the clock has stepped back behind it, so
+    /// that arrival order is the order things were stored in (the merged
+    /// feed's order, #14).
+    fn arrive(&self, now: DateTime<Utc>) -> i64 {
+        let at = now.timestamp().max(self.arrival.get());
+        self.arrival.set(at);
+        at
+    }
+
+    /// Founds a story for the item `identity` of `source`, arriving `now`.
     pub fn insert_story(
         &self,
         source: &SourceId,
         identity: &str,
-        date: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<StoryId, StoreError> {
+        let arrived = self.arrive(now);
         self.tx
             .prepare_cached(
-                "INSERT INTO stories (uid, sort_date, created_at, updated_at)
+                "INSERT INTO stories (uid, arrived_at, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?3)",
             )?
             .execute(params![
                 story_uid(source, identity),
-                date.timestamp(),
+                arrived,
                 now.timestamp()
             ])?;
         Ok(self.tx.last_insert_rowid())
     }
 
     /// Stores a new item of `source` as a copy of `story`, indexed under
-    /// `keys` for dedup. The story is dated by its earliest copy, so a late
-    /// republication never pushes an old story back to the top of the
-    /// merged feed.
+    /// `keys` for dedup. The story keeps its place in the merged feed (its
+    /// arrival) and its id: a copy joining it is not a new story.
     #[allow(clippy::too_many_arguments)]
     pub fn insert_item(
         &self,
@@ -255,9 +279,10 @@ impl PollTx<'_> {
                                 author, summary, content, categories, enclosures, content_hash,
                                 first_seen, changed_at, dedup_version, dedup_keys)
              VALUES (:source, :identity, :story, :title, :link, :published, :updated, :author,
-                     :summary, :content, :categories, :enclosures, :content_hash, :now, :now,
+                     :summary, :content, :categories, :enclosures, :content_hash, :arrived, :now,
                      :dedup_version, :dedup_keys)",
         )?;
+        bind(&mut stmt, ":arrived", self.arrive(now))?;
         bind(&mut stmt, ":source", source.as_str())?;
         bind(&mut stmt, ":identity", &item.identity)?;
         bind(&mut stmt, ":story", story)?;
@@ -270,10 +295,8 @@ impl PollTx<'_> {
         let date = item.published.unwrap_or(now).timestamp();
         self.insert_keys(id, keys, date)?;
         self.tx
-            .prepare_cached(
-                "UPDATE stories SET sort_date = min(sort_date, ?2), updated_at = ?3 WHERE id = ?1",
-            )?
-            .execute(params![story, date, now.timestamp()])?;
+            .prepare_cached("UPDATE stories SET updated_at = ?2 WHERE id = ?1")?
+            .execute(params![story, now.timestamp()])?;
         Ok(id)
     }
 
@@ -369,18 +392,6 @@ impl PollTx<'_> {
         Ok(())
     }
 
-    /// Recomputes the date of `story` from its copies (after one changed).
-    pub fn refresh_story_date(&self, story: StoryId) -> Result<(), StoreError> {
-        self.tx
-            .prepare_cached(
-                "UPDATE stories SET sort_date =
-                    (SELECT min(coalesce(published, first_seen)) FROM items WHERE story_id = ?1)
-                 WHERE id = ?1",
-            )?
-            .execute([story])?;
-        Ok(())
-    }
-
     /// Records how the poll of `source` went.
     pub fn record_poll_state(
         &self,
@@ -460,6 +471,22 @@ impl Store {
             }
         }
         Ok(same)
+    }
+
+    /// The `published` and `updated` dates stored on the item `identity`
+    /// of `source`, if it is stored.
+    pub fn stored_dates(
+        &self,
+        source: &SourceId,
+        identity: &str,
+    ) -> Result<Option<StoredDates>, StoreError> {
+        let conn = self.reader();
+        Ok(
+            existing_item(&conn, source, identity)?.map(|old| StoredDates {
+                published: old.published.map(super::from_unix),
+                updated: old.updated.map(super::from_unix),
+            }),
+        )
     }
 
     /// [`PollTx::boilerplate_count`], outside a write.

@@ -5,6 +5,7 @@
 mod cli;
 mod crash;
 mod dedup;
+mod delivery;
 mod end_to_end;
 mod helpers;
 mod hostile;

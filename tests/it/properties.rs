@@ -203,6 +203,7 @@ fn stored_item() -> impl Strategy<Value = StoredItem> {
                         enclosures: vec![],
                     },
                     first_seen,
+                    changed_at: first_seen,
                 }
             },
         )
@@ -220,7 +221,8 @@ fn stories() -> impl Strategy<Value = Vec<Story>> {
                     c.id = next_id;
                 }
                 let uid = story_uid(&copies[0].source_id, &copies[0].item.identity);
-                Story::from_copies(n as i64 + 1, uid, copies)
+                let arrived = copies[0].first_seen;
+                Story::from_copies(n as i64 + 1, uid, arrived, copies)
             })
             .collect()
     })

@@ -77,8 +77,12 @@ impl Desk {
     /// transaction; an item joins the story of a stored item with the same
     /// story key (standing in for dedup, which has tests of its own).
     fn poll(&self, source: &str, items: &[NewItem]) {
+        self.poll_at(source, items, Utc::now());
+    }
+
+    /// [`Desk::poll`] with the clock at `now`: the items that are new arrive then.
+    fn poll_at(&self, source: &str, items: &[NewItem], now: DateTime<Utc>) {
         let source = SourceId::new(source);
-        let now = Utc::now();
         self.store
             .write_poll(|tx| {
                 for new in items {
@@ -87,11 +91,10 @@ impl Desk {
                         Some(old) if old.matches(it, &[]) => {}
                         Some(old) => tx.update_item(old.id, it, &[], 0, now)?,
                         None => {
-                            let date = it.published.unwrap_or(now);
                             let joined = tx.candidates(&[new.story_key], i64::MIN, i64::MAX)?;
                             let story = match joined.first() {
                                 Some(&(_, story)) => story,
-                                None => tx.insert_story(&source, &it.identity, date, now)?,
+                                None => tx.insert_story(&source, &it.identity, now)?,
                             };
                             tx.insert_item(&source, story, it, &[], 0, &[new.story_key], now)?;
                         }
@@ -472,16 +475,22 @@ async fn entry_ids_survive_a_re_poll_and_a_change_of_the_chosen_copy() {
 #[tokio::test]
 async fn every_query_parameter_narrows_the_feed_in_every_format() {
     let desk = Desk::new();
-    desk.poll(
+    let at = |h| Utc.with_ymd_and_hms(2026, 11, 1, h, 0, 0).unwrap();
+    desk.poll_at(
         "agency",
         &[
             item("agency", 1, "Harbour strike ends"),
             item("agency", 2, "Election called"),
         ],
+        at(9),
     );
     let mut local = item("outlet", 3, "Council closes the library");
     local.item.categories = vec!["Culture".into()];
-    desk.poll("outlet", &[item("outlet", 1, "Harbour strike ends"), local]);
+    desk.poll_at(
+        "outlet",
+        &[item("outlet", 1, "Harbour strike ends"), local],
+        at(10),
+    );
     let app = desk.router();
 
     for format in ["atom", "rss", "json"] {
@@ -526,20 +535,24 @@ async fn every_query_parameter_narrows_the_feed_in_every_format() {
         assert_eq!(t("?q=title:election").await, ["Election called"]);
         assert_eq!(t("?q=%22full+text%22+NOT+harbour").await.len(), 2);
         assert_eq!(t("?q=libr*").await, ["Council closes the library"]);
+        // since= is on arrival: the outlet's copy of the strike joined a
+        // story that arrived at 09:00, which does not arrive again.
         assert_eq!(
-            t("?since=2026-11-01T08:02:00Z").await,
-            ["Council closes the library", "Election called"]
+            t("?since=2026-11-01T09:30:00Z").await,
+            ["Council closes the library"]
         );
-        assert_eq!(t("?since=2026-11-01T09:02:00%2B01:00").await.len(), 2);
+        assert_eq!(t("?since=2026-11-01T09:00:00Z").await.len(), 3);
+        assert_eq!(t("?since=2026-11-01T10:30:00%2B01:00").await.len(), 1);
         assert_eq!(
             t("?copies=all").await,
             [
                 "Council closes the library",
-                "Election called",
                 "Harbour strike ends",
+                "Election called",
                 "Harbour strike ends"
             ]
         );
+        assert_eq!(t("?copies=all&since=2026-11-01T09:30:00Z").await.len(), 2);
         assert_eq!(
             t("?copies=all&source=outlet&q=strike").await,
             ["Harbour strike ends"]
@@ -558,7 +571,7 @@ async fn every_query_parameter_narrows_the_feed_in_every_format() {
             .all(|id| id.starts_with("urn:wiredesk:item:"))
     );
     assert_eq!(
-        items[2]["_wiredesk"]["story"],
+        items[1]["_wiredesk"]["story"],
         items[3]["_wiredesk"]["story"]
     );
 }

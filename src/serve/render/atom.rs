@@ -143,7 +143,7 @@ mod tests {
     fn control_characters_never_reach_the_document() {
         let mut c = copy(1, "agency", "Bad\u{0}title\u{1b}[31m", 0);
         c.item.content = Some("<p>x\u{8}y</p>".into());
-        let story = Story::from_copies(1, "u".into(), vec![c]).unwrap();
+        let story = Story::from_copies(1, "u".into(), Utc::now(), vec![c]).unwrap();
         let xml = atom(&meta(), &[story], Utc::now());
         assert!(
             !xml.chars()

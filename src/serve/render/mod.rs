@@ -65,16 +65,16 @@ pub(crate) fn story_urn(story: &Story) -> String {
     format!("urn:wiredesk:story:{}", story.uid)
 }
 
-/// The entry's `updated`: the latest change among its copies.
+/// The entry's `updated`: when it last changed here ([`Story::changed`]).
+/// It moves when a copy joins the story or a copy's source changes it,
+/// and only then, so a reader that refreshes an entry on a new `updated`
+/// shows the new "Also reported by" line.
 pub(crate) fn entry_updated(story: &Story) -> DateTime<Utc> {
-    story
-        .copies()
-        .map(|c| c.item.updated.unwrap_or_else(|| c.date()))
-        .max()
-        .unwrap_or_else(|| story.chosen.date())
+    story.changed()
 }
 
-/// The document's `updated`: its newest entry, else `now`.
+/// The document's `updated`: the last change of any entry on it (a new
+/// story arriving is one), else `now`.
 pub(crate) fn feed_updated(stories: &[Story], now: DateTime<Utc>) -> DateTime<Utc> {
     stories.iter().map(entry_updated).max().unwrap_or(now)
 }
@@ -195,6 +195,7 @@ pub(crate) mod fixtures {
                 enclosures: vec![],
             },
             first_seen: Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
+            changed_at: Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
         }
     }
 
@@ -212,6 +213,7 @@ pub(crate) mod fixtures {
         Story::from_copies(
             7,
             "abc".into(),
+            Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
             vec![copy(1, "agency", "Talks", 0), copy(2, "outlet", "Talks", 0)],
         )
         .unwrap()
