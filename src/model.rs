@@ -183,14 +183,11 @@ impl Story {
     }
 
     /// When the story as served last changed here: it arrived, a copy
-    /// joined it, or a copy's source changed that copy. The entry's Atom
-    /// `updated` and JSON Feed `date_modified`; never earlier than the date
-    /// the entry is published with.
+    /// joined it, or a copy's source changed that copy.
     pub fn changed(&self) -> DateTime<Utc> {
         self.copies()
             .map(|c| c.changed_at)
             .fold(self.arrived, DateTime::max)
-            .max(self.chosen.date())
     }
 
     /// Every copy, the chosen one first.

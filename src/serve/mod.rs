@@ -71,7 +71,12 @@ pub struct Shared {
     metrics: Metrics,
     metrics_enabled: bool,
     readiness: Readiness,
+    /// The time, read when a response decides on `Last-Modified`.
+    clock: Clock,
 }
+
+/// Where the server reads the time from (tests set it).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 impl std::ops::Deref for ServeState {
     type Target = Shared;
@@ -94,7 +99,14 @@ impl ServeState {
             metrics: Metrics::new(),
             metrics_enabled: true,
             readiness: Readiness::default(),
+            clock: Arc::new(Utc::now),
         }))
+    }
+
+    /// A server that reads the time from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> ServeState {
+        Arc::make_mut(&mut self.0).clock = clock;
+        self
     }
 
     /// The metrics `/metrics` renders and every request is counted in, and
@@ -272,7 +284,17 @@ async fn feed(
         )
         .await;
     match page {
-        Ok(page) => respond(format.content_type, &page, &headers, state.token.is_some()).await,
+        Ok(page) => {
+            let private = state.token.is_some();
+            respond(
+                format.content_type,
+                &page,
+                &headers,
+                private,
+                (state.clock)(),
+            )
+            .await
+        }
         Err(Failure::BadSearch(message)) => bad_request(&ParamError {
             param: "q".into(),
             message: format!(
@@ -330,21 +352,34 @@ async fn render_page(
 /// `304` when the reader's validators still hold, else the page in the
 /// best coding the reader accepts. `If-None-Match` wins over
 /// `If-Modified-Since` (RFC 9110 §13.2.2).
+///
+/// `Last-Modified` has whole seconds, and a reader given one drops any later
+/// answer that carries the same (libcurl, and so newsboat, does so
+/// itself: a `200` whose `Last-Modified` is not newer than the one sent is
+/// taken as unchanged). So a page whose data changed in the current second
+/// (`now`), which may change again within it, is sent without one, and
+/// answers no `If-Modified-Since` with a `304`: any `Last-Modified` a reader
+/// holds is from a second already over, and the next change is dated later.
 async fn respond(
     content_type: &'static str,
     page: &Page,
     headers: &HeaderMap,
     private: bool,
+    now: DateTime<Utc>,
 ) -> Response {
+    let settled = page.last_modified.timestamp() < now.timestamp();
     let not_modified = match headers.get(header::IF_NONE_MATCH) {
         Some(value) => etag_matches(value, &page.etag),
-        None => headers
-            .get(header::IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-            .is_some_and(|since| {
-                DateTime::<Utc>::from(since).timestamp() >= page.last_modified.timestamp()
-            }),
+        None => {
+            settled
+                && headers
+                    .get(header::IF_MODIFIED_SINCE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| httpdate::parse_http_date(v).ok())
+                    .is_some_and(|since| {
+                        DateTime::<Utc>::from(since).timestamp() >= page.last_modified.timestamp()
+                    })
+        }
     };
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
@@ -372,7 +407,9 @@ async fn respond(
         h.insert(header::ETAG, etag);
     }
     let date = httpdate::fmt_http_date(page.last_modified.into());
-    if let Ok(date) = HeaderValue::from_str(&date) {
+    if let Ok(date) = HeaderValue::from_str(&date)
+        && settled
+    {
         h.insert(header::LAST_MODIFIED, date);
     }
     // Readers revalidate every time: a 304 is cheap.
@@ -520,7 +557,14 @@ async fn sources_opml(
     match page {
         Ok(page) => {
             let private = state.token.is_some();
-            respond("text/x-opml; charset=utf-8", &page, &headers, private).await
+            respond(
+                "text/x-opml; charset=utf-8",
+                &page,
+                &headers,
+                private,
+                (state.clock)(),
+            )
+            .await
         }
         Err(never) => match never {},
     }

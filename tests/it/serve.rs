@@ -4,6 +4,7 @@
 //! inserts, conditional requests, compression and the token.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -60,13 +61,21 @@ impl Desk {
         }
     }
 
+    /// The server as readers meet it: a little after the last write (a
+    /// page whose data changed in the current second carries no
+    /// `Last-Modified`; see `a_page_changed_this_second_has_no_last_modified`).
     fn state(&self) -> ServeState {
+        self.state_at(Arc::new(|| Utc::now() + chrono::Duration::seconds(2)))
+    }
+
+    fn state_at(&self, clock: wiredesk::serve::Clock) -> ServeState {
         ServeState::new(
             self.store.clone(),
             "test desk",
             &Url::parse("http://desk.example/").unwrap(),
         )
         .with_sources(&self.sources)
+        .with_clock(clock)
     }
 
     fn router(&self) -> Router {
@@ -690,6 +699,43 @@ fn next_link(format: &str, body: &str) -> Option<String> {
         .split('"')
         .next()?;
     Some(href.replace("&amp;", "&"))
+}
+
+#[tokio::test]
+async fn a_page_changed_this_second_has_no_last_modified() {
+    // Two changes within one second would carry the same Last-Modified, and
+    // a reader (libcurl, newsboat) that holds it drops the second answer as
+    // unchanged: a change in the current second is not dated yet.
+    let desk = Desk::new();
+    desk.poll("agency", &[item("agency", 1, "Talks")]);
+    let changed = desk.store.last_change();
+    let same_second = router(desk.state_at(Arc::new(move || changed)));
+    let reply = get(&same_second, "/feed.atom").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.headers.get(header::LAST_MODIFIED).is_none());
+    let modified = httpdate::fmt_http_date(changed.into());
+    let since = get_with(
+        &same_second,
+        "/feed.atom",
+        &[(header::IF_MODIFIED_SINCE, &modified)],
+    )
+    .await;
+    assert_eq!(
+        since.status,
+        StatusCode::OK,
+        "not a 304 on a second not over"
+    );
+
+    let later = router(desk.state_at(Arc::new(move || changed + chrono::Duration::seconds(1))));
+    let reply = get(&later, "/feed.atom").await;
+    assert_eq!(reply.header(header::LAST_MODIFIED), modified);
+    let since = get_with(
+        &later,
+        "/feed.atom",
+        &[(header::IF_MODIFIED_SINCE, &modified)],
+    )
+    .await;
+    assert_eq!(since.status, StatusCode::NOT_MODIFIED);
 }
 
 #[tokio::test]

@@ -63,6 +63,9 @@ struct Attachment {
 struct Extension {
     /// The story's stable URN (with `copies=all`, the story the item belongs to).
     story: String,
+    /// When this instance first stored the story (with `copies=all`, the
+    /// item): the feed's order.
+    arrived: String,
     copies: Vec<Copy>,
 }
 
@@ -127,6 +130,7 @@ fn item(meta: &FeedMeta, story: &Story) -> JsonItem {
             .collect(),
         _wiredesk: Extension {
             story: story_urn(story),
+            arrived: rfc3339(story.arrived),
             copies: story.copies().map(copy).collect(),
         },
     }

@@ -65,18 +65,29 @@ pub(crate) fn story_urn(story: &Story) -> String {
     format!("urn:wiredesk:story:{}", story.uid)
 }
 
-/// The entry's `updated`: when it last changed here ([`Story::changed`]).
-/// It moves when a copy joins the story or a copy's source changes it,
-/// and only then, so a reader that refreshes an entry on a new `updated`
-/// shows the new "Also reported by" line.
+/// The entry's `updated`: the latest date its copies carry (a copy's own
+/// `updated`, else its publication date), never before the date the entry
+/// is published with. It moves when a source updates a copy or a copy with
+/// a later date joins the story. It is not the time the story changed here:
+/// a poll stores many stories in one second, and the feed validator warns
+/// about entries that share an `updated`.
 pub(crate) fn entry_updated(story: &Story) -> DateTime<Utc> {
-    story.changed()
+    story
+        .copies()
+        .map(|c| c.item.updated.unwrap_or_else(|| c.date()))
+        .fold(story.chosen.date(), DateTime::max)
 }
 
-/// The document's `updated`: the last change of any entry on it (a new
-/// story arriving is one), else `now`.
+/// The document's `updated`: the last change here of any entry on it (a
+/// story arriving, a copy joining one, a source changing one:
+/// [`Story::changed`]), else `now`. It moves whenever the page's content
+/// does, even when a story arrives with an old date.
 pub(crate) fn feed_updated(stories: &[Story], now: DateTime<Utc>) -> DateTime<Utc> {
-    stories.iter().map(entry_updated).max().unwrap_or(now)
+    stories
+        .iter()
+        .map(|s| s.changed().max(entry_updated(s)))
+        .max()
+        .unwrap_or(now)
 }
 
 /// The entry's title as plain text, never empty.
