@@ -20,7 +20,7 @@ use wiredesk::model::{Enclosure, Item, Source, SourceId};
 use wiredesk::serve::{ServeState, router};
 use wiredesk::store::Store;
 
-use crate::helpers::{get_text, settings, spawn_app};
+use crate::helpers::{atom_rule_breaks, get_text, settings, spawn_app};
 
 const TOKEN: &str = "s3cret-token-0123456789";
 
@@ -467,6 +467,58 @@ async fn entry_ids_survive_a_re_poll_and_a_change_of_the_chosen_copy() {
         );
         assert_eq!(ids(&body), before, "{path}");
     }
+}
+
+/// Issue #18: the W3C validator rejected the Atom feed of real publishers'
+/// feeds: entries without an author (Sky News, some Guardian items) and
+/// blank content. Authorless, textless, linkless and same-time items, merged
+/// and as copies, all pass the validator's rules.
+#[tokio::test]
+async fn the_atom_feed_keeps_the_validators_rules_with_authorless_and_blank_items() {
+    let desk = Desk::new();
+    let mut authorless = item("agency", 1, "Harbour strike ends");
+    authorless.item.author = None;
+    let mut blank = item("agency", 2, "Photo of the day");
+    blank.item.author = None;
+    blank.item.content = None;
+    let mut bare = item("agency", 3, "Short note");
+    bare.item.author = None;
+    bare.item.content = None;
+    bare.item.link = None;
+    let mut same_time = item("agency", 4, "Markets close");
+    same_time.item.published = Some(at(3));
+    desk.poll("agency", &[authorless, blank, bare, same_time]);
+    let mut copy = item("outlet", 1, "Harbour strike ends");
+    copy.item.author = None;
+    desk.poll("outlet", &[copy]);
+    let app = desk.router();
+    for query in ["", "?copies=all", "?source=outlet", "?q=strike"] {
+        let reply = get(&app, &format!("/feed.atom{query}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{query}");
+        assert_eq!(
+            atom_rule_breaks(&reply.body),
+            Vec::<String>::new(),
+            "{query}\n{}",
+            reply.body
+        );
+        assert!(
+            !reply.body.contains("<content type=\"html\"></content>"),
+            "{}",
+            reply.body
+        );
+    }
+    let feed = parse(&get(&app, "/feed.atom").await.body);
+    let mut authors: Vec<String> = feed
+        .entries
+        .iter()
+        .map(|e| e.authors[0].name.clone().unwrap_or_default())
+        .collect();
+    authors.sort();
+    // An item's own author, else its source's name.
+    assert_eq!(
+        authors,
+        ["Agency & Co", "Agency & Co", "Agency & Co", "agency desk"]
+    );
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    FeedMeta, categories_of, content_html, entry_id, entry_updated, rfc3339, story_urn,
+    FeedMeta, categories_of, content_html, entry_id, entry_updated, feed_title, rfc3339, story_urn,
     summary_html, title_of, xml_safe,
 };
 use crate::model::{StoredItem, Story};
@@ -79,7 +79,7 @@ struct Copy {
 /// The JSON Feed 1.1 document for `stories` (newest first). `now` is not
 /// needed: JSON Feed has no feed-level date.
 pub fn json(meta: &FeedMeta, stories: &[Story], _now: DateTime<Utc>) -> String {
-    let title = xml_safe(&meta.title);
+    let title = feed_title(meta);
     let feed = JsonFeed {
         version: "https://jsonfeed.org/version/1.1",
         description: format!("{title}: the merged feed"),

@@ -79,6 +79,17 @@ pub(crate) fn feed_updated(stories: &[Story], now: DateTime<Utc>) -> DateTime<Ut
     stories.iter().map(entry_updated).max().unwrap_or(now)
 }
 
+/// The document's title as plain text, never blank (a title of nothing
+/// but characters XML cannot carry is possible in a config).
+pub(crate) fn feed_title(meta: &FeedMeta) -> String {
+    let title = xml_safe(meta.title.trim());
+    if title.is_empty() {
+        "wiredesk".to_owned()
+    } else {
+        title
+    }
+}
+
 /// The entry's title as plain text, never empty.
 pub(crate) fn title_of(story: &Story) -> String {
     let title = xml_safe(story.chosen.item.title.trim());

@@ -13,7 +13,8 @@ use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Enclosure, Guid, Item, Source};
 
 use super::{
-    FeedMeta, categories_of, content_html, entry_id, feed_updated, summary_html, title_of, xml_safe,
+    FeedMeta, categories_of, content_html, entry_id, feed_title, feed_updated, summary_html,
+    title_of, xml_safe,
 };
 use crate::model::Story;
 
@@ -23,7 +24,7 @@ pub fn rss(meta: &FeedMeta, stories: &[Story], now: DateTime<Utc>) -> String {
     if let Some(next) = &meta.next_url {
         links.push(atom_link(next, "next"));
     }
-    let title = xml_safe(&meta.title);
+    let title = feed_title(meta);
     // `atom:link` is written as a plain extension element: the `rss` crate's
     // own Atom support pulls in a builder macro crate for nothing else.
     let mut extensions = ExtensionMap::new();
