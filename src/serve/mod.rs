@@ -31,7 +31,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::model::{Source, Story};
+use crate::model::{Source, SourceId, Story};
 use crate::ops::{Metrics, Readiness};
 use crate::store::{FeedQueryError, Store};
 
@@ -309,8 +309,15 @@ async fn render_page(
             &query::canonical(&next, params.token.as_deref()),
         )
     });
+    let sources = state.sources();
+    let name_of = |id: &SourceId| {
+        sources
+            .iter()
+            .find(|s| &s.id == id)
+            .map_or_else(|| id.to_string(), |s| s.name.clone())
+    };
     let meta = FeedMeta {
-        title: state.title.to_string(),
+        title: query::title(&state.title, &params.query, name_of),
         self_url: state.url(format.path, &canonical),
         home_url: state.url("", ""),
         next_url,

@@ -184,6 +184,41 @@ pub fn canonical(query: &FeedQuery, token: Option<&str>) -> String {
     out.finish()
 }
 
+/// The longest search shown in a feed's title, in characters.
+const TITLE_SEARCH_CHARS: usize = 60;
+
+/// The title of the feed `query` selects: `base` (the configured title),
+/// then what narrows it, so that subscriptions to a source, a tag and a
+/// search look different in a reader (issue #18), e.g. `wiredesk — Golem,
+/// tag agency, search “Putin”, every copy`. Sources are named by
+/// `name_of`. Paging (`limit`, `cursor`) and `since` leave it unchanged: a
+/// feed's next page has the feed's title.
+pub fn title(base: &str, query: &FeedQuery, name_of: impl Fn(&SourceId) -> String) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if !query.sources.is_empty() {
+        let names: Vec<String> = query.sources.iter().map(name_of).collect();
+        parts.push(names.join(", "));
+    }
+    if let Some(tag) = &query.tag {
+        parts.push(format!("tag {tag}"));
+    }
+    if let Some(q) = &query.search {
+        let mut shown: String = q.chars().take(TITLE_SEARCH_CHARS).collect();
+        if q.chars().count() > TITLE_SEARCH_CHARS {
+            shown.push('…');
+        }
+        parts.push(format!("search “{shown}”"));
+    }
+    if query.copies {
+        parts.push("every copy".to_owned());
+    }
+    if parts.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base} — {}", parts.join(", "))
+    }
+}
+
 /// A cursor is opaque to readers: a versioned position, base64url-encoded.
 pub fn encode_cursor(key: PageKey) -> String {
     URL_SAFE_NO_PAD.encode(format!("1:{}:{}", key.date, key.id))
@@ -258,5 +293,27 @@ mod tests {
             assert_eq!(err(raw).param, param, "{raw}");
         }
         assert!(err("limt=5").to_string().contains("unknown parameter"));
+    }
+
+    /// Issue #18: three subscriptions to one server looked alike.
+    #[test]
+    fn a_narrowed_feed_says_how_in_its_title() {
+        let name = |id: &SourceId| match id.as_str() {
+            "agency" => "Agency & Co".to_owned(),
+            other => other.to_owned(),
+        };
+        let t = |raw: &str| title("wiredesk", &ok(raw).query, name);
+        assert_eq!(t(""), "wiredesk");
+        assert_eq!(t("limit=5&since=2026-11-01T08:00:00Z"), "wiredesk");
+        assert_eq!(t("source=agency"), "wiredesk — Agency & Co");
+        assert_eq!(t("source=outlet,agency"), "wiredesk — Agency & Co, outlet");
+        assert_eq!(t("tag=agency"), "wiredesk — tag agency");
+        assert_eq!(t("q=Putin"), "wiredesk — search “Putin”");
+        assert_eq!(
+            t("copies=all&q=port+strike&tag=world&source=agency"),
+            "wiredesk — Agency & Co, tag world, search “port strike”, every copy"
+        );
+        let long = format!("q={}", "x".repeat(200));
+        assert_eq!(t(&long), format!("wiredesk — search “{}…”", "x".repeat(60)));
     }
 }

@@ -615,6 +615,41 @@ async fn every_query_parameter_narrows_the_feed_in_every_format() {
     );
 }
 
+/// Issue #18: `?source=`, `?tag=` and `?q=` feeds all had the whole feed's
+/// title, so three subscriptions looked the same in a reader.
+#[tokio::test]
+async fn a_narrowed_feed_is_titled_by_what_narrows_it_in_every_format() {
+    let desk = Desk::with_names("Golem <IT> & Co", "The Outlet");
+    desk.poll("agency", &[item("agency", 1, "Putin speaks")]);
+    let app = desk.router();
+    for format in ["atom", "rss", "json"] {
+        for (query, title) in [
+            ("", "test desk"),
+            ("?limit=1", "test desk"),
+            ("?source=agency", "test desk — Golem <IT> & Co"),
+            (
+                "?source=outlet,agency",
+                "test desk — Golem <IT> & Co, The Outlet",
+            ),
+            ("?tag=agency", "test desk — tag agency"),
+            ("?q=Putin", "test desk — search “Putin”"),
+            ("?q=%22a+%26+b%22", "test desk — search “\"a & b\"”"),
+            (
+                "?copies=all&tag=agency&source=agency",
+                "test desk — Golem <IT> & Co, tag agency, every copy",
+            ),
+        ] {
+            let reply = get(&app, &format!("/feed.{format}{query}")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{format}{query}");
+            if format != "json" {
+                well_formed(&reply.body);
+            }
+            let feed = parse(&reply.body);
+            assert_eq!(feed.title.unwrap().content, title, "{format}{query}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_bad_parameter_is_a_400_that_names_it() {
     let desk = Desk::new();
