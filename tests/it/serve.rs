@@ -521,6 +521,30 @@ async fn the_atom_feed_keeps_the_validators_rules_with_authorless_and_blank_item
     );
 }
 
+/// Issue #18: an RSS author in its standard form `email (Name)` was served
+/// as `(Name)`.
+#[tokio::test]
+async fn an_author_with_an_address_reads_as_a_name_in_every_format() {
+    let desk = Desk::new();
+    let mut xinhua = item("agency", 1, "Talks");
+    xinhua.item.author = Some("english@news.cn (Xinhua)".into());
+    desk.poll("agency", &[xinhua]);
+    let app = desk.router();
+    let rss = get(&app, "/feed.rss").await.body;
+    assert!(
+        rss.contains("<author>english@news.cn (Xinhua)</author>"),
+        "{rss}"
+    );
+    let atom = get(&app, "/feed.atom").await.body;
+    assert!(
+        atom.contains("<name>Xinhua</name><email>english@news.cn</email>"),
+        "{atom}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&get(&app, "/feed.json").await.body).unwrap();
+    assert_eq!(json["items"][0]["authors"][0]["name"], "Xinhua");
+}
+
 #[tokio::test]
 async fn every_query_parameter_narrows_the_feed_in_every_format() {
     let desk = Desk::new();

@@ -16,8 +16,8 @@ use atom_syndication::{
 use chrono::{DateTime, Utc};
 
 use super::{
-    FeedMeta, categories_of, content_html, entry_id, entry_updated, feed_title, feed_updated,
-    summary_html, title_of, xml_safe,
+    Author, FeedMeta, author_parts, categories_of, content_html, entry_id, entry_updated,
+    feed_title, feed_updated, summary_html, title_of, xml_safe,
 };
 use crate::model::{StoredItem, Story};
 
@@ -93,20 +93,25 @@ fn entry(meta: &FeedMeta, story: &Story) -> Entry {
     }
 }
 
-/// The entry's author: the item's own, else its source's name (then id:
-/// a name may be nothing but characters XML cannot carry).
+/// The entry's author: the item's own (name and address), else its
+/// source's name (then id: a name may be nothing but characters XML cannot
+/// carry).
 fn author_of(copy: &StoredItem) -> Person {
-    let name = [
+    let Author { name, email } = [
         copy.item.author.as_deref().unwrap_or(""),
         &copy.source_name,
         copy.source_id.as_str(),
     ]
     .into_iter()
-    .map(|n| xml_safe(n.trim()))
-    .find(|n| !n.is_empty())
-    .unwrap_or_default();
+    .map(author_parts)
+    .find(|a| !a.name.is_empty())
+    .unwrap_or(Author {
+        name: String::new(),
+        email: None,
+    });
     Person {
         name,
+        email,
         ..Person::default()
     }
 }
@@ -246,6 +251,19 @@ mod tests {
         // The second has neither text nor link: its title stands in.
         assert!(
             xml.contains("<content type=\"text\">Short note</content>"),
+            "{xml}"
+        );
+    }
+
+    /// Issue #18: RSS's `email (Name)` keeps both, each in its element.
+    #[test]
+    fn an_author_with_an_address_is_split_into_name_and_email() {
+        let mut c = copy(1, "xinhua", "Talks", 0);
+        c.item.author = Some("english@news.cn (Xinhua)".into());
+        let story = Story::from_copies(1, "x".into(), vec![c]).unwrap();
+        let xml = atom(&meta(), &[story], Utc::now());
+        assert!(
+            xml.contains("<author><name>Xinhua</name><email>english@news.cn</email></author>"),
             "{xml}"
         );
     }

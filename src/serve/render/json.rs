@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    FeedMeta, categories_of, content_html, entry_id, entry_updated, feed_title, rfc3339, story_urn,
-    summary_html, title_of, xml_safe,
+    FeedMeta, author_parts, categories_of, content_html, entry_id, entry_updated, feed_title,
+    rfc3339, story_urn, summary_html, title_of, xml_safe,
 };
 use crate::model::{StoredItem, Story};
 
@@ -106,10 +106,11 @@ fn item(meta: &FeedMeta, story: &Story) -> JsonItem {
         date_modified: rfc3339(entry_updated(story)),
         authors: it
             .author
-            .iter()
-            .map(|name| Author {
-                name: xml_safe(name),
-            })
+            .as_deref()
+            .map(|a| author_parts(a).name)
+            .filter(|name| !name.is_empty())
+            .map(|name| Author { name })
+            .into_iter()
             .collect(),
         tags: categories_of(story),
         attachments: it
