@@ -407,27 +407,16 @@ fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
 }
 
 /// For a route that takes no parameter but the token: the answer that
-/// refuses the request (401 without the token, 400 naming an unknown
-/// parameter), or `None` to go on.
-fn only_token(
-    state: &ServeState,
-    headers: &HeaderMap,
-    raw: Option<&str>,
-    route: &str,
-) -> Option<Response> {
+/// refuses the request (401 without the token), or `None` to go on. Other
+/// parameters are ignored, as on the feeds (readers and proxies add
+/// `utm_source=`, cache-busters `_=`).
+fn only_token(state: &ServeState, headers: &HeaderMap, raw: Option<&str>) -> Option<Response> {
     if let Some(token) = &state.token
         && !token.admits(headers, query::token_of(raw).as_deref())
     {
         return Some(auth::unauthorized());
     }
-    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-        .find(|(k, _)| k != "token")
-        .map(|(key, _)| {
-            bad_request(&ParamError {
-                param: key.into_owned(),
-                message: format!("unknown parameter; {route} takes only token"),
-            })
-        })
+    None
 }
 
 /// One source's poll state, as `/sources.json` shows it.
@@ -457,7 +446,7 @@ async fn sources_json(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Some(refused) = only_token(&state, &headers, raw.as_deref(), "sources.json") {
+    if let Some(refused) = only_token(&state, &headers, raw.as_deref()) {
         return refused;
     }
     let states = match state.store.run(|s| s.source_states()).await {
@@ -498,7 +487,7 @@ async fn sources_opml(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Some(refused) = only_token(&state, &headers, raw.as_deref(), "sources.opml") {
+    if let Some(refused) = only_token(&state, &headers, raw.as_deref()) {
         return refused;
     }
     let id = PageId {

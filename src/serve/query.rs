@@ -1,9 +1,12 @@
 //! The feed URLs' query parameters: parsed strictly into a [`FeedQuery`],
 //! and written back in one canonical order (for links and the page cache).
 //!
-//! Every parameter is checked; an invalid one, a repeated one or an unknown
-//! one is a [`ParamError`] naming it (a typo never passes silently), except
-//! `token`, which belongs to access control.
+//! Every known parameter is checked; an invalid or a repeated one is a
+//! [`ParamError`] naming it, except `token`, which belongs to access
+//! control. An unknown one is ignored (issue #18): readers and proxies add
+//! their own (`utm_source=`, a cache-buster `_=123`), and a 400 for them
+//! breaks a subscription the user never wrote. It is left out of the
+//! canonical query, so it neither splits the page cache nor reaches links.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -72,10 +75,7 @@ pub fn parse(raw: Option<&str>, is_source: impl Fn(&str) -> bool) -> Result<Para
             message,
         };
         if !KNOWN.contains(&key.as_ref()) {
-            return Err(bad(format!(
-                "unknown parameter; the feeds take {}",
-                KNOWN.join(", ")
-            )));
+            continue;
         }
         if !seen.insert(key.clone().into_owned()) {
             return Err(bad("is given more than once".into()));
@@ -287,12 +287,20 @@ mod tests {
             ("since=yesterday", "since"),
             ("copies=some", "copies"),
             ("cursor=abc", "cursor"),
-            ("limt=5", "limt"),
             ("limit=5&limit=6", "limit"),
+            ("utm_source=x&tag=a&tag=b", "tag"),
         ] {
             assert_eq!(err(raw).param, param, "{raw}");
         }
-        assert!(err("limt=5").to_string().contains("unknown parameter"));
+    }
+
+    /// Issue #18: `?utm_source=x` and a cache-buster `_=123` were a 400.
+    #[test]
+    fn an_unknown_parameter_is_ignored_and_left_out_of_links() {
+        let p = ok("utm_source=x&_=123&limit=5&utm_source=y&limt=9");
+        assert_eq!(p.query.limit, 5);
+        assert_eq!(canonical(&p.query, None), "limit=5");
+        assert_eq!(ok("_=1"), ok(""));
     }
 
     /// Issue #18: three subscriptions to one server looked alike.

@@ -694,8 +694,8 @@ async fn a_bad_parameter_is_a_400_that_names_it() {
             ("since=2026-11-01", "since"),
             ("copies=yes", "copies"),
             ("cursor=bm9wZQ", "cursor"),
-            ("limt=5", "limt"),
             ("limit=5&limit=6", "limit"),
+            ("utm_source=x&limit=0", "limit"),
         ] {
             let reply = get(&app, &format!("/feed.{format}?{query}")).await;
             assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{format}?{query}");
@@ -708,8 +708,31 @@ async fn a_bad_parameter_is_a_400_that_names_it() {
     }
     let reply = get(&app, "/feed.atom?q=%22unclosed").await;
     assert!(reply.body.contains("README"), "{}", reply.body);
-    let reply = get(&app, "/sources.opml?limit=1").await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
+
+/// Issue #18: readers and proxies add parameters of their own
+/// (`utm_source=`, a cache-buster `_=`); they were a 400. They are ignored,
+/// on every route, and kept out of the feed's links.
+#[tokio::test]
+async fn an_unknown_parameter_is_ignored_on_every_route() {
+    let desk = Desk::new();
+    desk.poll("agency", &[item("agency", 1, "Talks")]);
+    let app = desk.router();
+    for format in ["atom", "rss", "json"] {
+        let plain = get(&app, &format!("/feed.{format}?limit=5")).await;
+        let reply = get(
+            &app,
+            &format!("/feed.{format}?utm_source=x&limit=5&_=123&limt=2"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{format}: {}", reply.body);
+        assert_eq!(reply.body, plain.body, "{format}");
+        assert!(!reply.body.contains("utm_source"), "{}", reply.body);
+    }
+    for route in ["/sources.opml", "/sources.json"] {
+        let reply = get(&app, &format!("{route}?_=123&utm_source=x")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{route}: {}", reply.body);
+    }
 }
 
 #[tokio::test]
