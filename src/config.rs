@@ -421,10 +421,12 @@ impl Raw {
         };
 
         let listen_text = self.server.listen.as_deref().unwrap_or(defaults::LISTEN);
-        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+        let listen = listen_address(listen_text).ok_or_else(|| {
             bad(
                 "server.listen",
-                format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
+                format!(
+                    "{listen_text:?} is not an address like 127.0.0.1:8080, [::1]:8080 or localhost:8080"
+                ),
             )
         })?;
         let base_url = match &self.server.base_url {
@@ -801,6 +803,21 @@ fn validate_source(
     })
 }
 
+/// `server.listen`: an IP address and port, or `localhost:PORT` (the IPv4
+/// loopback, without asking a resolver: what `localhost` means is not a
+/// reason for a config to pass on one machine and fail on another).
+fn listen_address(text: &str) -> Option<SocketAddr> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse() {
+        return Some(addr);
+    }
+    let (host, port) = text.rsplit_once(':')?;
+    host.eq_ignore_ascii_case("localhost")
+        .then(|| port.parse().ok())
+        .flatten()
+        .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
 /// The field a serde or config error message is about, if it names one:
 /// "unknown field `x`", "missing field `x`", "missing configuration field \"x\"".
 fn field_named_in(message: &str) -> Option<&str> {
@@ -1153,5 +1170,22 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.starts_with("bad.toml: server.token: "), "{e}");
+    }
+
+    /// Issue #18: `server.listen = "localhost:8080"` was refused.
+    #[test]
+    fn the_listen_address_may_be_localhost() {
+        let s = parse("[server]\nlisten = \"localhost:8080\"").unwrap();
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.server.base_url.as_str(), "http://127.0.0.1:8080/");
+        let s = parse("[server]\nlisten = \"[::1]:9000\"").unwrap();
+        assert_eq!(s.server.listen.to_string(), "[::1]:9000");
+        for bad in ["localhost", "localhost:x", "example.org:80", "8080"] {
+            let e = error(&format!("[server]\nlisten = {bad:?}"));
+            assert!(
+                e.contains("server.listen") && e.contains("localhost:8080"),
+                "{e}"
+            );
+        }
     }
 }
