@@ -276,7 +276,8 @@ async fn feed(
         Err(Failure::BadSearch(message)) => bad_request(&ParamError {
             param: "q".into(),
             message: format!(
-                "not a search this server understands ({message}); see README, \"Feeds and queries\""
+                "not a search this server understands: {}; see README, \"Feeds and queries\"",
+                query::search_problem(&message)
             ),
         }),
         Err(Failure::Internal(e)) => internal_error(format.path, &e),

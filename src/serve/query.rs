@@ -184,6 +184,37 @@ pub fn canonical(query: &FeedQuery, token: Option<&str>) -> String {
     out.finish()
 }
 
+/// What is wrong with a search, in words a person understands, from
+/// SQLite's FTS5 message (issue #18: `q=-x` answered `no such column: x`).
+pub fn search_problem(sqlite: &str) -> String {
+    const QUOTE: &str = "put words with punctuation in double quotes, e.g. \"Hong Kong-based\"";
+    if let Some(field) = sqlite.strip_prefix("no such column: ") {
+        return format!(
+            "\"{field}\" is not a field (title, summary or content): a word after \"-\" or \
+             before \":\" is read as a field; {QUOTE}"
+        );
+    }
+    if sqlite == "fts5: syntax error near \"\"" {
+        return "it ends too early: an operator, a field or a parenthesis lacks what follows"
+            .to_owned();
+    }
+    if let Some(near) = sqlite.strip_prefix("fts5: syntax error near ") {
+        return format!(
+            "it cannot be read near {near}: AND, OR and NOT need words on both sides; {QUOTE}"
+        );
+    }
+    if sqlite == "unterminated string" {
+        return "a double quote is not closed".to_owned();
+    }
+    if sqlite.starts_with("unknown special query") {
+        return "\"*\" must end a word, as in dock*".to_owned();
+    }
+    if sqlite.starts_with("expected integer") {
+        return "NEAR's distance must be a whole number, as in NEAR(port strike, 5)".to_owned();
+    }
+    format!("the search engine says: {sqlite}")
+}
+
 /// The longest search shown in a feed's title, in characters.
 const TITLE_SEARCH_CHARS: usize = 60;
 
@@ -323,5 +354,22 @@ mod tests {
         );
         let long = format!("q={}", "x".repeat(200));
         assert_eq!(t(&long), format!("wiredesk — search “{}…”", "x".repeat(60)));
+    }
+
+    #[test]
+    fn a_search_error_is_said_in_words() {
+        let p = search_problem("no such column: x");
+        assert!(p.starts_with("\"x\" is not a field"), "{p}");
+        assert!(p.contains("double quotes"), "{p}");
+        for (sqlite, words) in [
+            ("fts5: syntax error near \"\"", "ends too early"),
+            ("fts5: syntax error near \"AND\"", "near \"AND\""),
+            ("unterminated string", "double quote is not closed"),
+            ("unknown special query: ", "must end a word"),
+            ("expected integer, got \"x\"", "NEAR"),
+            ("something new", "something new"),
+        ] {
+            assert!(search_problem(sqlite).contains(words), "{sqlite}");
+        }
     }
 }

@@ -708,6 +708,15 @@ async fn a_bad_parameter_is_a_400_that_names_it() {
     }
     let reply = get(&app, "/feed.atom?q=%22unclosed").await;
     assert!(reply.body.contains("README"), "{}", reply.body);
+    // Issue #18: SQLite's words were shown as they are.
+    let reply = get(&app, "/feed.atom?q=-x").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(!reply.body.contains("no such column"), "{}", reply.body);
+    assert!(
+        reply.body.contains("\"x\" is not a field"),
+        "{}",
+        reply.body
+    );
 }
 
 /// Issue #18: readers and proxies add parameters of their own
