@@ -11,7 +11,7 @@ use crate::config::{DedupSettings, Settings};
 use crate::dedup;
 use crate::model::ItemId;
 use crate::poll::merge::{StatsFn, fingerprint_candidate};
-use crate::store::{Store, StoreError};
+use crate::store::{SourceState, Store, StoreError};
 
 /// Why a command could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -148,18 +148,7 @@ pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
     let configured: Vec<&str> = settings.sources.iter().map(|s| s.id.as_str()).collect();
     let rows: Vec<Vec<String>> = states
         .iter()
-        .map(|s| {
-            let status = s.shown_status(configured.contains(&s.id.as_str()));
-            vec![
-                s.id.to_string(),
-                status,
-                s.last_http_status.map_or("-".into(), |c| c.to_string()),
-                time(s.last_polled_at),
-                time(s.next_poll_at),
-                s.consecutive_failures.to_string(),
-                s.last_error.as_deref().map_or("-".into(), safe),
-            ]
-        })
+        .map(|s| source_row(s, configured.contains(&s.id.as_str())))
         .collect();
     Ok(table(
         &[
@@ -173,6 +162,21 @@ pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
         ],
         &rows,
     ))
+}
+
+/// One row of `wiredesk sources`. The status is in words, as `poll`
+/// prints it (`not modified`, where the store and `/sources.json` keep the
+/// key `not_modified`).
+fn source_row(s: &SourceState, configured: bool) -> Vec<String> {
+    vec![
+        s.id.to_string(),
+        s.shown_status(configured).replace('_', " "),
+        s.last_http_status.map_or("-".into(), |c| c.to_string()),
+        time(s.last_polled_at),
+        time(s.next_poll_at),
+        s.consecutive_failures.to_string(),
+        s.last_error.as_deref().map_or("-".into(), safe),
+    ]
 }
 
 /// `wiredesk stories`: the `limit` stories that arrived last, newest
@@ -341,5 +345,33 @@ mod tests {
             ],
         );
         assert_eq!(t, "A     BB\nlong  x\ns     y\n");
+    }
+
+    /// Issue #18: `sources` said `not_modified` where `poll` says `not modified`.
+    #[test]
+    fn a_source_row_says_its_status_in_words() {
+        let state = SourceState {
+            id: crate::model::SourceId::new("agency"),
+            url: "https://agency.example/feed".into(),
+            name: "Agency".into(),
+            last_polled_at: None,
+            last_ok_at: None,
+            last_status: Some("not_modified".into()),
+            last_error: None,
+            last_http_status: Some(304),
+            last_duration_ms: None,
+            last_bytes: None,
+            consecutive_failures: 0,
+            validators: Default::default(),
+            body_hash: None,
+            next_poll_at: None,
+            interval_hint: None,
+            effective_url: None,
+            moved_to: None,
+            moved_count: 0,
+        };
+        let row = source_row(&state, true);
+        assert_eq!(row[..3], ["agency", "not modified", "304"]);
+        assert_eq!(source_row(&state, false)[1], "removed");
     }
 }

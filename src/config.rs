@@ -7,6 +7,8 @@
 //! already been checked. Every error names the file, the key and, for a
 //! source, its index and id, e.g.
 //! `config/wiredesk.toml: sources[1] (id "agency"): url: "htp//x" is not a valid URL`.
+//! A key set by a `WIREDESK_*` variable is blamed on the variable instead:
+//! `environment variable WIREDESK_SERVER__LISTN (overriding wiredesk.toml): server.listn: …`.
 //!
 //! Paths are resolved against the folder of the config file: `storage.path`
 //! when relative, and source URLs written as `file:relative/path`.
@@ -28,7 +30,8 @@ pub const ENV_PREFIX: &str = "WIREDESK";
 /// Environment variables with the prefix that are not config keys.
 const ENV_NOT_KEYS: &[&str] = &["WIREDESK_CONFIG"];
 
-/// Why a config could not be used. The message names the file and the key.
+/// Why a config could not be used. The message names the file (or the
+/// environment variable) and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{file}: cannot read the config: {reason}")]
@@ -39,6 +42,24 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// A key set by an environment variable (which wins over the file).
+    #[error("environment variable {var} (overriding {file}): {key}: {message}")]
+    InvalidEnv {
+        var: String,
+        file: PathBuf,
+        key: String,
+        message: String,
+    },
+    #[error(
+        "no config file: looked for {} (name one with --config PATH or WIREDESK_CONFIG)",
+        searched_list(.searched)
+    )]
+    NotFound { searched: Vec<PathBuf> },
+}
+
+fn searched_list(paths: &[PathBuf]) -> String {
+    let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    paths.join(", ")
 }
 
 /// Everything the daemon needs, validated.
@@ -254,7 +275,8 @@ const HARD_MIN_INTERVAL: Duration = Duration::from_secs(10);
 const MIN_TOKEN_CHARS: usize = 16;
 
 /// Where the config is read from when `--config` and `WIREDESK_CONFIG` are
-/// not given: the first of these that exists, else the first.
+/// not given: the first of these that exists; with none, an error naming
+/// every place searched.
 ///
 /// 1. `config/wiredesk.toml` in the working directory,
 /// 2. `$XDG_CONFIG_HOME/wiredesk/wiredesk.toml` (`~/.config/...` when unset),
@@ -263,7 +285,7 @@ pub fn locate(
     xdg_config_home: Option<&Path>,
     home: Option<&Path>,
     exists: impl Fn(&Path) -> bool,
-) -> PathBuf {
+) -> Result<PathBuf, ConfigError> {
     let mut candidates = vec![PathBuf::from("config/wiredesk.toml")];
     match (xdg_config_home, home) {
         (Some(xdg), _) if xdg.is_absolute() => candidates.push(xdg.join("wiredesk/wiredesk.toml")),
@@ -271,11 +293,12 @@ pub fn locate(
         _ => {}
     }
     candidates.push(PathBuf::from("/etc/wiredesk/wiredesk.toml"));
-    candidates
-        .iter()
-        .find(|p| exists(p))
-        .cloned()
-        .unwrap_or_else(|| candidates.swap_remove(0))
+    match candidates.iter().find(|p| exists(p)) {
+        Some(found) => Ok(found.clone()),
+        None => Err(ConfigError::NotFound {
+            searched: candidates,
+        }),
+    }
 }
 
 /// Reads `file` and the `WIREDESK_*` variables of `env`, then validates.
@@ -314,6 +337,34 @@ pub fn from_str(
         .into_iter()
         .filter(|(k, _)| k.starts_with(&prefix) && !ENV_NOT_KEYS.contains(&k.as_str()))
         .collect();
+    // The key each variable sets, as the config crate reads it, to blame an
+    // error on the variable rather than on the file (issue #18).
+    let env_keys: Vec<(String, String)> = env
+        .keys()
+        .map(|var| {
+            let key = var.strip_prefix(&prefix).unwrap_or(var);
+            (key.to_lowercase().replace("__", "."), var.clone())
+        })
+        .collect();
+    let blame_env = |e: ConfigError| match e {
+        ConfigError::Invalid { file, key, message } => {
+            let set_by = env_keys.iter().find(|(k, _)| {
+                k == &key
+                    || k.strip_prefix(key.as_str())
+                        .is_some_and(|rest| rest.starts_with('.'))
+            });
+            match set_by {
+                Some((_, var)) => ConfigError::InvalidEnv {
+                    var: var.clone(),
+                    file,
+                    key,
+                    message,
+                },
+                None => ConfigError::Invalid { file, key, message },
+            }
+        }
+        other => other,
+    };
     let read_err = |e: config::ConfigError| ConfigError::Read {
         file: file.to_owned(),
         reason: e.to_string(),
@@ -330,8 +381,8 @@ pub fn from_str(
         .map_err(read_err)?;
     let raw: Raw = layered
         .try_deserialize()
-        .map_err(|e| invalid_from(file, e))?;
-    raw.validate(file, base_dir)
+        .map_err(|e| blame_env(invalid_from(file, e)))?;
+    raw.validate(file, base_dir).map_err(blame_env)
 }
 
 /// Turns a `config` deserialisation error into one that names the key.
@@ -370,10 +421,12 @@ impl Raw {
         };
 
         let listen_text = self.server.listen.as_deref().unwrap_or(defaults::LISTEN);
-        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+        let listen = listen_address(listen_text).ok_or_else(|| {
             bad(
                 "server.listen",
-                format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
+                format!(
+                    "{listen_text:?} is not an address like 127.0.0.1:8080, [::1]:8080 or localhost:8080"
+                ),
             )
         })?;
         let base_url = match &self.server.base_url {
@@ -750,6 +803,21 @@ fn validate_source(
     })
 }
 
+/// `server.listen`: an IP address and port, or `localhost:PORT` (the IPv4
+/// loopback, without asking a resolver: what `localhost` means is not a
+/// reason for a config to pass on one machine and fail on another).
+fn listen_address(text: &str) -> Option<SocketAddr> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse() {
+        return Some(addr);
+    }
+    let (host, port) = text.rsplit_once(':')?;
+    host.eq_ignore_ascii_case("localhost")
+        .then(|| port.parse().ok())
+        .flatten()
+        .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
 /// The field a serde or config error message is about, if it names one:
 /// "unknown field `x`", "missing field `x`", "missing configuration field \"x\"".
 fn field_named_in(message: &str) -> Option<&str> {
@@ -962,6 +1030,7 @@ mod tests {
             locate(Some(xdg), Some(home), |p| {
                 present.iter().any(|q| Path::new(q) == p)
             })
+            .unwrap()
         };
         assert_eq!(
             found(&["config/wiredesk.toml", "/etc/wiredesk/wiredesk.toml"]),
@@ -978,11 +1047,33 @@ mod tests {
             found(&["/etc/wiredesk/wiredesk.toml"]),
             Path::new("/etc/wiredesk/wiredesk.toml")
         );
-        assert_eq!(found(&[]), Path::new("config/wiredesk.toml"));
         let no_xdg = locate(None, Some(home), |p| {
             p == Path::new("/home/u/.config/wiredesk/wiredesk.toml")
         });
-        assert_eq!(no_xdg, Path::new("/home/u/.config/wiredesk/wiredesk.toml"));
+        assert_eq!(
+            no_xdg.unwrap(),
+            Path::new("/home/u/.config/wiredesk/wiredesk.toml")
+        );
+    }
+
+    /// Issue #18: with no config anywhere, the error named only the first
+    /// place searched.
+    #[test]
+    fn with_no_config_anywhere_the_error_names_every_place_searched() {
+        let e = locate(Some(Path::new("/x")), Some(Path::new("/home/u")), |_| false)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "no config file: looked for config/wiredesk.toml, /x/wiredesk/wiredesk.toml, \
+             /etc/wiredesk/wiredesk.toml (name one with --config PATH or WIREDESK_CONFIG)"
+        );
+        let e = locate(None, Some(Path::new("/home/u")), |_| false).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("/home/u/.config/wiredesk/wiredesk.toml"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1027,5 +1118,74 @@ mod tests {
         let env = [("WIREDESK_SERVER__LISTN".to_owned(), "x".to_owned())];
         let e = from_str("", Path::new("t.toml"), Path::new("."), env).unwrap_err();
         assert!(e.to_string().contains("listn"), "{e}");
+    }
+
+    /// Issue #18: a bad key or value from the environment was blamed on the
+    /// file.
+    #[test]
+    fn an_error_in_an_environment_override_names_the_variable() {
+        let env = |k: &str, v: &str| [(k.to_owned(), v.to_owned())];
+        let e = from_str(
+            "",
+            Path::new("good.toml"),
+            Path::new("."),
+            env("WIREDESK_SERVER__LISTN", "1"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "environment variable WIREDESK_SERVER__LISTN (overriding good.toml): server.listn: "
+            ),
+            "{e}"
+        );
+        let e = from_str(
+            "[server]\ntoken = \"s3cret-token-0123456789\"",
+            Path::new("good.toml"),
+            Path::new("."),
+            env("WIREDESK_SERVER__TOKEN", "abc"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("environment variable WIREDESK_SERVER__TOKEN (overriding good.toml): server.token: must be"),
+            "{e}"
+        );
+        let e = from_str(
+            "",
+            Path::new("good.toml"),
+            Path::new("."),
+            env("WIREDESK_SERVR__LISTEN", "1"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("WIREDESK_SERVR__LISTEN"), "{e}");
+        // An error in the file is still the file's, whatever the environment sets.
+        let e = from_str(
+            "[server]\ntoken = \"abc\"",
+            Path::new("bad.toml"),
+            Path::new("."),
+            env("WIREDESK_SERVER__LISTEN", "127.0.0.1:1"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("bad.toml: server.token: "), "{e}");
+    }
+
+    /// Issue #18: `server.listen = "localhost:8080"` was refused.
+    #[test]
+    fn the_listen_address_may_be_localhost() {
+        let s = parse("[server]\nlisten = \"localhost:8080\"").unwrap();
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.server.base_url.as_str(), "http://127.0.0.1:8080/");
+        let s = parse("[server]\nlisten = \"[::1]:9000\"").unwrap();
+        assert_eq!(s.server.listen.to_string(), "[::1]:9000");
+        for bad in ["localhost", "localhost:x", "example.org:80", "8080"] {
+            let e = error(&format!("[server]\nlisten = {bad:?}"));
+            assert!(
+                e.contains("server.listen") && e.contains("localhost:8080"),
+                "{e}"
+            );
+        }
     }
 }

@@ -69,7 +69,7 @@ enum Command {
         item_b: i64,
     },
     /// Check the config and exit: 0 when it is valid, 2 with a message naming
-    /// the file and the key at fault otherwise.
+    /// the file (or environment variable) and the key at fault otherwise.
     Check,
     /// Print `[[sources]]` blocks for the feeds of an OPML file (a feed
     /// reader's export), to paste into the config: ids made from the titles
@@ -114,17 +114,23 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let config_path = cli.config.clone().unwrap_or_else(|| {
-        let env_path = |name: &str| std::env::var_os(name).map(PathBuf::from);
-        config::locate(
-            env_path("XDG_CONFIG_HOME").as_deref(),
-            env_path("HOME").as_deref(),
-            |p| p.is_file(),
-        )
-    });
+    let config_path = match cli.config.clone() {
+        Some(path) => Ok(path),
+        None => {
+            let env_path = |name: &str| std::env::var_os(name).map(PathBuf::from);
+            config::locate(
+                env_path("XDG_CONFIG_HOME").as_deref(),
+                env_path("HOME").as_deref(),
+                |p| p.is_file(),
+            )
+        }
+    };
     if let Command::ImportOpml { file } = &cli.command {
         // The ids of an existing config are taken; no config is fine too.
-        let settings = config::load(&config_path, std::env::vars()).ok();
+        let settings = config_path
+            .as_ref()
+            .ok()
+            .and_then(|path| config::load(path, std::env::vars()).ok());
         let taken: Vec<&str> = settings
             .iter()
             .flat_map(|s| s.sources.iter().map(|s| s.id.as_str()))
@@ -145,6 +151,13 @@ fn main() -> ExitCode {
             }
         };
     }
+    let config_path = match config_path {
+        Ok(path) => path,
+        Err(e) => {
+            eprintln!("wiredesk: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let settings = match config::load(&config_path, std::env::vars()) {
         Ok(settings) => settings,
         Err(e) => {

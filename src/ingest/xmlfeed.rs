@@ -254,11 +254,33 @@ fn text_body(t: &Text, dialect: Dialect) -> Body {
 }
 
 fn names(people: &[feed_rs::model::Person]) -> Vec<String> {
-    people
-        .iter()
-        .filter_map(|p| p.name.clone().or_else(|| p.email.clone()))
-        .filter(|n| !n.trim().is_empty())
-        .collect()
+    people.iter().filter_map(person).collect()
+}
+
+/// A person as one string: the name, or RSS's own form `email (Name)` when
+/// both are given, so the address survives and the name reads as a name.
+/// feed-rs splits RSS's `english@news.cn (Xinhua)` into the address and
+/// `(Xinhua)`, parentheses kept: they go (issue #18).
+fn person(p: &feed_rs::model::Person) -> Option<String> {
+    let name = p
+        .name
+        .as_deref()
+        .map(|n| unbracket(n.trim()).trim())
+        .filter(|n| !n.is_empty());
+    let email = p.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    match (name, email) {
+        (Some(name), Some(email)) if name != email => Some(format!("{email} ({name})")),
+        (Some(name), _) => Some(name.to_owned()),
+        (None, email) => email.map(str::to_owned),
+    }
+}
+
+/// `text` without one pair of enclosing parentheses or angle brackets.
+fn unbracket(text: &str) -> &str {
+    [('(', ')'), ('<', '>')]
+        .into_iter()
+        .find_map(|(open, close)| text.strip_prefix(open)?.strip_suffix(close))
+        .unwrap_or(text)
 }
 
 fn convert(e: Entry, position: usize, dialect: Dialect, feed_authors: &[String]) -> RawEntry {

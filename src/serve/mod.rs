@@ -31,7 +31,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::model::{Source, Story};
+use crate::model::{Source, SourceId, Story};
 use crate::ops::{Metrics, Readiness};
 use crate::store::{FeedQueryError, Store};
 
@@ -298,7 +298,8 @@ async fn feed(
         Err(Failure::BadSearch(message)) => bad_request(&ParamError {
             param: "q".into(),
             message: format!(
-                "not a search this server understands ({message}); see README, \"Feeds and queries\""
+                "not a search this server understands: {}; see README, \"Feeds and queries\"",
+                query::search_problem(&message)
             ),
         }),
         Err(Failure::Internal(e)) => internal_error(format.path, &e),
@@ -331,8 +332,15 @@ async fn render_page(
             &query::canonical(&next, params.token.as_deref()),
         )
     });
+    let sources = state.sources();
+    let name_of = |id: &SourceId| {
+        sources
+            .iter()
+            .find(|s| &s.id == id)
+            .map_or_else(|| id.to_string(), |s| s.name.clone())
+    };
     let meta = FeedMeta {
-        title: state.title.to_string(),
+        title: query::title(&state.title, &params.query, name_of),
         self_url: state.url(format.path, &canonical),
         home_url: state.url("", ""),
         next_url,
@@ -437,27 +445,16 @@ fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
 }
 
 /// For a route that takes no parameter but the token: the answer that
-/// refuses the request (401 without the token, 400 naming an unknown
-/// parameter), or `None` to go on.
-fn only_token(
-    state: &ServeState,
-    headers: &HeaderMap,
-    raw: Option<&str>,
-    route: &str,
-) -> Option<Response> {
+/// refuses the request (401 without the token), or `None` to go on. Other
+/// parameters are ignored, as on the feeds (readers and proxies add
+/// `utm_source=`, cache-busters `_=`).
+fn only_token(state: &ServeState, headers: &HeaderMap, raw: Option<&str>) -> Option<Response> {
     if let Some(token) = &state.token
         && !token.admits(headers, query::token_of(raw).as_deref())
     {
         return Some(auth::unauthorized());
     }
-    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-        .find(|(k, _)| k != "token")
-        .map(|(key, _)| {
-            bad_request(&ParamError {
-                param: key.into_owned(),
-                message: format!("unknown parameter; {route} takes only token"),
-            })
-        })
+    None
 }
 
 /// One source's poll state, as `/sources.json` shows it.
@@ -487,7 +484,7 @@ async fn sources_json(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Some(refused) = only_token(&state, &headers, raw.as_deref(), "sources.json") {
+    if let Some(refused) = only_token(&state, &headers, raw.as_deref()) {
         return refused;
     }
     let states = match state.store.run(|s| s.source_states()).await {
@@ -528,7 +525,7 @@ async fn sources_opml(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Some(refused) = only_token(&state, &headers, raw.as_deref(), "sources.opml") {
+    if let Some(refused) = only_token(&state, &headers, raw.as_deref()) {
         return refused;
     }
     let id = PageId {

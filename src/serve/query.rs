@@ -1,9 +1,12 @@
 //! The feed URLs' query parameters: parsed strictly into a [`FeedQuery`],
 //! and written back in one canonical order (for links and the page cache).
 //!
-//! Every parameter is checked; an invalid one, a repeated one or an unknown
-//! one is a [`ParamError`] naming it (a typo never passes silently), except
-//! `token`, which belongs to access control.
+//! Every known parameter is checked; an invalid or a repeated one is a
+//! [`ParamError`] naming it, except `token`, which belongs to access
+//! control. An unknown one is ignored (issue #18): readers and proxies add
+//! their own (`utm_source=`, a cache-buster `_=123`), and a 400 for them
+//! breaks a subscription the user never wrote. It is left out of the
+//! canonical query, so it neither splits the page cache nor reaches links.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -72,10 +75,7 @@ pub fn parse(raw: Option<&str>, is_source: impl Fn(&str) -> bool) -> Result<Para
             message,
         };
         if !KNOWN.contains(&key.as_ref()) {
-            return Err(bad(format!(
-                "unknown parameter; the feeds take {}",
-                KNOWN.join(", ")
-            )));
+            continue;
         }
         if !seen.insert(key.clone().into_owned()) {
             return Err(bad("is given more than once".into()));
@@ -184,6 +184,72 @@ pub fn canonical(query: &FeedQuery, token: Option<&str>) -> String {
     out.finish()
 }
 
+/// What is wrong with a search, in words a person understands, from
+/// SQLite's FTS5 message (issue #18: `q=-x` answered `no such column: x`).
+pub fn search_problem(sqlite: &str) -> String {
+    const QUOTE: &str = "put words with punctuation in double quotes, e.g. \"Hong Kong-based\"";
+    if let Some(field) = sqlite.strip_prefix("no such column: ") {
+        return format!(
+            "\"{field}\" is not a field (title, summary or content): a word after \"-\" or \
+             before \":\" is read as a field; {QUOTE}"
+        );
+    }
+    if sqlite == "fts5: syntax error near \"\"" {
+        return "it ends too early: an operator, a field or a parenthesis lacks what follows"
+            .to_owned();
+    }
+    if let Some(near) = sqlite.strip_prefix("fts5: syntax error near ") {
+        return format!(
+            "it cannot be read near {near}: AND, OR and NOT need words on both sides; {QUOTE}"
+        );
+    }
+    if sqlite == "unterminated string" {
+        return "a double quote is not closed".to_owned();
+    }
+    if sqlite.starts_with("unknown special query") {
+        return "\"*\" must end a word, as in dock*".to_owned();
+    }
+    if sqlite.starts_with("expected integer") {
+        return "NEAR's distance must be a whole number, as in NEAR(port strike, 5)".to_owned();
+    }
+    format!("the search engine says: {sqlite}")
+}
+
+/// The longest search shown in a feed's title, in characters.
+const TITLE_SEARCH_CHARS: usize = 60;
+
+/// The title of the feed `query` selects: `base` (the configured title),
+/// then what narrows it, so that subscriptions to a source, a tag and a
+/// search look different in a reader (issue #18), e.g. `wiredesk — Golem,
+/// tag agency, search “Putin”, every copy`. Sources are named by
+/// `name_of`. Paging (`limit`, `cursor`) and `since` leave it unchanged: a
+/// feed's next page has the feed's title.
+pub fn title(base: &str, query: &FeedQuery, name_of: impl Fn(&SourceId) -> String) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if !query.sources.is_empty() {
+        let names: Vec<String> = query.sources.iter().map(name_of).collect();
+        parts.push(names.join(", "));
+    }
+    if let Some(tag) = &query.tag {
+        parts.push(format!("tag {tag}"));
+    }
+    if let Some(q) = &query.search {
+        let mut shown: String = q.chars().take(TITLE_SEARCH_CHARS).collect();
+        if q.chars().count() > TITLE_SEARCH_CHARS {
+            shown.push('…');
+        }
+        parts.push(format!("search “{shown}”"));
+    }
+    if query.copies {
+        parts.push("every copy".to_owned());
+    }
+    if parts.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base} — {}", parts.join(", "))
+    }
+}
+
 /// A cursor is opaque to readers: a versioned position, base64url-encoded.
 /// Version 2 is a position in arrival order (#14); a version 1 cursor was
 /// a position in story-date order and is refused.
@@ -262,11 +328,58 @@ mod tests {
             ("since=yesterday", "since"),
             ("copies=some", "copies"),
             ("cursor=abc", "cursor"),
-            ("limt=5", "limt"),
             ("limit=5&limit=6", "limit"),
+            ("utm_source=x&tag=a&tag=b", "tag"),
         ] {
             assert_eq!(err(raw).param, param, "{raw}");
         }
-        assert!(err("limt=5").to_string().contains("unknown parameter"));
+    }
+
+    /// Issue #18: `?utm_source=x` and a cache-buster `_=123` were a 400.
+    #[test]
+    fn an_unknown_parameter_is_ignored_and_left_out_of_links() {
+        let p = ok("utm_source=x&_=123&limit=5&utm_source=y&limt=9");
+        assert_eq!(p.query.limit, 5);
+        assert_eq!(canonical(&p.query, None), "limit=5");
+        assert_eq!(ok("_=1"), ok(""));
+    }
+
+    /// Issue #18: three subscriptions to one server looked alike.
+    #[test]
+    fn a_narrowed_feed_says_how_in_its_title() {
+        let name = |id: &SourceId| match id.as_str() {
+            "agency" => "Agency & Co".to_owned(),
+            other => other.to_owned(),
+        };
+        let t = |raw: &str| title("wiredesk", &ok(raw).query, name);
+        assert_eq!(t(""), "wiredesk");
+        assert_eq!(t("limit=5&since=2026-11-01T08:00:00Z"), "wiredesk");
+        assert_eq!(t("source=agency"), "wiredesk — Agency & Co");
+        assert_eq!(t("source=outlet,agency"), "wiredesk — Agency & Co, outlet");
+        assert_eq!(t("tag=agency"), "wiredesk — tag agency");
+        assert_eq!(t("q=Putin"), "wiredesk — search “Putin”");
+        assert_eq!(
+            t("copies=all&q=port+strike&tag=world&source=agency"),
+            "wiredesk — Agency & Co, tag world, search “port strike”, every copy"
+        );
+        let long = format!("q={}", "x".repeat(200));
+        assert_eq!(t(&long), format!("wiredesk — search “{}…”", "x".repeat(60)));
+    }
+
+    #[test]
+    fn a_search_error_is_said_in_words() {
+        let p = search_problem("no such column: x");
+        assert!(p.starts_with("\"x\" is not a field"), "{p}");
+        assert!(p.contains("double quotes"), "{p}");
+        for (sqlite, words) in [
+            ("fts5: syntax error near \"\"", "ends too early"),
+            ("fts5: syntax error near \"AND\"", "near \"AND\""),
+            ("unterminated string", "double quote is not closed"),
+            ("unknown special query: ", "must end a word"),
+            ("expected integer, got \"x\"", "NEAR"),
+            ("something new", "something new"),
+        ] {
+            assert!(search_problem(sqlite).contains(words), "{sqlite}");
+        }
     }
 }

@@ -75,6 +75,59 @@ fn check_exits_2_when_the_file_is_missing() {
     assert!(text(&out.stderr).contains("nope.toml"));
 }
 
+/// Issue #18: `WIREDESK_SERVER__LISTN=1 wiredesk check` said
+/// `good.toml: server.listn: unknown field`, blaming the file.
+#[test]
+fn check_names_the_environment_variable_a_bad_key_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let out = Command::new(env!("CARGO_BIN_EXE_wiredesk"))
+        .arg("--config")
+        .arg(&config)
+        .arg("check")
+        .env_remove("WIREDESK_CONFIG")
+        .env_remove("RUST_LOG")
+        .env("WIREDESK_SERVER__LISTN", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("environment variable WIREDESK_SERVER__LISTN") && err.contains("server.listn"),
+        "{err}"
+    );
+}
+
+/// Issue #18: with no config anywhere, the error named only the first of
+/// the three places searched.
+#[test]
+fn check_without_any_config_names_every_place_searched() {
+    if Path::new("/etc/wiredesk/wiredesk.toml").exists() {
+        eprintln!("skipped: this machine has /etc/wiredesk/wiredesk.toml");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wiredesk"))
+        .arg("check")
+        .current_dir(dir.path())
+        .env_remove("WIREDESK_CONFIG")
+        .env_remove("RUST_LOG")
+        .env("HOME", dir.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    let home_config = dir.path().join(".config/wiredesk/wiredesk.toml");
+    for place in [
+        "config/wiredesk.toml",
+        &home_config.display().to_string(),
+        "/etc/wiredesk/wiredesk.toml",
+    ] {
+        assert!(err.contains(place), "{place} not in {err}");
+    }
+}
+
 #[test]
 fn poll_prints_a_line_per_source_and_a_failing_source_is_not_fatal() {
     let dir = tempfile::tempdir().unwrap();

@@ -352,3 +352,56 @@ impl Daemon {
         self.child.wait().unwrap()
     }
 }
+
+/// What the W3C feed validator would reject in an Atom document, by the
+/// rules of RFC 4287 it applies (issue #18): every entry has an author
+/// unless the feed (or the entry's `source`) names one, no `content` is
+/// blank, an entry without content has a `link rel="alternate"`, ids and
+/// titles are not blank, and no two entries share an id. Empty when valid.
+pub fn atom_rule_breaks(xml: &str) -> Vec<String> {
+    let feed = match atom_syndication::Feed::read_from(xml.as_bytes()) {
+        Ok(feed) => feed,
+        Err(e) => return vec![format!("not an Atom document: {e}")],
+    };
+    let named =
+        |people: &[atom_syndication::Person]| people.iter().any(|p| !p.name.trim().is_empty());
+    let mut breaks = Vec::new();
+    if feed.id.trim().is_empty() {
+        breaks.push("the feed's id is blank".to_owned());
+    }
+    if feed.title.value.trim().is_empty() {
+        breaks.push("the feed's title is blank".to_owned());
+    }
+    let mut ids = std::collections::HashSet::new();
+    for (n, entry) in feed.entries.iter().enumerate() {
+        let mut says = |what: &str| breaks.push(format!("entry {n} ({}): {what}", entry.id));
+        if entry.id.trim().is_empty() {
+            says("blank id");
+        } else if !ids.insert(entry.id.clone()) {
+            says("an id another entry has");
+        }
+        if entry.title.value.trim().is_empty() {
+            says("blank title");
+        }
+        let source_named = entry.source.as_ref().is_some_and(|s| named(&s.authors));
+        if !named(&entry.authors) && !named(&feed.authors) && !source_named {
+            says("missing entry element: author");
+        }
+        match &entry.content {
+            Some(c) if c.src.is_none() && c.value.as_deref().unwrap_or("").trim().is_empty() => {
+                says("content should not be blank");
+            }
+            Some(_) => {}
+            None => {
+                let alternate = entry
+                    .links
+                    .iter()
+                    .any(|l| l.rel == "alternate" && !l.href.trim().is_empty());
+                if !alternate {
+                    says("neither content nor a link rel=\"alternate\"");
+                }
+            }
+        }
+    }
+    breaks
+}

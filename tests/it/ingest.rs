@@ -287,6 +287,39 @@ fn an_html_page_is_a_clear_not_a_feed_error() {
     }
 }
 
+/// Issue #18: Xinhua's `<author>english@news.cn (Xinhua)</author>` was
+/// stored and served as `(Xinhua)`. A name with an address is kept in RSS's
+/// own form, whatever the format said it in.
+#[test]
+fn an_author_with_an_address_is_kept_as_email_and_name() {
+    let rss = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>X</title>
+        <item><guid>1</guid><title>One</title><author>english@news.cn (Xinhua)</author></item>
+        <item><guid>2</guid><title>Two</title><author>Jane Roe &lt;jane@example.org&gt;</author></item>
+        <item><guid>3</guid><title>Three</title><author>desk@example.org</author></item>
+        <item><guid>4</guid><title>Four</title><author>Jane Roe</author></item>
+        </channel></rss>"#;
+    let f = parse_bytes(rss.as_bytes(), None).unwrap();
+    let authors: Vec<Option<&str>> = f.items.iter().map(|i| i.author.as_deref()).collect();
+    assert_eq!(
+        authors,
+        [
+            Some("english@news.cn (Xinhua)"),
+            Some("jane@example.org (Jane Roe)"),
+            Some("desk@example.org"),
+            Some("Jane Roe"),
+        ]
+    );
+    let atom = r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>X</title>
+        <id>urn:x</id><updated>2024-01-01T00:00:00Z</updated>
+        <entry><id>urn:1</id><title>One</title><updated>2024-01-01T00:00:00Z</updated>
+        <author><name>Xinhua</name><email>english@news.cn</email></author></entry></feed>"#;
+    let f = parse_bytes(atom.as_bytes(), None).unwrap();
+    assert_eq!(
+        f.items[0].author.as_deref(),
+        Some("english@news.cn (Xinhua)")
+    );
+}
+
 // ---------------------------------------------------------------- repair
 
 #[test]

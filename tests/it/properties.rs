@@ -11,6 +11,8 @@ use wiredesk::model::{Item, SourceId, StoredItem, Story, story_uid};
 use wiredesk::serve::query;
 use wiredesk::serve::render::{self, Entries, FeedMeta};
 
+use crate::helpers::atom_rule_breaks;
+
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -273,6 +275,12 @@ proptest! {
 
         let atom = render::atom(&meta, &stories, now());
         prop_assert_eq!(reparsed_ids(&atom).map_err(TestCaseError::fail)?, want.clone(), "atom");
+        // The validator's rules but unique ids (these stories may repeat one).
+        let breaks: Vec<String> = atom_rule_breaks(&atom)
+            .into_iter()
+            .filter(|b| !b.ends_with("an id another entry has"))
+            .collect();
+        prop_assert!(breaks.is_empty(), "{:?}\n{}", breaks, atom);
 
         let rss = render::rss(&meta, &stories, now());
         prop_assert_eq!(reparsed_ids(&rss).map_err(TestCaseError::fail)?, want.clone(), "rss");

@@ -21,7 +21,7 @@ use wiredesk::model::{Enclosure, Item, Source, SourceId};
 use wiredesk::serve::{ServeState, router};
 use wiredesk::store::Store;
 
-use crate::helpers::{get_text, settings, spawn_app};
+use crate::helpers::{atom_rule_breaks, get_text, settings, spawn_app};
 
 const TOKEN: &str = "s3cret-token-0123456789";
 
@@ -481,6 +481,82 @@ async fn entry_ids_survive_a_re_poll_and_a_change_of_the_chosen_copy() {
     }
 }
 
+/// Issue #18: the W3C validator rejected the Atom feed of real publishers'
+/// feeds: entries without an author (Sky News, some Guardian items) and
+/// blank content. Authorless, textless, linkless and same-time items, merged
+/// and as copies, all pass the validator's rules.
+#[tokio::test]
+async fn the_atom_feed_keeps_the_validators_rules_with_authorless_and_blank_items() {
+    let desk = Desk::new();
+    let mut authorless = item("agency", 1, "Harbour strike ends");
+    authorless.item.author = None;
+    let mut blank = item("agency", 2, "Photo of the day");
+    blank.item.author = None;
+    blank.item.content = None;
+    let mut bare = item("agency", 3, "Short note");
+    bare.item.author = None;
+    bare.item.content = None;
+    bare.item.link = None;
+    let mut same_time = item("agency", 4, "Markets close");
+    same_time.item.published = Some(at(3));
+    desk.poll("agency", &[authorless, blank, bare, same_time]);
+    let mut copy = item("outlet", 1, "Harbour strike ends");
+    copy.item.author = None;
+    desk.poll("outlet", &[copy]);
+    let app = desk.router();
+    for query in ["", "?copies=all", "?source=outlet", "?q=strike"] {
+        let reply = get(&app, &format!("/feed.atom{query}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{query}");
+        assert_eq!(
+            atom_rule_breaks(&reply.body),
+            Vec::<String>::new(),
+            "{query}\n{}",
+            reply.body
+        );
+        assert!(
+            !reply.body.contains("<content type=\"html\"></content>"),
+            "{}",
+            reply.body
+        );
+    }
+    let feed = parse(&get(&app, "/feed.atom").await.body);
+    let mut authors: Vec<String> = feed
+        .entries
+        .iter()
+        .map(|e| e.authors[0].name.clone().unwrap_or_default())
+        .collect();
+    authors.sort();
+    // An item's own author, else its source's name.
+    assert_eq!(
+        authors,
+        ["Agency & Co", "Agency & Co", "Agency & Co", "agency desk"]
+    );
+}
+
+/// Issue #18: an RSS author in its standard form `email (Name)` was served
+/// as `(Name)`.
+#[tokio::test]
+async fn an_author_with_an_address_reads_as_a_name_in_every_format() {
+    let desk = Desk::new();
+    let mut xinhua = item("agency", 1, "Talks");
+    xinhua.item.author = Some("english@news.cn (Xinhua)".into());
+    desk.poll("agency", &[xinhua]);
+    let app = desk.router();
+    let rss = get(&app, "/feed.rss").await.body;
+    assert!(
+        rss.contains("<author>english@news.cn (Xinhua)</author>"),
+        "{rss}"
+    );
+    let atom = get(&app, "/feed.atom").await.body;
+    assert!(
+        atom.contains("<name>Xinhua</name><email>english@news.cn</email>"),
+        "{atom}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&get(&app, "/feed.json").await.body).unwrap();
+    assert_eq!(json["items"][0]["authors"][0]["name"], "Xinhua");
+}
+
 #[tokio::test]
 async fn every_query_parameter_narrows_the_feed_in_every_format() {
     let desk = Desk::new();
@@ -585,6 +661,41 @@ async fn every_query_parameter_narrows_the_feed_in_every_format() {
     );
 }
 
+/// Issue #18: `?source=`, `?tag=` and `?q=` feeds all had the whole feed's
+/// title, so three subscriptions looked the same in a reader.
+#[tokio::test]
+async fn a_narrowed_feed_is_titled_by_what_narrows_it_in_every_format() {
+    let desk = Desk::with_names("Golem <IT> & Co", "The Outlet");
+    desk.poll("agency", &[item("agency", 1, "Putin speaks")]);
+    let app = desk.router();
+    for format in ["atom", "rss", "json"] {
+        for (query, title) in [
+            ("", "test desk"),
+            ("?limit=1", "test desk"),
+            ("?source=agency", "test desk — Golem <IT> & Co"),
+            (
+                "?source=outlet,agency",
+                "test desk — Golem <IT> & Co, The Outlet",
+            ),
+            ("?tag=agency", "test desk — tag agency"),
+            ("?q=Putin", "test desk — search “Putin”"),
+            ("?q=%22a+%26+b%22", "test desk — search “\"a & b\"”"),
+            (
+                "?copies=all&tag=agency&source=agency",
+                "test desk — Golem <IT> & Co, tag agency, every copy",
+            ),
+        ] {
+            let reply = get(&app, &format!("/feed.{format}{query}")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{format}{query}");
+            if format != "json" {
+                well_formed(&reply.body);
+            }
+            let feed = parse(&reply.body);
+            assert_eq!(feed.title.unwrap().content, title, "{format}{query}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_bad_parameter_is_a_400_that_names_it() {
     let desk = Desk::new();
@@ -605,8 +716,8 @@ async fn a_bad_parameter_is_a_400_that_names_it() {
             ("since=2026-11-01", "since"),
             ("copies=yes", "copies"),
             ("cursor=bm9wZQ", "cursor"),
-            ("limt=5", "limt"),
             ("limit=5&limit=6", "limit"),
+            ("utm_source=x&limit=0", "limit"),
         ] {
             let reply = get(&app, &format!("/feed.{format}?{query}")).await;
             assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{format}?{query}");
@@ -619,8 +730,40 @@ async fn a_bad_parameter_is_a_400_that_names_it() {
     }
     let reply = get(&app, "/feed.atom?q=%22unclosed").await;
     assert!(reply.body.contains("README"), "{}", reply.body);
-    let reply = get(&app, "/sources.opml?limit=1").await;
+    // Issue #18: SQLite's words were shown as they are.
+    let reply = get(&app, "/feed.atom?q=-x").await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(!reply.body.contains("no such column"), "{}", reply.body);
+    assert!(
+        reply.body.contains("\"x\" is not a field"),
+        "{}",
+        reply.body
+    );
+}
+
+/// Issue #18: readers and proxies add parameters of their own
+/// (`utm_source=`, a cache-buster `_=`); they were a 400. They are ignored,
+/// on every route, and kept out of the feed's links.
+#[tokio::test]
+async fn an_unknown_parameter_is_ignored_on_every_route() {
+    let desk = Desk::new();
+    desk.poll("agency", &[item("agency", 1, "Talks")]);
+    let app = desk.router();
+    for format in ["atom", "rss", "json"] {
+        let plain = get(&app, &format!("/feed.{format}?limit=5")).await;
+        let reply = get(
+            &app,
+            &format!("/feed.{format}?utm_source=x&limit=5&_=123&limt=2"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{format}: {}", reply.body);
+        assert_eq!(reply.body, plain.body, "{format}");
+        assert!(!reply.body.contains("utm_source"), "{}", reply.body);
+    }
+    for route in ["/sources.opml", "/sources.json"] {
+        let reply = get(&app, &format!("{route}?_=123&utm_source=x")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{route}: {}", reply.body);
+    }
 }
 
 #[tokio::test]

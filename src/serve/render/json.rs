@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    FeedMeta, categories_of, content_html, entry_id, entry_updated, rfc3339, story_urn,
-    summary_html, title_of, xml_safe,
+    FeedMeta, author_parts, categories_of, content_html, entry_id, entry_updated, feed_title,
+    rfc3339, story_urn, summary_html, title_of, xml_safe,
 };
 use crate::model::{StoredItem, Story};
 
@@ -82,7 +82,7 @@ struct Copy {
 /// The JSON Feed 1.1 document for `stories` (newest first). `now` is not
 /// needed: JSON Feed has no feed-level date.
 pub fn json(meta: &FeedMeta, stories: &[Story], _now: DateTime<Utc>) -> String {
-    let title = xml_safe(&meta.title);
+    let title = feed_title(meta);
     let feed = JsonFeed {
         version: "https://jsonfeed.org/version/1.1",
         description: format!("{title}: the merged feed"),
@@ -109,10 +109,11 @@ fn item(meta: &FeedMeta, story: &Story) -> JsonItem {
         date_modified: rfc3339(entry_updated(story)),
         authors: it
             .author
-            .iter()
-            .map(|name| Author {
-                name: xml_safe(name),
-            })
+            .as_deref()
+            .map(|a| author_parts(a).name)
+            .filter(|name| !name.is_empty())
+            .map(|name| Author { name })
+            .into_iter()
             .collect(),
         tags: categories_of(story),
         attachments: it

@@ -90,6 +90,17 @@ pub(crate) fn feed_updated(stories: &[Story], now: DateTime<Utc>) -> DateTime<Ut
         .unwrap_or(now)
 }
 
+/// The document's title as plain text, never blank (a title of nothing
+/// but characters XML cannot carry is possible in a config).
+pub(crate) fn feed_title(meta: &FeedMeta) -> String {
+    let title = xml_safe(meta.title.trim());
+    if title.is_empty() {
+        "wiredesk".to_owned()
+    } else {
+        title
+    }
+}
+
 /// The entry's title as plain text, never empty.
 pub(crate) fn title_of(story: &Story) -> String {
     let title = xml_safe(story.chosen.item.title.trim());
@@ -139,6 +150,44 @@ pub(crate) fn categories_of(story: &Story) -> Vec<String> {
     out
 }
 
+/// An item's author as stored: a name, or RSS's `email (Name)` form.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Author {
+    pub name: String,
+    pub email: Option<String>,
+}
+
+/// Splits an author (made XML-safe) into its name and e-mail address: RSS's
+/// `email (Name)`, a bare address (which is then the name too), else a name.
+pub(crate) fn author_parts(author: &str) -> Author {
+    let author = xml_safe(author.trim());
+    let is_email = |s: &str| {
+        s.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !s
+                    .chars()
+                    .any(|c| c.is_whitespace() || "()<>,;\"".contains(c))
+        })
+    };
+    if let Some((email, rest)) = author.split_once(" (")
+        && let Some(name) = rest.strip_suffix(')')
+        && is_email(email)
+        && !name.trim().is_empty()
+        && !name.contains(['(', ')'])
+    {
+        return Author {
+            name: name.trim().to_owned(),
+            email: Some(email.to_owned()),
+        };
+    }
+    Author {
+        email: is_email(&author).then(|| author.clone()),
+        name: author,
+    }
+}
+
 /// The closing line naming the other copies, as HTML; `None` without any.
 pub(crate) fn also_reported_by(others: &[StoredItem]) -> Option<String> {
     if others.is_empty() {
@@ -176,6 +225,33 @@ pub fn xml_safe(text: &str) -> String {
             matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_author_is_split_into_name_and_address_in_rss_form_only() {
+        let parts = |a: &str| {
+            let Author { name, email } = author_parts(a);
+            (name, email)
+        };
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            parts(" english@news.cn (Xinhua) "),
+            ("Xinhua".into(), some("english@news.cn"))
+        );
+        assert_eq!(parts("a@b.org"), ("a@b.org".into(), some("a@b.org")));
+        assert_eq!(parts("Ana Díaz"), ("Ana Díaz".into(), None));
+        assert_eq!(parts("Ana (AFP)"), ("Ana (AFP)".into(), None));
+        assert_eq!(parts("a@b (X)"), ("a@b (X)".into(), None));
+        assert_eq!(
+            parts("a@b.org (A), c@d.org (C)"),
+            ("a@b.org (A), c@d.org (C)".into(), None)
+        );
+        assert_eq!(parts("a@b.org ()"), ("a@b.org ()".into(), None));
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! RSS 2.0, written with the `rss` crate: full text in `content:encoded`,
-//! the author in `dc:creator` (RSS's own `author` must be an e-mail
-//! address), `atom:link rel="self"` and `rel="next"` on the channel.
+//! an author with an e-mail address in `author` as `email (Name)`, one
+//! without in `dc:creator` (RSS's own `author` must be an address),
+//! `atom:link rel="self"` and `rel="next"` on the channel.
 //!
 //! RSS names one `source` per item: the chosen copy's feed. The other copies
 //! are listed in the content's "Also reported by" line.
@@ -13,7 +14,8 @@ use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Enclosure, Guid, Item, Source};
 
 use super::{
-    FeedMeta, categories_of, content_html, entry_id, feed_updated, summary_html, title_of, xml_safe,
+    Author, FeedMeta, author_parts, categories_of, content_html, entry_id, feed_title,
+    feed_updated, summary_html, title_of, xml_safe,
 };
 use crate::model::Story;
 
@@ -23,7 +25,7 @@ pub fn rss(meta: &FeedMeta, stories: &[Story], now: DateTime<Utc>) -> String {
     if let Some(next) = &meta.next_url {
         links.push(atom_link(next, "next"));
     }
-    let title = xml_safe(&meta.title);
+    let title = feed_title(meta);
     // `atom:link` is written as a plain extension element: the `rss` crate's
     // own Atom support pulls in a builder macro crate for nothing else.
     let mut extensions = ExtensionMap::new();
@@ -46,6 +48,11 @@ fn item(meta: &FeedMeta, story: &Story) -> Item {
     let chosen = &story.chosen;
     let it = &chosen.item;
     let content = content_html(story);
+    let author = it
+        .author
+        .as_deref()
+        .map(author_parts)
+        .filter(|a| !a.name.is_empty());
     Item {
         title: Some(title_of(story)),
         link: it.link.as_deref().map(xml_safe),
@@ -74,12 +81,27 @@ fn item(meta: &FeedMeta, story: &Story) -> Item {
             url: xml_safe(&chosen.source_url),
             title: Some(xml_safe(&chosen.source_name)),
         }),
-        dublin_core_ext: it.author.as_deref().map(|author| DublinCoreExtension {
-            creators: vec![xml_safe(author)],
-            ..DublinCoreExtension::default()
-        }),
+        author: author.as_ref().and_then(rss_author),
+        dublin_core_ext: author
+            .filter(|a| a.email.is_none())
+            .map(|a| DublinCoreExtension {
+                creators: vec![a.name],
+                ..DublinCoreExtension::default()
+            }),
         ..Item::default()
     }
+}
+
+/// RSS's `author` for an author with an e-mail address, in RSS's own form
+/// `email (Name)`; an author without one goes in `dc:creator` (validators
+/// want an address in `author`).
+fn rss_author(author: &Author) -> Option<String> {
+    let email = author.email.as_deref()?;
+    Some(if author.name == email {
+        email.to_owned()
+    } else {
+        format!("{email} ({})", author.name)
+    })
 }
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
@@ -117,5 +139,22 @@ mod tests {
         let feed = feed_rs::parser::parse(xml.as_bytes()).unwrap();
         assert_eq!(feed.entries[0].id, "urn:wiredesk:story:abc");
         assert_eq!(feed.entries[0].authors[0].name.as_deref(), Some("Ana Díaz"));
+    }
+
+    /// Issue #18: Xinhua's `english@news.cn (Xinhua)` was served as `(Xinhua)`.
+    #[test]
+    fn an_author_with_an_address_keeps_rss_form_and_a_name_alone_is_a_creator() {
+        let mut story = merged();
+        story.chosen.item.author = Some("english@news.cn (Xinhua)".into());
+        let xml = rss(&meta(), &[story], Utc::now());
+        assert!(
+            xml.contains("<author>english@news.cn (Xinhua)</author>"),
+            "{xml}"
+        );
+        assert!(!xml.contains("dc:creator>"), "{xml}");
+        let mut story = merged();
+        story.chosen.item.author = Some("desk@example.org".into());
+        let xml = rss(&meta(), &[story], Utc::now());
+        assert!(xml.contains("<author>desk@example.org</author>"), "{xml}");
     }
 }
