@@ -18,8 +18,9 @@ use chrono::{DateTime, Utc};
 use crate::model::SourceId;
 use crate::store::{FeedQuery, PageKey};
 
-/// Entries per page unless `limit` says otherwise.
-pub const DEFAULT_LIMIT: usize = 50;
+/// Entries per page unless `limit` says otherwise: the store's default
+/// page (see there why 100).
+pub const DEFAULT_LIMIT: usize = crate::store::DEFAULT_PAGE;
 /// The largest `limit` accepted.
 pub const MAX_LIMIT: usize = 500;
 /// The longest `q` accepted, in characters.
@@ -282,9 +283,9 @@ mod tests {
     }
 
     #[test]
-    fn no_parameters_mean_the_first_page_of_fifty_merged_stories() {
+    fn no_parameters_mean_the_first_page_of_a_hundred_merged_stories() {
         let p = ok("");
-        assert_eq!(p.query.limit, 50);
+        assert_eq!(p.query.limit, 100);
         assert_eq!(p.query, FeedQuery::default());
         assert_eq!(canonical(&p.query, None), "");
     }

@@ -49,7 +49,7 @@ pub(crate) mod testing {
 pub use retention::{PRUNE_BATCH, PruneSummary};
 pub use write::{ExistingItem, PollTx, StoredDates};
 
-pub use feed::{FeedPage, FeedQuery, FeedQueryError, PageKey};
+pub use feed::{DEFAULT_PAGE, FeedPage, FeedQuery, FeedQueryError, PageKey};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
