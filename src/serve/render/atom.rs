@@ -21,7 +21,7 @@ use super::{
 };
 use crate::model::{StoredItem, Story};
 
-/// The Atom 1.0 document for `stories` (newest first).
+/// The Atom 1.0 document for `stories` (newest-arrived first).
 pub fn atom(meta: &FeedMeta, stories: &[Story], now: DateTime<Utc>) -> String {
     let mut links = vec![
         link(&meta.self_url, "self", Some("application/atom+xml"), None),

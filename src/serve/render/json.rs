@@ -79,7 +79,7 @@ struct Copy {
     published: Option<String>,
 }
 
-/// The JSON Feed 1.1 document for `stories` (newest first). `now` is not
+/// The JSON Feed 1.1 document for `stories` (newest-arrived first). `now` is not
 /// needed: JSON Feed has no feed-level date.
 pub fn json(meta: &FeedMeta, stories: &[Story], _now: DateTime<Utc>) -> String {
     let title = feed_title(meta);

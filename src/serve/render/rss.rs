@@ -19,7 +19,7 @@ use super::{
 };
 use crate::model::Story;
 
-/// The RSS 2.0 document for `stories` (newest first).
+/// The RSS 2.0 document for `stories` (newest-arrived first).
 pub fn rss(meta: &FeedMeta, stories: &[Story], now: DateTime<Utc>) -> String {
     let mut links = vec![atom_link(&meta.self_url, "self")];
     if let Some(next) = &meta.next_url {
