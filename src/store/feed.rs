@@ -145,7 +145,7 @@ impl Store {
 
     /// One page of the merged feed (or of every copy, with `query.copies`).
     pub fn feed_page(&self, query: &FeedQuery) -> Result<FeedPage, FeedQueryError> {
-        let conn = self.reader();
+        let conn = self.reader()?;
         let maps_sources = !query.copies && !query.sources.is_empty();
         // Every plan weighs its count against the size of the store.
         let stored = if query.search.is_some() || maps_sources || query.tag.is_some() {
@@ -897,7 +897,7 @@ mod tests {
             .collect();
         write(&store, "agency", &items[..15]);
         write(&store, "outlet", &items[15..]);
-        let conn = store.reader();
+        let conn = store.reader().unwrap();
         for (search, copies) in [
             ("strike", false),
             ("strike", true),
@@ -977,7 +977,7 @@ mod tests {
         write(&store, "agency", &items);
         let copies: Vec<Item> = items.iter().step_by(3).cloned().collect();
         write(&store, "outlet", &copies);
-        let conn = store.reader();
+        let conn = store.reader().unwrap();
         for (sources, search) in [
             (vec!["outlet"], None),
             (vec!["agency"], None),
@@ -1026,7 +1026,7 @@ mod tests {
             .collect();
         write(&store, "agency", &items[..20]);
         write(&store, "outlet", &items[20..]);
-        let conn = store.reader();
+        let conn = store.reader().unwrap();
         for (tag, copies, some) in [
             ("harbour", false, true),
             ("HARBOUR", true, true),
@@ -1063,7 +1063,7 @@ mod tests {
         item.categories = vec!["Harbour".into(), "harbour".into(), "Ferry".into()];
         write(&store, "agency", std::slice::from_ref(&item));
         let tags = |store: &Store| -> Vec<String> {
-            let conn = store.reader();
+            let conn = store.reader().unwrap();
             let mut stmt = conn
                 .prepare("SELECT tag FROM item_tags ORDER BY tag")
                 .unwrap();
@@ -1097,7 +1097,7 @@ mod tests {
             })
             .collect();
         write(&store, "agency", &items);
-        let conn = store.reader();
+        let conn = store.reader().unwrap();
         for copies in [false, true] {
             // Of the 32 newest stories (or items), none says "strike", all
             // say "count".

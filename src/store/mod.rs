@@ -15,6 +15,7 @@
 mod checkpoint;
 mod feed;
 mod migrations;
+mod readers;
 mod retention;
 mod write;
 
@@ -212,7 +213,7 @@ pub struct Store {
 
 struct Inner {
     writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    readers: readers::Readers,
     generation: feed::Generation,
     checkpoints: checkpoint::Checkpoints,
     /// The latest arrival time stored (Unix seconds): what is stored next
@@ -278,8 +279,7 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(open_err)?;
-        let reader = Connection::open(path).map_err(open_err)?;
-        configure(&reader).map_err(open_err)?;
+        let readers = readers::open(path)?;
         let checkpointer = Connection::open(path).map_err(open_err)?;
         configure(&checkpointer).map_err(open_err)?;
         let checkpoints =
@@ -287,7 +287,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
-                reader: Mutex::new(reader),
+                readers,
                 generation: feed::Generation::new(Utc::now()),
                 checkpoints,
                 arrival: std::sync::atomic::AtomicI64::new(arrival),
@@ -317,11 +317,12 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn reader(&self) -> MutexGuard<'_, Connection> {
+    /// A reader connection from the pool, waiting for one to be free.
+    fn reader(&self) -> Result<readers::Reader, StoreError> {
         self.inner
-            .reader
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .readers
+            .get()
+            .map_err(|e| StoreError::Sql(format!("no reader connection: {e}")))
     }
 
     /// Makes the `sources` table match the configured sources' names, URLs,
@@ -363,7 +364,7 @@ impl Store {
 
     /// The recorded poll state of every source in the store, by id.
     pub fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
-        let conn = self.reader();
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(&format!("{SOURCE_STATE_SELECT} ORDER BY id"))?;
         let rows = stmt.query_map([], source_state)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -371,7 +372,7 @@ impl Store {
 
     /// The recorded poll state of one source.
     pub fn source_state(&self, id: &SourceId) -> Result<Option<SourceState>, StoreError> {
-        let conn = self.reader();
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(&format!("{SOURCE_STATE_SELECT} WHERE id = ?1"))?;
         Ok(stmt.query_row([id.as_str()], source_state).optional()?)
     }
@@ -379,7 +380,7 @@ impl Store {
     /// The `limit` stories that arrived last, newest first, each with all
     /// its copies.
     pub fn latest_stories(&self, limit: usize) -> Result<Vec<Story>, StoreError> {
-        let conn = self.reader();
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(
             "WITH page AS (
                 SELECT id, uid, arrived_at FROM stories
@@ -421,7 +422,7 @@ impl Store {
     /// The size of the database's main file in bytes (pages × page size;
     /// the WAL is not counted).
     pub fn database_bytes(&self) -> Result<i64, StoreError> {
-        let conn = self.reader();
+        let conn = self.reader()?;
         let bytes = conn.query_row(
             "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
             [],
@@ -434,7 +435,7 @@ impl Store {
     /// `/metrics`: no count of the boilerplate table, a full scan of over
     /// 100 MB at a million items).
     pub fn counts(&self) -> Result<Counts, StoreError> {
-        let conn = self.reader();
+        let conn = self.reader()?;
         let counts = conn.query_row(
             "SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM items),
                     (SELECT count(*) FROM stories)",
@@ -453,7 +454,7 @@ impl Store {
     /// Paragraphs counted for boilerplate learning (rows of its table).
     pub fn boilerplate_rows(&self) -> Result<i64, StoreError> {
         Ok(self
-            .reader()
+            .reader()?
             .query_row("SELECT count(*) FROM dedup_boilerplate", [], |r| r.get(0))?)
     }
 }

@@ -145,7 +145,7 @@ impl Store {
 
     /// Whether `identity` of `source` was deleted by retention.
     pub fn is_tombstoned(&self, source: &SourceId, identity: &str) -> Result<bool, StoreError> {
-        is_tombstoned(&self.reader(), source, identity)
+        is_tombstoned(&*self.reader()?, source, identity)
     }
 }
 

@@ -449,7 +449,7 @@ impl PollTx<'_> {
 impl Store {
     /// A stored item as dedup sees it, for `wiredesk explain`.
     pub fn dedup_item(&self, id: ItemId) -> Result<Option<Candidate>, StoreError> {
-        candidate(&self.reader(), id)
+        candidate(&*self.reader()?, id)
     }
 
     /// Which of `items` of `source` are stored with the same fields under
@@ -460,7 +460,7 @@ impl Store {
         items: &[Item],
         version: u32,
     ) -> Result<std::collections::HashSet<String>, StoreError> {
-        let conn = self.reader();
+        let conn = self.reader()?;
         let mut same = std::collections::HashSet::new();
         for item in items {
             if let Some(old) = existing_item(&conn, source, &item.identity)?
@@ -480,7 +480,7 @@ impl Store {
         source: &SourceId,
         identity: &str,
     ) -> Result<Option<StoredDates>, StoreError> {
-        let conn = self.reader();
+        let conn = self.reader()?;
         Ok(
             existing_item(&conn, source, identity)?.map(|old| StoredDates {
                 published: old.published.map(super::from_unix),
@@ -491,7 +491,7 @@ impl Store {
 
     /// [`PollTx::boilerplate_count`], outside a write.
     pub fn boilerplate_count(&self, source: &str, para_hash: u64) -> Result<u32, StoreError> {
-        boilerplate_count(&self.reader(), source, para_hash)
+        boilerplate_count(&*self.reader()?, source, para_hash)
     }
 
     /// The story the item `identity` of `source` belongs to.
@@ -500,7 +500,7 @@ impl Store {
         source: &SourceId,
         identity: &str,
     ) -> Result<Option<StoryId>, StoreError> {
-        let conn = self.reader();
+        let conn = self.reader()?;
         let mut stmt = conn
             .prepare_cached("SELECT story_id FROM items WHERE source_id = ?1 AND identity = ?2")?;
         Ok(stmt
@@ -511,7 +511,7 @@ impl Store {
     /// Bytes the dedup index takes on disk (its tables and indexes), from
     /// SQLite's `dbstat`.
     pub fn dedup_index_bytes(&self) -> Result<i64, StoreError> {
-        let conn = self.reader();
+        let conn = self.reader()?;
         Ok(conn.query_row(
             "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name LIKE 'dedup%'",
             [],
@@ -521,7 +521,7 @@ impl Store {
 
     /// The story item `id` belongs to.
     pub fn story_of(&self, id: ItemId) -> Result<Option<StoryId>, StoreError> {
-        let conn = self.reader();
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached("SELECT story_id FROM items WHERE id = ?1")?;
         Ok(stmt.query_row([id], |r| r.get(0)).optional()?)
     }
