@@ -381,20 +381,17 @@ impl Store {
     /// its copies.
     pub fn latest_stories(&self, limit: usize) -> Result<Vec<Story>, StoreError> {
         let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
+        let mut stmt = conn.prepare_cached(&format!(
             "WITH page AS (
                 SELECT id, uid, arrived_at FROM stories
                 ORDER BY arrived_at DESC, id DESC LIMIT ?1
              )
-             SELECT page.id, page.uid, i.id, i.identity, i.title, i.link, i.published,
-                    i.updated, i.author, i.summary, i.content, i.categories, i.enclosures,
-                    i.first_seen, s.id, s.name, s.url, s.priority, s.tags, i.changed_at,
-                    page.arrived_at
+             SELECT page.id, page.uid, {ITEM_COLUMNS}, page.arrived_at
              FROM page
              JOIN items i ON i.story_id = page.id
              JOIN sources s ON s.id = i.source_id
-             ORDER BY page.arrived_at DESC, page.id DESC, i.id",
-        )?;
+             ORDER BY page.arrived_at DESC, page.id DESC, i.id"
+        ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut rows = stmt.query([limit])?;
         let mut stories = Vec::new();
@@ -408,7 +405,7 @@ impl Store {
                     if let Some((id, uid, arrived, copies)) = current.take() {
                         stories.extend(Story::from_copies(id, uid, arrived, copies));
                     }
-                    let arrived = from_unix(row.get(20)?);
+                    let arrived = from_unix(row.get(2 + ITEM_COLUMN_COUNT)?);
                     current = Some((story_id, row.get(1)?, arrived, vec![copy]));
                 }
             }
@@ -507,10 +504,18 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// Reads the item columns of `latest_stories` and `feed_page` (columns 2
-/// to 19: `i.id, i.identity, i.title, i.link, i.published, i.updated,
-/// i.author, i.summary, i.content, i.categories, i.enclosures, i.first_seen,
-/// s.id, s.name, s.url, s.priority, s.tags, i.changed_at`).
+/// The columns of an item and its source that [`stored_item`] reads, in
+/// its order, from the query's third column on (`i` the item, `s` its
+/// source); the first two are the story's id and uid.
+pub(crate) const ITEM_COLUMNS: &str = "i.id, i.identity, i.title, i.link, i.published, i.updated,
+    i.author, i.summary, i.content, i.categories, i.enclosures, i.first_seen,
+    s.id, s.name, s.url, s.priority, s.tags, i.changed_at";
+
+/// How many columns [`ITEM_COLUMNS`] names: a query's columns after them
+/// start at `2 + ITEM_COLUMN_COUNT`.
+pub(crate) const ITEM_COLUMN_COUNT: usize = 18;
+
+/// Reads [`ITEM_COLUMNS`] (from column 2 on).
 fn stored_item(r: &Row<'_>) -> rusqlite::Result<StoredItem> {
     Ok(StoredItem {
         id: r.get(2)?,
