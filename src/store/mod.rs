@@ -5,18 +5,47 @@
 //! open inside one transaction and recorded in `PRAGMA user_version`; a
 //! database written by a newer wiredesk is refused rather than guessed at.
 //!
-//! Connections: one writer and one reader, each behind a `std::sync::Mutex`.
-//! SQLite allows one writer at a time anyway, and a single writer connection
-//! never meets `SQLITE_BUSY` from itself; under WAL the reader sees the last
-//! committed state while a poll writes, so serving never waits for a poll.
-//! The mutexes are never held across an `.await`: async code goes through
+//! # Map
+//!
+//! | file | job | methods |
+//! |---|---|---|
+//! | `mod.rs` | opening, connections, errors | [`Store::open`], [`Store::run`] |
+//! | `write.rs` | writing one poll: a transaction dedup asks and writes through | [`Store::write_poll`]; on [`PollTx`]: `existing_item`, `is_tombstoned`, `candidates`, `candidate`, `boilerplate_count`, `observe_boilerplate`, `insert_story`, `insert_item`, `update_item`, `set_keys` |
+//! | `sources.rs` | the sources table and each source's poll record | [`Store::sync_sources`], [`Store::source_states`], [`Store::source_state`]; `PollTx::record_poll_state` |
+//! | `feed/` | reading pages of the merged feed: types and `feed_page` (`mod.rs`), the cost-based plans (`plan.rs`), the SQL, one function per filter (`sql.rs`) | [`Store::feed_page`], [`Store::generation`], [`Store::last_change`] |
+//! | `items.rs` | reading items and stories outside a write, and the row mapper pages share | [`Store::latest_stories`], [`Store::counts`], [`Store::database_bytes`], [`Store::boilerplate_rows`], [`Store::dedup_item`], [`Store::unchanged_items`], [`Store::stored_dates`], [`Store::boilerplate_count`], [`Store::story_of_identity`], [`Store::dedup_index_bytes`] |
+//! | `retention.rs` | old stories go, tombstones stay | [`Store::prune`], [`Store::is_tombstoned`] |
+//! | `readers.rs`, `checkpoint.rs` | the pool of reader connections; WAL checkpoints off the writer | — |
+//! | `migrations.rs` | the schema's versions | — |
+//!
+//! # Connections
+//!
+//! One writer behind a `std::sync::Mutex`, and a pool of reader connections
+//! ([`readers::READERS`]). SQLite allows one writer at a time anyway, and a
+//! single writer connection never meets `SQLITE_BUSY` from itself; under WAL
+//! each reader sees the last committed state while a poll writes, so serving
+//! never waits for a poll, and one slow read never waits for another. No
+//! connection is held across an `.await`: async code goes through
 //! [`Store::run`], which moves the blocking call to tokio's blocking pool.
+//!
+//! # A second backend
+//!
+//! The seam is this module's public surface: `Store`'s methods and
+//! [`PollTx`]'s, which take and return model types and never SQL, rows or
+//! `rusqlite` types. A PostgreSQL backend (#22) implements the same methods
+//! in a sibling module, and `Store` becomes an enum over the two backends,
+//! each method a `match` that forwards. An enum rather than a trait object:
+//! `write_poll` takes a closure over the transaction, which a `dyn` trait
+//! cannot (generic methods are not object-safe), the set of backends is
+//! closed, and one concrete `Store` keeps every caller as it is.
 
 mod checkpoint;
 mod feed;
+mod items;
 mod migrations;
 mod readers;
 mod retention;
+mod sources;
 mod write;
 
 /// For unit tests across the crate.
@@ -51,16 +80,16 @@ pub use retention::{PRUNE_BATCH, PruneSummary};
 pub use write::{ExistingItem, PollTx, StoredDates};
 
 pub use feed::{DEFAULT_PAGE, FeedPage, FeedQuery, FeedQueryError, PageKey};
+pub use items::Counts;
+use items::stored_item;
+pub(crate) use items::{ITEM_COLUMN_COUNT, ITEM_COLUMNS};
+pub use sources::{PollRecord, PollStatus, SourceState};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
-
-use crate::model::{
-    ContentHash, Enclosure, Item, Source, SourceId, StoredItem, Story, StoryId, Validators,
-};
+use rusqlite::Connection;
 
 /// What went wrong in the store. The message is for a person; callers branch
 /// on the variant.
@@ -102,107 +131,6 @@ pub struct WriteSummary {
     pub merged: usize,
     /// Items skipped because retention deleted them before.
     pub tombstoned: usize,
-}
-
-/// A source's recorded poll state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceState {
-    pub id: SourceId,
-    /// The configured URL.
-    pub url: String,
-    pub name: String,
-    pub last_polled_at: Option<DateTime<Utc>>,
-    pub last_ok_at: Option<DateTime<Utc>>,
-    /// How the last poll ended (see [`PollStatus`]), `None` before the first.
-    pub last_status: Option<String>,
-    pub last_error: Option<String>,
-    pub last_http_status: Option<u16>,
-    pub last_duration_ms: Option<u64>,
-    pub last_bytes: Option<u64>,
-    pub consecutive_failures: u32,
-    pub validators: Validators,
-    pub body_hash: Option<ContentHash>,
-    pub next_poll_at: Option<DateTime<Utc>>,
-    pub interval_hint: Option<std::time::Duration>,
-    /// Polled instead of `url` after a permanent redirect.
-    pub effective_url: Option<String>,
-    pub moved_to: Option<String>,
-    pub moved_count: u32,
-}
-
-impl SourceState {
-    /// The status to show for the source: how its last poll ended, `new`
-    /// before the first, or `removed` when the config no longer lists it
-    /// (`configured` is false).
-    pub fn shown_status(&self, configured: bool) -> String {
-        match (configured, &self.last_status) {
-            (false, _) => "removed".to_owned(),
-            (true, Some(status)) => status.clone(),
-            (true, None) => "new".to_owned(),
-        }
-    }
-}
-
-/// How a poll ended, as recorded on the source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PollStatus {
-    /// A new body, parsed and stored.
-    Ok,
-    /// `304 Not Modified`: nothing parsed or written.
-    NotModified,
-    /// The same body as last time: nothing parsed or written.
-    Unchanged,
-    /// `410 Gone`.
-    Gone,
-    /// Any other failure.
-    Error,
-}
-
-impl PollStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PollStatus::Ok => "ok",
-            PollStatus::NotModified => "not_modified",
-            PollStatus::Unchanged => "unchanged",
-            PollStatus::Gone => "gone",
-            PollStatus::Error => "error",
-        }
-    }
-
-    fn failed(self) -> bool {
-        matches!(self, PollStatus::Gone | PollStatus::Error)
-    }
-}
-
-/// What one poll recorded on its source, written with its items in one
-/// transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollRecord {
-    pub at: DateTime<Utc>,
-    pub status: PollStatus,
-    pub error: Option<String>,
-    pub http_status: Option<u16>,
-    pub duration_ms: u64,
-    pub bytes: Option<u64>,
-    pub next_poll_at: DateTime<Utc>,
-    /// Replaces the stored validators when `Some`.
-    pub validators: Option<Validators>,
-    /// Replaces the stored body hash when `Some`.
-    pub body_hash: Option<ContentHash>,
-    /// Replaces the stored interval hint when `Some`.
-    pub interval_hint: Option<std::time::Duration>,
-    /// The redirect bookkeeping after this poll.
-    pub effective_url: Option<String>,
-    pub moved_to: Option<String>,
-    pub moved_count: u32,
-}
-
-/// Sizes, for health and status output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Counts {
-    pub sources: i64,
-    pub items: i64,
-    pub stories: i64,
 }
 
 /// A handle to the database; cheap to clone.
@@ -324,175 +252,6 @@ impl Store {
             .get()
             .map_err(|e| StoreError::Sql(format!("no reader connection: {e}")))
     }
-
-    /// Makes the `sources` table match the configured sources' names, URLs,
-    /// priorities and tags. Sources no longer configured keep their rows and
-    /// items.
-    pub fn sync_sources(&self, sources: &[Source]) -> Result<(), StoreError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction()?;
-        {
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO sources (id, name, url, priority, tags) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (id) DO UPDATE SET
-                    name = excluded.name, priority = excluded.priority, tags = excluded.tags,
-                    -- a new URL in the config starts afresh: no validators,
-                    -- no redirect bookkeeping, due at once
-                    etag = iif(url = excluded.url, etag, NULL),
-                    last_modified = iif(url = excluded.url, last_modified, NULL),
-                    body_hash = iif(url = excluded.url, body_hash, NULL),
-                    effective_url = iif(url = excluded.url, effective_url, NULL),
-                    moved_to = iif(url = excluded.url, moved_to, NULL),
-                    moved_count = iif(url = excluded.url, moved_count, 0),
-                    next_poll_at = iif(url = excluded.url, next_poll_at, NULL),
-                    url = excluded.url",
-            )?;
-            for s in sources {
-                upsert.execute(params![
-                    s.id.as_str(),
-                    s.name,
-                    s.url.as_str(),
-                    s.priority,
-                    to_json(&s.tags),
-                ])?;
-            }
-        }
-        tx.commit()?;
-        self.bump_generation(Utc::now());
-        Ok(())
-    }
-
-    /// The recorded poll state of every source in the store, by id.
-    pub fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(&format!("{SOURCE_STATE_SELECT} ORDER BY id"))?;
-        let rows = stmt.query_map([], source_state)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The recorded poll state of one source.
-    pub fn source_state(&self, id: &SourceId) -> Result<Option<SourceState>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(&format!("{SOURCE_STATE_SELECT} WHERE id = ?1"))?;
-        Ok(stmt.query_row([id.as_str()], source_state).optional()?)
-    }
-
-    /// The `limit` stories that arrived last, newest first, each with all
-    /// its copies.
-    pub fn latest_stories(&self, limit: usize) -> Result<Vec<Story>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(&format!(
-            "WITH page AS (
-                SELECT id, uid, arrived_at FROM stories
-                ORDER BY arrived_at DESC, id DESC LIMIT ?1
-             )
-             SELECT page.id, page.uid, {ITEM_COLUMNS}, page.arrived_at
-             FROM page
-             JOIN items i ON i.story_id = page.id
-             JOIN sources s ON s.id = i.source_id
-             ORDER BY page.arrived_at DESC, page.id DESC, i.id"
-        ))?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut rows = stmt.query([limit])?;
-        let mut stories = Vec::new();
-        let mut current: Option<(StoryId, String, DateTime<Utc>, Vec<StoredItem>)> = None;
-        while let Some(row) = rows.next()? {
-            let story_id: StoryId = row.get(0)?;
-            let copy = stored_item(row)?;
-            match &mut current {
-                Some((id, _, _, copies)) if *id == story_id => copies.push(copy),
-                _ => {
-                    if let Some((id, uid, arrived, copies)) = current.take() {
-                        stories.extend(Story::from_copies(id, uid, arrived, copies));
-                    }
-                    let arrived = from_unix(row.get(2 + ITEM_COLUMN_COUNT)?);
-                    current = Some((story_id, row.get(1)?, arrived, vec![copy]));
-                }
-            }
-        }
-        if let Some((id, uid, arrived, copies)) = current {
-            stories.extend(Story::from_copies(id, uid, arrived, copies));
-        }
-        Ok(stories)
-    }
-
-    /// The size of the database's main file in bytes (pages × page size;
-    /// the WAL is not counted).
-    pub fn database_bytes(&self) -> Result<i64, StoreError> {
-        let conn = self.reader()?;
-        let bytes = conn.query_row(
-            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(bytes)
-    }
-
-    /// How many sources, items and stories are stored (for `/healthz` and
-    /// `/metrics`: no count of the boilerplate table, a full scan of over
-    /// 100 MB at a million items).
-    pub fn counts(&self) -> Result<Counts, StoreError> {
-        let conn = self.reader()?;
-        let counts = conn.query_row(
-            "SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM items),
-                    (SELECT count(*) FROM stories)",
-            [],
-            |r| {
-                Ok(Counts {
-                    sources: r.get(0)?,
-                    items: r.get(1)?,
-                    stories: r.get(2)?,
-                })
-            },
-        )?;
-        Ok(counts)
-    }
-
-    /// Paragraphs counted for boilerplate learning (rows of its table).
-    pub fn boilerplate_rows(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .reader()?
-            .query_row("SELECT count(*) FROM dedup_boilerplate", [], |r| r.get(0))?)
-    }
-}
-
-const SOURCE_STATE_SELECT: &str = "SELECT id, url, name, last_polled_at, last_ok_at, last_status,
-        last_error, last_http_status, last_duration_ms, last_bytes, consecutive_failures, etag,
-        last_modified, body_hash, next_poll_at, interval_hint, effective_url, moved_to, moved_count
-    FROM sources";
-
-fn source_state(r: &Row<'_>) -> rusqlite::Result<SourceState> {
-    let hash: Option<Vec<u8>> = r.get(13)?;
-    Ok(SourceState {
-        id: SourceId::new(r.get::<_, String>(0)?),
-        url: r.get(1)?,
-        name: r.get(2)?,
-        last_polled_at: r.get::<_, Option<i64>>(3)?.map(from_unix),
-        last_ok_at: r.get::<_, Option<i64>>(4)?.map(from_unix),
-        last_status: r.get(5)?,
-        last_error: r.get(6)?,
-        last_http_status: r.get(7)?,
-        last_duration_ms: r
-            .get::<_, Option<i64>>(8)?
-            .and_then(|v| u64::try_from(v).ok()),
-        last_bytes: r
-            .get::<_, Option<i64>>(9)?
-            .and_then(|v| u64::try_from(v).ok()),
-        consecutive_failures: r.get(10)?,
-        validators: Validators {
-            etag: r.get(11)?,
-            last_modified: r.get(12)?,
-        },
-        body_hash: hash.and_then(|h| h.try_into().ok()),
-        next_poll_at: r.get::<_, Option<i64>>(14)?.map(from_unix),
-        interval_hint: r
-            .get::<_, Option<i64>>(15)?
-            .and_then(|s| u64::try_from(s).ok())
-            .map(std::time::Duration::from_secs),
-        effective_url: r.get(16)?,
-        moved_to: r.get(17)?,
-        moved_count: r.get(18)?,
-    })
 }
 
 /// Settings every connection needs (`foreign_keys` is per connection).
@@ -502,43 +261,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = NORMAL;",
     )
-}
-
-/// The columns of an item and its source that [`stored_item`] reads, in
-/// its order, from the query's third column on (`i` the item, `s` its
-/// source); the first two are the story's id and uid.
-pub(crate) const ITEM_COLUMNS: &str = "i.id, i.identity, i.title, i.link, i.published, i.updated,
-    i.author, i.summary, i.content, i.categories, i.enclosures, i.first_seen,
-    s.id, s.name, s.url, s.priority, s.tags, i.changed_at";
-
-/// How many columns [`ITEM_COLUMNS`] names: a query's columns after them
-/// start at `2 + ITEM_COLUMN_COUNT`.
-pub(crate) const ITEM_COLUMN_COUNT: usize = 18;
-
-/// Reads [`ITEM_COLUMNS`] (from column 2 on).
-fn stored_item(r: &Row<'_>) -> rusqlite::Result<StoredItem> {
-    Ok(StoredItem {
-        id: r.get(2)?,
-        item: Item {
-            identity: r.get(3)?,
-            title: r.get(4)?,
-            link: r.get(5)?,
-            published: r.get::<_, Option<i64>>(6)?.map(from_unix),
-            updated: r.get::<_, Option<i64>>(7)?.map(from_unix),
-            author: r.get(8)?,
-            summary: r.get(9)?,
-            content: r.get(10)?,
-            categories: from_json(&r.get::<_, String>(11)?),
-            enclosures: from_json::<Vec<Enclosure>>(&r.get::<_, String>(12)?),
-        },
-        first_seen: from_unix(r.get(13)?),
-        source_id: SourceId::new(r.get::<_, String>(14)?),
-        source_name: r.get(15)?,
-        source_url: r.get(16)?,
-        source_priority: r.get(17)?,
-        source_tags: from_json(&r.get::<_, String>(18)?),
-        changed_at: from_unix(r.get(19)?),
-    })
 }
 
 fn from_unix(secs: i64) -> DateTime<Utc> {

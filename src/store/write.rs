@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{PollRecord, Store, StoreError, to_json};
+use super::{Store, StoreError, to_json};
 use crate::model::{Candidate, Item, ItemId, SourceId, StoryId, story_uid};
 
 /// The most candidates one lookup returns: a story has a handful of copies,
@@ -22,7 +22,7 @@ const KEYS_PER_INSERT: usize = 32;
 
 /// An open write transaction for one poll.
 pub struct PollTx<'c> {
-    tx: Transaction<'c>,
+    pub(super) tx: Transaction<'c>,
     /// Whether an item was written: what the merged feed serves changed.
     changed: std::cell::Cell<bool>,
     /// Full-text index work, done just before the commit (migration 6).
@@ -56,8 +56,8 @@ pub struct ExistingItem {
     content_hash: Vec<u8>,
     title: String,
     link: Option<String>,
-    published: Option<i64>,
-    updated: Option<i64>,
+    pub(super) published: Option<i64>,
+    pub(super) updated: Option<i64>,
     author: Option<String>,
     summary: Option<String>,
     content: Option<String>,
@@ -391,144 +391,10 @@ impl PollTx<'_> {
         }
         Ok(())
     }
-
-    /// Records how the poll of `source` went.
-    pub fn record_poll_state(
-        &self,
-        source: &SourceId,
-        record: &PollRecord,
-    ) -> Result<(), StoreError> {
-        let failed = record.status.failed();
-        let validators = record.validators.as_ref();
-        self.tx
-            .prepare_cached(
-                "UPDATE sources SET
-                    last_polled_at = ?2,
-                    last_ok_at = iif(?3, last_ok_at, ?2),
-                    last_status = ?4,
-                    last_error = ?5,
-                    last_http_status = ?6,
-                    last_duration_ms = ?7,
-                    last_bytes = ?8,
-                    consecutive_failures = iif(?3, consecutive_failures + 1, 0),
-                    next_poll_at = ?9,
-                    etag = iif(?10, ?11, etag),
-                    last_modified = iif(?10, ?12, last_modified),
-                    body_hash = coalesce(?13, body_hash),
-                    interval_hint = coalesce(?14, interval_hint),
-                    effective_url = ?15,
-                    moved_to = ?16,
-                    moved_count = ?17
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                source.as_str(),
-                record.at.timestamp(),
-                failed,
-                record.status.as_str(),
-                record.error,
-                record.http_status,
-                i64::try_from(record.duration_ms).unwrap_or(i64::MAX),
-                record.bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
-                record.next_poll_at.timestamp(),
-                validators.is_some(),
-                validators.and_then(|v| v.etag.as_deref()),
-                validators.and_then(|v| v.last_modified.as_deref()),
-                record.body_hash.as_ref().map(|h| &h[..]),
-                record
-                    .interval_hint
-                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-                record.effective_url,
-                record.moved_to,
-                record.moved_count,
-            ])?;
-        Ok(())
-    }
-}
-
-impl Store {
-    /// A stored item as dedup sees it, for `wiredesk explain`.
-    pub fn dedup_item(&self, id: ItemId) -> Result<Option<Candidate>, StoreError> {
-        candidate(&*self.reader()?, id)
-    }
-
-    /// Which of `items` of `source` are stored with the same fields under
-    /// dedup normalisation `version`, read outside a write (by identity).
-    pub fn unchanged_items(
-        &self,
-        source: &SourceId,
-        items: &[Item],
-        version: u32,
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
-        let conn = self.reader()?;
-        let mut same = std::collections::HashSet::new();
-        for item in items {
-            if let Some(old) = existing_item(&conn, source, &item.identity)?
-                && old.dedup_version == version
-                && old.same_fields(item)
-            {
-                same.insert(item.identity.clone());
-            }
-        }
-        Ok(same)
-    }
-
-    /// The `published` and `updated` dates stored on the item `identity`
-    /// of `source`, if it is stored.
-    pub fn stored_dates(
-        &self,
-        source: &SourceId,
-        identity: &str,
-    ) -> Result<Option<StoredDates>, StoreError> {
-        let conn = self.reader()?;
-        Ok(
-            existing_item(&conn, source, identity)?.map(|old| StoredDates {
-                published: old.published.map(super::from_unix),
-                updated: old.updated.map(super::from_unix),
-            }),
-        )
-    }
-
-    /// [`PollTx::boilerplate_count`], outside a write.
-    pub fn boilerplate_count(&self, source: &str, para_hash: u64) -> Result<u32, StoreError> {
-        boilerplate_count(&*self.reader()?, source, para_hash)
-    }
-
-    /// The story the item `identity` of `source` belongs to.
-    pub fn story_of_identity(
-        &self,
-        source: &SourceId,
-        identity: &str,
-    ) -> Result<Option<StoryId>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn
-            .prepare_cached("SELECT story_id FROM items WHERE source_id = ?1 AND identity = ?2")?;
-        Ok(stmt
-            .query_row(params![source.as_str(), identity], |r| r.get(0))
-            .optional()?)
-    }
-
-    /// Bytes the dedup index takes on disk (its tables and indexes), from
-    /// SQLite's `dbstat`.
-    pub fn dedup_index_bytes(&self) -> Result<i64, StoreError> {
-        let conn = self.reader()?;
-        Ok(conn.query_row(
-            "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name LIKE 'dedup%'",
-            [],
-            |r| r.get(0),
-        )?)
-    }
-
-    /// The story item `id` belongs to.
-    pub fn story_of(&self, id: ItemId) -> Result<Option<StoryId>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached("SELECT story_id FROM items WHERE id = ?1")?;
-        Ok(stmt.query_row([id], |r| r.get(0)).optional()?)
-    }
 }
 
 /// A stored item as dedup sees it.
-fn candidate(conn: &Connection, id: ItemId) -> Result<Option<Candidate>, StoreError> {
+pub(super) fn candidate(conn: &Connection, id: ItemId) -> Result<Option<Candidate>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, story_id, source_id, title, link, published, first_seen, summary, content
          FROM items WHERE id = ?1",
@@ -550,7 +416,11 @@ fn candidate(conn: &Connection, id: ItemId) -> Result<Option<Candidate>, StoreEr
     Ok(found)
 }
 
-fn boilerplate_count(conn: &Connection, source: &str, para_hash: u64) -> Result<u32, StoreError> {
+pub(super) fn boilerplate_count(
+    conn: &Connection,
+    source: &str,
+    para_hash: u64,
+) -> Result<u32, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT items FROM dedup_boilerplate WHERE source_id = ?1 AND para_hash = ?2",
     )?;
@@ -574,7 +444,7 @@ fn bind(
 }
 
 /// Binds the stored fields of an item, the same for an insert and an update.
-fn existing_item(
+pub(super) fn existing_item(
     conn: &Connection,
     source: &SourceId,
     identity: &str,

@@ -1,0 +1,250 @@
+//! The sources table: the configured sources as recorded, and how each
+//! one's polls went (written by the poll's own transaction, read by the
+//! status page, `/sources.json` and the poller at start).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{PollTx, Store, StoreError, from_unix, to_json};
+use crate::model::{ContentHash, Source, SourceId, Validators};
+
+/// A source's recorded poll state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceState {
+    pub id: SourceId,
+    /// The configured URL.
+    pub url: String,
+    pub name: String,
+    pub last_polled_at: Option<DateTime<Utc>>,
+    pub last_ok_at: Option<DateTime<Utc>>,
+    /// How the last poll ended (see [`PollStatus`]), `None` before the first.
+    pub last_status: Option<String>,
+    pub last_error: Option<String>,
+    pub last_http_status: Option<u16>,
+    pub last_duration_ms: Option<u64>,
+    pub last_bytes: Option<u64>,
+    pub consecutive_failures: u32,
+    pub validators: Validators,
+    pub body_hash: Option<ContentHash>,
+    pub next_poll_at: Option<DateTime<Utc>>,
+    pub interval_hint: Option<std::time::Duration>,
+    /// Polled instead of `url` after a permanent redirect.
+    pub effective_url: Option<String>,
+    pub moved_to: Option<String>,
+    pub moved_count: u32,
+}
+
+impl SourceState {
+    /// The status to show for the source: how its last poll ended, `new`
+    /// before the first, or `removed` when the config no longer lists it
+    /// (`configured` is false).
+    pub fn shown_status(&self, configured: bool) -> String {
+        match (configured, &self.last_status) {
+            (false, _) => "removed".to_owned(),
+            (true, Some(status)) => status.clone(),
+            (true, None) => "new".to_owned(),
+        }
+    }
+}
+
+/// How a poll ended, as recorded on the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollStatus {
+    /// A new body, parsed and stored.
+    Ok,
+    /// `304 Not Modified`: nothing parsed or written.
+    NotModified,
+    /// The same body as last time: nothing parsed or written.
+    Unchanged,
+    /// `410 Gone`.
+    Gone,
+    /// Any other failure.
+    Error,
+}
+
+impl PollStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PollStatus::Ok => "ok",
+            PollStatus::NotModified => "not_modified",
+            PollStatus::Unchanged => "unchanged",
+            PollStatus::Gone => "gone",
+            PollStatus::Error => "error",
+        }
+    }
+
+    fn failed(self) -> bool {
+        matches!(self, PollStatus::Gone | PollStatus::Error)
+    }
+}
+
+/// What one poll recorded on its source, written with its items in one
+/// transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollRecord {
+    pub at: DateTime<Utc>,
+    pub status: PollStatus,
+    pub error: Option<String>,
+    pub http_status: Option<u16>,
+    pub duration_ms: u64,
+    pub bytes: Option<u64>,
+    pub next_poll_at: DateTime<Utc>,
+    /// Replaces the stored validators when `Some`.
+    pub validators: Option<Validators>,
+    /// Replaces the stored body hash when `Some`.
+    pub body_hash: Option<ContentHash>,
+    /// Replaces the stored interval hint when `Some`.
+    pub interval_hint: Option<std::time::Duration>,
+    /// The redirect bookkeeping after this poll.
+    pub effective_url: Option<String>,
+    pub moved_to: Option<String>,
+    pub moved_count: u32,
+}
+
+impl Store {
+    /// Makes the `sources` table match the configured sources' names, URLs,
+    /// priorities and tags. Sources no longer configured keep their rows and
+    /// items.
+    pub fn sync_sources(&self, sources: &[Source]) -> Result<(), StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO sources (id, name, url, priority, tags) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET
+                    name = excluded.name, priority = excluded.priority, tags = excluded.tags,
+                    -- a new URL in the config starts afresh: no validators,
+                    -- no redirect bookkeeping, due at once
+                    etag = iif(url = excluded.url, etag, NULL),
+                    last_modified = iif(url = excluded.url, last_modified, NULL),
+                    body_hash = iif(url = excluded.url, body_hash, NULL),
+                    effective_url = iif(url = excluded.url, effective_url, NULL),
+                    moved_to = iif(url = excluded.url, moved_to, NULL),
+                    moved_count = iif(url = excluded.url, moved_count, 0),
+                    next_poll_at = iif(url = excluded.url, next_poll_at, NULL),
+                    url = excluded.url",
+            )?;
+            for s in sources {
+                upsert.execute(params![
+                    s.id.as_str(),
+                    s.name,
+                    s.url.as_str(),
+                    s.priority,
+                    to_json(&s.tags),
+                ])?;
+            }
+        }
+        tx.commit()?;
+        self.bump_generation(Utc::now());
+        Ok(())
+    }
+
+    /// The recorded poll state of every source in the store, by id.
+    pub fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(&format!("{SOURCE_STATE_SELECT} ORDER BY id"))?;
+        let rows = stmt.query_map([], source_state)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The recorded poll state of one source.
+    pub fn source_state(&self, id: &SourceId) -> Result<Option<SourceState>, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(&format!("{SOURCE_STATE_SELECT} WHERE id = ?1"))?;
+        Ok(stmt.query_row([id.as_str()], source_state).optional()?)
+    }
+}
+
+impl PollTx<'_> {
+    /// Records how the poll of `source` went.
+    pub fn record_poll_state(
+        &self,
+        source: &SourceId,
+        record: &PollRecord,
+    ) -> Result<(), StoreError> {
+        let failed = record.status.failed();
+        let validators = record.validators.as_ref();
+        self.tx
+            .prepare_cached(
+                "UPDATE sources SET
+                    last_polled_at = ?2,
+                    last_ok_at = iif(?3, last_ok_at, ?2),
+                    last_status = ?4,
+                    last_error = ?5,
+                    last_http_status = ?6,
+                    last_duration_ms = ?7,
+                    last_bytes = ?8,
+                    consecutive_failures = iif(?3, consecutive_failures + 1, 0),
+                    next_poll_at = ?9,
+                    etag = iif(?10, ?11, etag),
+                    last_modified = iif(?10, ?12, last_modified),
+                    body_hash = coalesce(?13, body_hash),
+                    interval_hint = coalesce(?14, interval_hint),
+                    effective_url = ?15,
+                    moved_to = ?16,
+                    moved_count = ?17
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                source.as_str(),
+                record.at.timestamp(),
+                failed,
+                record.status.as_str(),
+                record.error,
+                record.http_status,
+                i64::try_from(record.duration_ms).unwrap_or(i64::MAX),
+                record.bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+                record.next_poll_at.timestamp(),
+                validators.is_some(),
+                validators.and_then(|v| v.etag.as_deref()),
+                validators.and_then(|v| v.last_modified.as_deref()),
+                record.body_hash.as_ref().map(|h| &h[..]),
+                record
+                    .interval_hint
+                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+                record.effective_url,
+                record.moved_to,
+                record.moved_count,
+            ])?;
+        Ok(())
+    }
+}
+
+const SOURCE_STATE_SELECT: &str = "SELECT id, url, name, last_polled_at, last_ok_at, last_status,
+        last_error, last_http_status, last_duration_ms, last_bytes, consecutive_failures, etag,
+        last_modified, body_hash, next_poll_at, interval_hint, effective_url, moved_to, moved_count
+    FROM sources";
+
+fn source_state(r: &Row<'_>) -> rusqlite::Result<SourceState> {
+    let hash: Option<Vec<u8>> = r.get(13)?;
+    Ok(SourceState {
+        id: SourceId::new(r.get::<_, String>(0)?),
+        url: r.get(1)?,
+        name: r.get(2)?,
+        last_polled_at: r.get::<_, Option<i64>>(3)?.map(from_unix),
+        last_ok_at: r.get::<_, Option<i64>>(4)?.map(from_unix),
+        last_status: r.get(5)?,
+        last_error: r.get(6)?,
+        last_http_status: r.get(7)?,
+        last_duration_ms: r
+            .get::<_, Option<i64>>(8)?
+            .and_then(|v| u64::try_from(v).ok()),
+        last_bytes: r
+            .get::<_, Option<i64>>(9)?
+            .and_then(|v| u64::try_from(v).ok()),
+        consecutive_failures: r.get(10)?,
+        validators: Validators {
+            etag: r.get(11)?,
+            last_modified: r.get(12)?,
+        },
+        body_hash: hash.and_then(|h| h.try_into().ok()),
+        next_poll_at: r.get::<_, Option<i64>>(14)?.map(from_unix),
+        interval_hint: r
+            .get::<_, Option<i64>>(15)?
+            .and_then(|s| u64::try_from(s).ok())
+            .map(std::time::Duration::from_secs),
+        effective_url: r.get(16)?,
+        moved_to: r.get(17)?,
+        moved_count: r.get(18)?,
+    })
+}
