@@ -138,7 +138,7 @@ impl Store {
         )
     }
 
-    /// [`PollTx::boilerplate_count`], outside a write.
+    /// [`super::PollTx::boilerplate_count`], outside a write.
     pub fn boilerplate_count(&self, source: &str, para_hash: u64) -> Result<u32, StoreError> {
         boilerplate_count(&*self.reader()?, source, para_hash)
     }

@@ -21,7 +21,7 @@
 //! # Connections
 //!
 //! One writer behind a `std::sync::Mutex`, and a pool of reader connections
-//! ([`readers::READERS`]). SQLite allows one writer at a time anyway, and a
+//! (four, `readers::READERS`). SQLite allows one writer at a time anyway, and a
 //! single writer connection never meets `SQLITE_BUSY` from itself; under WAL
 //! each reader sees the last committed state while a poll writes, so serving
 //! never waits for a poll, and one slow read never waits for another. No
