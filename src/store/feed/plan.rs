@@ -57,9 +57,8 @@ pub(super) fn search_plan(
     copies: bool,
     limit: usize,
 ) -> Result<SearchPlan, FeedQueryError> {
-    let plain = !search.contains('*')
-        && !search.to_ascii_uppercase().contains("NEAR")
-        && search.split_whitespace().count() <= 8;
+    let plain =
+        !search.contains('*') && !has_near(search) && search.split_whitespace().count() <= 8;
     let sieve_from = ((17.0 * stored).sqrt() as i64).max(500);
     let sample_from = if plain {
         ((100.0 * stored.sqrt()) as i64).max(sieve_from)
@@ -68,6 +67,17 @@ pub(super) fn search_plan(
     };
     let (matches, sample) = measure(conn, search, copies, sample_from)?;
     Ok(choose_plan(matches, sieve_from, sample, limit))
+}
+
+/// Whether `search` uses FTS5's `NEAR(…)` group: the keyword is upper case
+/// (FTS5's operators are case-sensitive) and followed by a parenthesis. A
+/// word that merely contains "near" ("nearby", "Near East") is plain.
+pub(super) fn has_near(search: &str) -> bool {
+    search.match_indices("NEAR").any(|(at, _)| {
+        let before = search[..at].chars().next_back();
+        let after = search[at + 4..].trim_start();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && after.starts_with('(')
+    })
 }
 
 /// About how many items are stored (the highest item id), which the plans

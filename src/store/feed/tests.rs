@@ -522,3 +522,13 @@ fn a_malformed_search_is_a_bad_search_not_a_store_failure() {
         assert!(matches!(e, FeedQueryError::BadSearch(_)), "{bad}: {e}");
     }
 }
+
+#[test]
+fn only_a_near_group_counts_as_near() {
+    assert!(has_near("NEAR(port strike, 5)"));
+    assert!(has_near("title:x AND NEAR (a b)"));
+    assert!(!has_near("nearby port"));
+    assert!(!has_near("Near East"));
+    assert!(!has_near("LINEAR(x)"));
+    assert!(!has_near("NEARLY"));
+}
