@@ -45,11 +45,11 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Blocking threads each serving loop may start, for the store reads and
 /// the first compression of a page that its handlers run with
-/// `spawn_blocking`. Store reads queue for the store's one read connection
-/// anyway, and compression is cached with the page: two keep a slow read
-/// from holding up a compression without adding threads that would only
-/// wait.
-const LOOP_BLOCKING_THREADS: usize = 2;
+/// `spawn_blocking`: one per reader connection of the store, and one more
+/// so that a compression never waits behind reads. Fewer let slow searches
+/// take every thread of a loop, and `/healthz` wait behind them though a
+/// reader was free (#17: 1.2 s behind three slow searches with two).
+const LOOP_BLOCKING_THREADS: usize = crate::store::READERS as usize + 1;
 
 /// Serves `router` on `listener` until `stop` is cancelled; then stops
 /// accepting, lets each connection finish the request it is answering, and

@@ -83,6 +83,7 @@ pub use feed::{DEFAULT_PAGE, FeedPage, FeedQuery, FeedQueryError, PageKey};
 pub use items::Counts;
 use items::stored_item;
 pub(crate) use items::{ITEM_COLUMN_COUNT, ITEM_COLUMNS};
+pub use readers::READERS;
 pub use sources::{PollRecord, PollStatus, SourceState};
 
 use std::path::Path;
