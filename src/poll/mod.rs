@@ -15,11 +15,12 @@
 
 pub mod fetch;
 mod group;
+mod hosts;
 pub mod merge;
 pub mod schedule;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -38,6 +39,7 @@ use crate::ops::{Metrics, Readiness, notify};
 use crate::store::{PollRecord, PollStatus, SourceState, Store, StoredDates};
 
 pub use fetch::{FetchError, Fetcher};
+use hosts::Hosts;
 use schedule::{Attempt, Cadence, Moved};
 
 /// What one poll of one source came to.
@@ -824,66 +826,6 @@ fn blank_state(source: &Source) -> SourceState {
     }
 }
 
-/// Per-host politeness: a limit on requests in flight to one host, and a
-/// least delay between the starts of two requests to it.
-struct Hosts {
-    per_host: usize,
-    delay: Duration,
-    hosts: Mutex<HashMap<String, Arc<Host>>>,
-}
-
-struct Host {
-    permits: Semaphore,
-    last_start: tokio::sync::Mutex<Option<Instant>>,
-}
-
-impl Hosts {
-    fn new(per_host: usize, delay: Duration) -> Hosts {
-        Hosts {
-            per_host,
-            delay,
-            hosts: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Waits until a request to `url`'s host may start; the returned guard
-    /// holds its place until dropped. Files have no host and never wait.
-    async fn enter(&self, url: &Url) -> Option<HostGuard> {
-        let name = url.host_str()?.to_ascii_lowercase();
-        let host = {
-            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(hosts.entry(name).or_insert_with(|| {
-                Arc::new(Host {
-                    permits: Semaphore::new(self.per_host),
-                    last_start: tokio::sync::Mutex::new(None),
-                })
-            }))
-        };
-        let permit = Arc::clone(&host);
-        // The semaphore is never closed, so acquiring cannot fail.
-        permit.permits.acquire().await.ok()?.forget();
-        if !self.delay.is_zero() {
-            let mut last = host.last_start.lock().await;
-            if let Some(at) = *last {
-                tokio::time::sleep_until(at + self.delay).await;
-            }
-            *last = Some(Instant::now());
-        }
-        Some(HostGuard { host })
-    }
-}
-
-/// A place among a host's requests in flight.
-struct HostGuard {
-    host: Arc<Host>,
-}
-
-impl Drop for HostGuard {
-    fn drop(&mut self) {
-        self.host.permits.add_permits(1);
-    }
-}
-
 /// The one place every poll passes through: logs it and counts it.
 fn log_report(
     source: &Source,
@@ -965,48 +907,5 @@ fn keep_clamped_dates(
                 item.updated = dates.updated;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn requests_to_one_host_start_host_delay_apart_and_other_hosts_do_not_wait() {
-        let hosts = Hosts::new(3, Duration::from_millis(500));
-        let a = Url::parse("https://agency.example/one").unwrap();
-        let b = Url::parse("https://outlet.example/feed").unwrap();
-        let start = Instant::now();
-        let mut at = Vec::new();
-        for url in [&a, &a, &b, &a] {
-            let _guard = hosts.enter(url).await;
-            at.push((Instant::now() - start).as_millis());
-        }
-        assert_eq!(at, [0, 500, 500, 1000]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_host_with_its_limit_in_flight_makes_the_next_request_wait() {
-        let hosts = Arc::new(Hosts::new(1, Duration::ZERO));
-        let url = Url::parse("https://agency.example/feed").unwrap();
-        let first = hosts.enter(&url).await;
-        let waiting = {
-            let hosts = Arc::clone(&hosts);
-            let url = url.clone();
-            tokio::spawn(async move { hosts.enter(&url).await.is_some() })
-        };
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished());
-        drop(first);
-        assert!(waiting.await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn files_have_no_host_and_never_wait() {
-        let hosts = Hosts::new(1, Duration::from_secs(3600));
-        let url = Url::parse("file:///tmp/feed.xml").unwrap();
-        assert!(hosts.enter(&url).await.is_none());
-        assert!(hosts.enter(&url).await.is_none());
     }
 }
