@@ -14,9 +14,7 @@
 //!   and the other sources are polled as usual.
 
 pub mod fetch;
-mod group;
 mod hosts;
-pub mod merge;
 pub mod schedule;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -33,6 +31,7 @@ use url::Url;
 
 use crate::config::{DedupSettings, PollSettings};
 use crate::ingest::{self, FetchedBody, Limits};
+use crate::merge::{self, group};
 use crate::model::{ContentHash, Source, SourceId};
 use crate::ops::metrics::PollSample;
 use crate::ops::{Metrics, Readiness, notify};

@@ -2,7 +2,13 @@
 //! stored items that share its keys inside the window are compared with it,
 //! and it joins the best-matching story or founds its own. It runs inside
 //! the poll's write transaction, so two polls can never both found a story
-//! for the same copy.
+//! for the same copy. [`group`] writes the polls that wait together, in one
+//! transaction.
+//!
+//! Polling calls this step (`poll` → [`prepare`] → [`group::Writes`] →
+//! [`store_items`]); so do `wiredesk explain` (the fingerprints), the
+//! examples and the micro-benchmarks, which is why it is a module of its
+//! own and not part of `poll`.
 //!
 //! A new item's fingerprint is made before the transaction, where polls run
 //! in parallel ([`prepare`]), against the paragraphs its source was known to
@@ -17,6 +23,8 @@
 //! (sanitised) HTML. They are not stored: a fingerprint is 2–3 KB and would
 //! break the 1 KB-per-item budget of the dedup index; re-fingerprinting
 //! costs ~75 µs per candidate (see `examples/dedup_eval.rs`).
+
+pub mod group;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
