@@ -1,8 +1,8 @@
 //! Fetching a source's body: the only `reqwest` user.
 //!
 //! - Conditional GET: the stored `ETag` / `Last-Modified` go out as
-//!   `If-None-Match` / `If-Modified-Since`; a `304` comes back as
-//!   [`FetchOutcome::NotModified`], with no body read.
+//!   `If-None-Match` / `If-Modified-Since`; a `304` comes back as a
+//!   [`Fetched`] without a body (none is read).
 //! - Redirects are followed here, hop by hop (at most [`MAX_REDIRECTS`]), so
 //!   that a permanent move is seen, loops are caught, and no hop leaves
 //!   http/https.
