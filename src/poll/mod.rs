@@ -1,20 +1,29 @@
-//! Polling: which sources are due, and one poll (fetch → ingest → dedup →
-//! store) per source, politely.
+//! Polling: which sources are due, and one poll (fetch → parse → decide →
+//! write) per source, politely.
 //!
 //! - The schedule lives in the store (`next_poll_at`), so a restart neither
 //!   re-polls everything at once nor forgets what was due. The decisions are
-//!   pure functions in [`schedule`]; the scheduler sleeps until the next due
-//!   source (no fixed tick).
+//!   pure functions: [`decide`] turns what a poll found into the record the
+//!   store keeps and the outcome reported, with the timing rules of
+//!   [`schedule`]; the scheduler sleeps until the next due source (no fixed
+//!   tick).
 //! - Politeness: at most `[poll].concurrency` fetches at once, at most
 //!   `[poll].per_host` to one host, with `[poll].host_delay` between the
-//!   starts of two requests to one host; validators are sent back; failing
-//!   sources back off exponentially with jitter and are never given up on.
+//!   starts of two requests to one host (`hosts.rs`); validators are sent
+//!   back; failing sources back off exponentially with jitter and are never
+//!   given up on.
 //! - A failing source is a result, never an error of the whole round: its
 //!   reason is logged once and recorded on the source, its stored items stay,
 //!   and the other sources are polled as usual.
+//!
+//! [`Poller::poll_source`] is the path of one poll: read the source's state,
+//! [`fetch`], parse a new body (`parse.rs`, through `ingest`), [`decide`],
+//! write the items and the record through [`crate::merge`], report.
 
+pub mod decide;
 pub mod fetch;
 mod hosts;
+mod parse;
 pub mod schedule;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -30,16 +39,19 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::config::{DedupSettings, PollSettings};
-use crate::ingest::{self, FetchedBody, Limits};
+use crate::ingest::Limits;
 use crate::merge::{self, group};
 use crate::model::{ContentHash, Source, SourceId};
 use crate::ops::metrics::PollSample;
 use crate::ops::{Metrics, Readiness, notify};
-use crate::store::{PollRecord, PollStatus, SourceState, Store, StoredDates};
+use crate::store::{SourceState, Store, StoreError};
 
+pub use decide::PollOutcome;
+use fetch::Fetched;
 pub use fetch::{FetchError, Fetcher};
 use hosts::Hosts;
-use schedule::{Attempt, Cadence, Moved};
+pub use parse::ParseError;
+use schedule::Cadence;
 
 /// What one poll of one source came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,44 +62,6 @@ pub struct PollReport {
     /// When the source is next due.
     pub next_poll_at: DateTime<Utc>,
 }
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PollOutcome {
-    /// A new body, parsed and stored.
-    Ok {
-        /// Items in the feed.
-        seen: usize,
-        /// Items new to the store.
-        new: usize,
-        /// Stored items that changed.
-        updated: usize,
-        /// New items that joined an existing story as a copy.
-        merged: usize,
-    },
-    /// The server answered `304 Not Modified`.
-    NotModified,
-    /// The body was the same as last time; it was not parsed again.
-    Unchanged,
-    Failed {
-        reason: String,
-    },
-}
-
-impl PollOutcome {
-    /// One word for the outcome, as in logs and metrics.
-    pub fn word(&self) -> &'static str {
-        match self {
-            PollOutcome::Ok { .. } => "ok",
-            PollOutcome::NotModified => "not_modified",
-            PollOutcome::Unchanged => "unchanged",
-            PollOutcome::Failed { .. } => "error",
-        }
-    }
-}
-
-/// A parsed body: its items, the interval the feed asks for, and a note
-/// when items beyond the cap were dropped.
-type Parsed = (Vec<merge::Ready>, Option<Duration>, Option<String>);
 
 /// The clock the poller reads; tests pass their own.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -183,7 +157,7 @@ impl Poller {
         }
     }
 
-    /// One poll of `source`: fetch, parse, dedup, store, and the next poll
+    /// One poll of `source`: fetch, parse, decide, write, and the next poll
     /// time. Never fails: a failure is recorded on the source and returned
     /// as the outcome.
     pub async fn poll_source(&self, source: &Source) -> PollReport {
@@ -193,340 +167,125 @@ impl Poller {
         // has a place in the write queue: polls parsed but not yet written
         // stay few, and so do the store's worker threads.
         let global = self.inner.global.acquire().await.ok();
-        let store = self.inner.store.clone();
-        let id = source.id.clone();
-        let state = match store.run(move |s| s.source_state(&id)).await {
-            Ok(state) => state.unwrap_or_else(|| blank_state(source)),
+        let state = match self.state_of(source).await {
+            Ok(state) => state,
             Err(e) => {
-                return self.report_unrecorded(
-                    source,
-                    started,
-                    format!("cannot read its state: {e}"),
-                );
+                let reason = format!("cannot read its state: {e}");
+                return self.report_unrecorded(source, started, reason);
             }
         };
-        let target = state
-            .effective_url
-            .as_deref()
-            .and_then(|u| Url::parse(u).ok())
-            .unwrap_or_else(|| source.url.clone());
-
-        let (fetched, fetch_took) = {
-            let _host = self.inner.hosts.enter(&target).await;
-            let fetch_started = Instant::now();
-            let fetched = self
-                .inner
-                .fetcher
-                .fetch(&target, &state.validators, self.now())
-                .await;
-            (fetched, fetch_started.elapsed())
-        };
-        let now = self.now();
-        let dice = fastrand::f64();
-        let cadence = self.cadence(source);
-        let moved_before = Moved {
-            effective_url: state.effective_url.clone(),
-            moved_to: state.moved_to.clone(),
-            count: state.moved_count,
-        };
-        let mut record = PollRecord {
-            at: now,
-            status: PollStatus::Error,
-            error: None,
-            http_status: None,
-            duration_ms: 0,
-            bytes: None,
-            next_poll_at: now,
-            validators: None,
-            body_hash: None,
-            interval_hint: None,
-            effective_url: moved_before.effective_url.clone(),
-            moved_to: moved_before.moved_to.clone(),
-            moved_count: moved_before.count,
-        };
-        let mut items = Vec::new();
-        let mut seen = 0;
-        let outcome = match fetched {
-            Ok(fetched) => {
-                let moved = schedule::after_answer(
-                    &moved_before,
-                    target.as_str(),
-                    fetched.moved_permanently.as_ref().map(Url::as_str),
-                );
-                if moved.count == schedule::MOVED_CONFIRMATIONS && moved != moved_before {
-                    tracing::warn!(
-                        source = %source.id,
-                        url = %source.url,
-                        moved_to = moved.moved_to.as_deref().unwrap_or_default(),
-                        "the source has moved permanently; update its url in the config"
-                    );
-                }
-                record.effective_url = moved.effective_url;
-                record.moved_to = moved.moved_to;
-                record.moved_count = moved.count;
-                record.http_status = Some(fetched.status);
-                record.validators = Some(fetched.validators);
-                let mut hint = fetched.fresh_for;
-                match fetched.body {
-                    None => {
-                        record.status = PollStatus::NotModified;
-                        hint = hint.max(state.interval_hint);
-                        record.next_poll_at =
-                            schedule::next_poll(&cadence, Attempt::Answered { hint }, now, dice);
-                        PollOutcome::NotModified
-                    }
-                    Some(body) => {
-                        record.bytes = Some(body.bytes.len() as u64);
-                        let hash: ContentHash = Sha256::digest(&body.bytes).into();
-                        if state.body_hash == Some(hash) {
-                            record.status = PollStatus::Unchanged;
-                            hint = hint.max(state.interval_hint);
-                            record.next_poll_at = schedule::next_poll(
-                                &cadence,
-                                Attempt::Answered { hint },
-                                now,
-                                dice,
-                            );
-                            PollOutcome::Unchanged
-                        } else {
-                            match self.parse(source, &target, body, now).await {
-                                Ok((parsed_items, feed_hint, capped)) => {
-                                    seen = parsed_items.len();
-                                    items = parsed_items;
-                                    record.status = PollStatus::Ok;
-                                    // Items beyond `Limits::max_items` are
-                                    // lost for this poll: say so where an
-                                    // operator looks (`sources`,
-                                    // /sources.json), not only in the log
-                                    // (issue #9).
-                                    record.error = capped;
-                                    record.body_hash = Some(hash);
-                                    record.interval_hint =
-                                        Some(feed_hint.unwrap_or(Duration::ZERO));
-                                    hint = hint.max(feed_hint);
-                                    record.next_poll_at = schedule::next_poll(
-                                        &cadence,
-                                        Attempt::Answered { hint },
-                                        now,
-                                        dice,
-                                    );
-                                    PollOutcome::Ok {
-                                        seen,
-                                        new: 0,
-                                        updated: 0,
-                                        merged: 0,
-                                    }
-                                }
-                                Err(reason) => {
-                                    // Keep the old validators: the next poll
-                                    // must fetch the body again, not get a 304.
-                                    record.validators = None;
-                                    self.failed(&mut record, &cadence, &state, None, reason, dice)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            Err(FetchError::Gone) => {
-                record.status = PollStatus::Gone;
-                record.http_status = Some(410);
-                record.next_poll_at = schedule::next_poll(&cadence, Attempt::Gone, now, dice);
-                let reason = FetchError::Gone.to_string();
-                record.error = Some(reason.clone());
-                PollOutcome::Failed { reason }
-            }
-            Err(e) => {
-                let retry_after = match &e {
-                    FetchError::RetryLater { retry_after, .. } => *retry_after,
-                    _ => None,
-                };
-                record.http_status = match &e {
-                    FetchError::Status { status } | FetchError::RetryLater { status, .. } => {
-                        Some(*status)
-                    }
-                    _ => None,
-                };
-                self.failed(
-                    &mut record,
-                    &cadence,
-                    &state,
-                    retry_after,
-                    e.to_string(),
-                    dice,
-                )
-            }
-        };
-        record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-
-        let next_poll_at = record.next_poll_at;
-        let bytes = record.bytes.unwrap_or(0);
+        let target = decide::target(source, &state);
+        let (fetched, fetch_took) = self.fetch(&target, &state).await;
+        let (now, dice) = (self.now(), fastrand::f64());
+        let (fetched, items) = self.read(source, &target, &state, fetched, now).await;
+        let decision = decide::decide(decide::Input {
+            state: &state,
+            target: target.as_str(),
+            cadence: self.cadence(source),
+            fetched,
+            now,
+            elapsed: started.elapsed(),
+            dice,
+        });
+        if let Some(moved_to) = &decision.confirmed_move {
+            tracing::warn!(
+                source = %source.id,
+                url = %source.url,
+                moved_to = moved_to.as_str(),
+                "the source has moved permanently; update its url in the config"
+            );
+        }
+        let (next_poll_at, bytes) = (decision.record.next_poll_at, decision.record.bytes);
         let job = group::Job {
             source: source.id.clone(),
             items,
-            record,
+            record: decision.record,
             now,
         };
         let inner = &self.inner;
         let written = inner
             .writes
-            .write(&store, &inner.merging, job, global)
+            .write(&inner.store, &inner.merging, job, global)
             .await;
-        let outcome = match (outcome, written) {
-            (PollOutcome::Ok { .. }, Ok(summary)) => PollOutcome::Ok {
-                seen,
-                new: summary.new,
-                updated: summary.updated,
-                merged: summary.merged,
-            },
-            (outcome, Ok(_)) => outcome,
-            (_, Err(e)) => PollOutcome::Failed {
-                reason: format!("cannot store the poll: {e}"),
-            },
-        };
         let report = PollReport {
             source: source.id.clone(),
-            outcome,
+            outcome: decide::written(decision.outcome, written),
             elapsed: started.elapsed(),
             next_poll_at,
         };
+        let metrics = &self.inner.metrics;
         log_report(
             source,
             &target,
             &report,
             Some(fetch_took),
-            bytes,
-            &self.inner.metrics,
+            bytes.unwrap_or(0),
+            metrics,
         );
         report
     }
 
-    /// Parses a body into items, fingerprinted ready for the store, the
-    /// interval the feed asks for, and a note when items were dropped at the
-    /// item cap. CPU work: it runs on the blocking pool, off the threads
-    /// that serve the merged feed.
-    async fn parse(
-        &self,
-        source: &Source,
-        url: &Url,
-        body: fetch::Body,
-        now: DateTime<Utc>,
-    ) -> Result<Parsed, String> {
-        // More parses at once than there are cores would only queue the
-        // store's writer behind them on the blocking pool.
-        let _core = self.inner.parsing.acquire().await.ok();
-        let (poller, source, url) = (self.clone(), source.clone(), url.clone());
-        tokio::task::spawn_blocking(move || poller.parse_now(&source, &url, &body, now))
-            .await
-            .map_err(|e| format!("the parse failed: {e}"))?
+    /// The source's stored state (a blank one before its first poll).
+    async fn state_of(&self, source: &Source) -> Result<SourceState, StoreError> {
+        let id = source.id.clone();
+        let state = self.inner.store.run(move |s| s.source_state(&id)).await?;
+        Ok(state.unwrap_or_else(|| decide::blank_state(source)))
     }
 
-    fn parse_now(
+    /// Fetches `target` once its host allows, sending the stored
+    /// validators; also returns how long the request itself took.
+    async fn fetch(
         &self,
-        source: &Source,
-        url: &Url,
-        body: &fetch::Body,
-        now: DateTime<Utc>,
-    ) -> Result<Parsed, String> {
-        let mut parsed = ingest::parse(
-            &FetchedBody {
-                bytes: &body.bytes,
-                content_type: body.content_type.as_deref(),
-                url,
-            },
-            now,
-            &self.inner.limits,
-        )
-        .map_err(|e| e.to_string())?;
-        let stored = self.stored_clamped_dates(&source.id, &parsed);
-        keep_clamped_dates(&mut parsed.items, &stored, now);
-        for warning in &parsed.warnings {
-            let again = warning.kind == ingest::WarningKind::DateClamped
-                && warning
-                    .identity
-                    .as_ref()
-                    .is_some_and(|id| stored.contains_key(id));
-            if again {
-                tracing::debug!(source = %source.id, warning = %warning, "stored date kept");
-            } else {
-                tracing::warn!(source = %source.id, warning = %warning, "entry skipped or repaired");
-            }
-        }
-        // The feed's own word on how often it changes: RSS <ttl> or
-        // sy:updatePeriod/updateFrequency, whichever asks for longer.
-        let hint = parsed.hints.ttl.max(parsed.hints.update_period);
-        let capped = parsed
-            .warnings
-            .iter()
-            .find(|w| w.kind == ingest::WarningKind::TooManyItems)
-            .map(|w| format!("items capped: {}", w.detail));
-        let boilerplate = self.inner.merging.learned.of(&source.id);
-        // Most items of a feed that changed are the ones stored last time.
-        let unchanged = self
-            .inner
-            .store
-            .unchanged_items(
-                &source.id,
-                &parsed.items,
-                crate::dedup::NORMALISATION_VERSION,
-            )
-            .unwrap_or_else(|e| {
-                tracing::debug!(source = %source.id, error = %e, "cannot tell unchanged items");
-                Default::default()
-            });
-        let items = merge::prepare(&source.id, parsed.items, now, &boilerplate, &unchanged);
-        Ok((items, hint, capped))
-    }
-
-    /// The stored dates of the items of `parsed` that are stored already and
-    /// had a date in the future clamped by this parse.
-    fn stored_clamped_dates(
-        &self,
-        source: &SourceId,
-        parsed: &ingest::ParsedFeed,
-    ) -> HashMap<String, StoredDates> {
-        let clamped: BTreeSet<&str> = parsed
-            .warnings
-            .iter()
-            .filter(|w| w.kind == ingest::WarningKind::DateClamped)
-            .filter_map(|w| w.identity.as_deref())
-            .collect();
-        let mut stored = HashMap::new();
-        for identity in clamped {
-            match self.inner.store.stored_dates(source, identity) {
-                Ok(Some(dates)) => {
-                    stored.insert(identity.to_owned(), dates);
-                }
-                Ok(None) => {}
-                // Without the stored date the item is clamped again: it
-                // moves, and nothing is lost.
-                Err(e) => tracing::debug!(source = %source, error = %e, "cannot read stored dates"),
-            }
-        }
-        stored
-    }
-
-    fn failed(
-        &self,
-        record: &mut PollRecord,
-        cadence: &Cadence,
+        target: &Url,
         state: &SourceState,
-        retry_after: Option<Duration>,
-        reason: String,
-        dice: f64,
-    ) -> PollOutcome {
-        record.status = PollStatus::Error;
-        record.error = Some(reason.clone());
-        record.next_poll_at = schedule::next_poll(
-            cadence,
-            Attempt::Failed {
-                failures: state.consecutive_failures.saturating_add(1),
-                retry_after,
-            },
-            record.at,
-            dice,
-        );
-        PollOutcome::Failed { reason }
+    ) -> (Result<Fetched, FetchError>, Duration) {
+        let _host = self.inner.hosts.enter(target).await;
+        let started = Instant::now();
+        let fetcher = &self.inner.fetcher;
+        let fetched = fetcher.fetch(target, &state.validators, self.now()).await;
+        (fetched, started.elapsed())
+    }
+
+    /// What became of a fetch's body, for the decision: none (`304`), the
+    /// same bytes as last time (not parsed again), or a new body parsed
+    /// (its items come back apart, for the write).
+    async fn read(
+        &self,
+        source: &Source,
+        target: &Url,
+        state: &SourceState,
+        fetched: Result<Fetched, FetchError>,
+        now: DateTime<Utc>,
+    ) -> (Result<decide::Answer, FetchError>, Vec<merge::Ready>) {
+        let fetched = match fetched {
+            Ok(fetched) => fetched,
+            Err(e) => return (Err(e), Vec::new()),
+        };
+        let mut items = Vec::new();
+        let body = match fetched.body {
+            None => decide::Body::NotModified,
+            Some(body) => {
+                let bytes = body.bytes.len() as u64;
+                let hash: ContentHash = Sha256::digest(&body.bytes).into();
+                if state.body_hash == Some(hash) {
+                    decide::Body::Unchanged { bytes }
+                } else {
+                    let feed = self.parse(source, target, body, now).await.map(|parsed| {
+                        items = parsed.items;
+                        parsed.feed
+                    });
+                    decide::Body::New { bytes, hash, feed }
+                }
+            }
+        };
+        let answer = decide::Answer {
+            status: fetched.status,
+            validators: fetched.validators,
+            fresh_for: fetched.fresh_for,
+            moved_permanently: fetched.moved_permanently.map(String::from),
+            body,
+        };
+        (Ok(answer), items)
     }
 
     /// A report for a poll whose outcome could not be recorded.
@@ -801,30 +560,6 @@ pub fn due<'a>(
     (due, next)
 }
 
-/// The state of a source the store does not know yet.
-fn blank_state(source: &Source) -> SourceState {
-    SourceState {
-        id: source.id.clone(),
-        url: source.url.to_string(),
-        name: source.name.clone(),
-        last_polled_at: None,
-        last_ok_at: None,
-        last_status: None,
-        last_error: None,
-        last_http_status: None,
-        last_duration_ms: None,
-        last_bytes: None,
-        consecutive_failures: 0,
-        validators: Default::default(),
-        body_hash: None,
-        next_poll_at: None,
-        interval_hint: None,
-        effective_url: None,
-        moved_to: None,
-        moved_count: 0,
-    }
-}
-
 /// The one place every poll passes through: logs it and counts it.
 fn log_report(
     source: &Source,
@@ -883,28 +618,5 @@ fn log_report(
             next,
             "poll failed"
         ),
-    }
-}
-
-/// A date in the future is clamped to the time of the poll that parses it
-/// (`now`, by ingest), and so to the time of the poll that first stores its
-/// item. Polled again, the same item would be clamped to a new `now`: it
-/// would count as changed on every poll and its date would creep forward
-/// for ever. An item already stored keeps the dates stored for it instead
-/// (#14). `stored` holds the stored dates of the clamped items.
-fn keep_clamped_dates(
-    items: &mut [crate::model::Item],
-    stored: &HashMap<String, StoredDates>,
-    now: DateTime<Utc>,
-) {
-    for item in items {
-        if let Some(dates) = stored.get(&item.identity) {
-            if item.published == Some(now) {
-                item.published = dates.published;
-            }
-            if item.updated == Some(now) {
-                item.updated = dates.updated;
-            }
-        }
     }
 }
