@@ -5,7 +5,8 @@
 //!   re-polls everything at once nor forgets what was due. The decisions are
 //!   pure functions: [`decide`] turns what a poll found into the record the
 //!   store keeps and the outcome reported, with the timing rules of
-//!   [`schedule`]; the scheduler sleeps until the next due source (no fixed
+//!   [`schedule`]; which source is due when is the pure [`Queue`], and the
+//!   scheduler (`scheduler.rs`) sleeps until the next due source (no fixed
 //!   tick).
 //! - Politeness: at most `[poll].concurrency` fetches at once, at most
 //!   `[poll].per_host` to one host, with `[poll].host_delay` between the
@@ -24,18 +25,17 @@ pub mod decide;
 pub mod fetch;
 mod hosts;
 mod parse;
+mod queue;
 pub mod schedule;
+mod scheduler;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::config::{DedupSettings, PollSettings};
@@ -43,7 +43,7 @@ use crate::ingest::Limits;
 use crate::merge::{self, group};
 use crate::model::{ContentHash, Source, SourceId};
 use crate::ops::metrics::PollSample;
-use crate::ops::{Metrics, Readiness, notify};
+use crate::ops::{Metrics, Readiness};
 use crate::store::{SourceState, Store, StoreError};
 
 pub use decide::PollOutcome;
@@ -51,6 +51,7 @@ use fetch::Fetched;
 pub use fetch::{FetchError, Fetcher};
 use hosts::Hosts;
 pub use parse::ParseError;
+pub use queue::Queue;
 use schedule::Cadence;
 
 /// What one poll of one source came to.
@@ -299,265 +300,6 @@ impl Poller {
         log_report(source, &source.url, &report, None, 0, &self.inner.metrics);
         report
     }
-
-    /// Polls every source in `sources` now, within the concurrency and
-    /// per-host limits; the reports come back in the order of `sources`.
-    pub async fn poll_sources(&self, sources: &[Source]) -> Vec<PollReport> {
-        self.poll_sources_with(sources, |_| {}).await
-    }
-
-    /// [`Poller::poll_sources`], calling `done` as each poll finishes (in
-    /// the order they finish), e.g. to show progress.
-    pub async fn poll_sources_with(
-        &self,
-        sources: &[Source],
-        mut done: impl FnMut(&PollReport),
-    ) -> Vec<PollReport> {
-        let mut tasks = JoinSet::new();
-        let mut waiting = sources.iter().cloned().enumerate();
-        let mut reports: Vec<Option<PollReport>> = vec![None; sources.len()];
-        loop {
-            // Only so many polls at a time are tasks: one that waits for
-            // its place holds memory for nothing (a round of 10 000 sources
-            // took 150 MB when every poll was spawned at once).
-            while tasks.len() < self.max_tasks() {
-                let Some((index, source)) = waiting.next() else {
-                    break;
-                };
-                let poller = self.clone();
-                tasks.spawn(async move { (index, poller.poll_source(&source).await) });
-            }
-            let Some(joined) = tasks.join_next().await else {
-                break;
-            };
-            match joined {
-                Ok((index, report)) => {
-                    done(&report);
-                    reports[index] = Some(report);
-                }
-                Err(e) => tracing::error!(error = %e, "a poll task failed"),
-            }
-        }
-        let now = self.now();
-        let reports = reports
-            .into_iter()
-            .zip(sources)
-            .map(|(report, source)| {
-                report.unwrap_or_else(|| PollReport {
-                    source: source.id.clone(),
-                    outcome: PollOutcome::Failed {
-                        reason: "the poll task failed".into(),
-                    },
-                    elapsed: Duration::ZERO,
-                    next_poll_at: now,
-                })
-            })
-            .collect();
-        self.inner.readiness.round_polled();
-        reports
-    }
-
-    /// The most polls that are tasks at once (~2 KB each while they wait):
-    /// twice those that may hold a place (`[poll].concurrency`), and enough
-    /// waiting to be written to make big groups of small feeds.
-    fn max_tasks(&self) -> usize {
-        2 * self.inner.settings.concurrency + 256
-    }
-
-    /// Polls `sources` on their schedules until `shutdown` is cancelled.
-    /// Then no new poll starts; polls in flight get `[poll].shutdown_grace`
-    /// to finish and are abandoned after it (each poll's writes are one
-    /// transaction, so an abandoned poll leaves nothing half-written).
-    pub async fn run(self, sources: Vec<Source>, shutdown: CancellationToken) {
-        let (_keep, updates) = watch::channel(sources);
-        self.run_with_updates(updates, shutdown).await;
-    }
-
-    /// [`Poller::run`] on a source list that may change (a reload): an added
-    /// source is polled when its recorded schedule says (at once if never
-    /// polled), a removed one is no longer polled (a poll in flight
-    /// finishes), a changed one is polled with its new settings from its
-    /// next poll on, and a changed URL is polled at once.
-    pub async fn run_with_updates(
-        self,
-        mut updates: watch::Receiver<Vec<Source>>,
-        shutdown: CancellationToken,
-    ) {
-        let initial = updates.borrow_and_update().clone();
-        let mut sources: HashMap<SourceId, Source> = HashMap::new();
-        // (due, source): the earliest first.
-        let mut queue: BTreeSet<(DateTime<Utc>, SourceId)> = BTreeSet::new();
-        self.schedule(&mut sources, &mut queue, initial).await;
-        let mut in_flight: JoinSet<PollReport> = JoinSet::new();
-        let mut running: HashSet<SourceId> = HashSet::new();
-        // The sources due at start: once they have all been polled, the
-        // first round has run and the daemon is ready.
-        let mut first_round: Option<HashSet<SourceId>> = None;
-        let mut failing: HashSet<SourceId> = HashSet::new();
-        let mut watching = true;
-        let watchdog = notify::watchdog_interval();
-
-        loop {
-            if watchdog.is_some() {
-                notify::watchdog();
-            }
-            let now = self.now();
-            if first_round.is_none() {
-                let due: HashSet<SourceId> = queue
-                    .iter()
-                    .take_while(|(due, _)| *due <= now)
-                    .map(|(_, id)| id.clone())
-                    .collect();
-                if due.is_empty() {
-                    self.inner.readiness.round_polled();
-                }
-                first_round = Some(due);
-            }
-            while let Some((due, id)) = queue.first().cloned() {
-                // A due source waits in the queue while the most polls that
-                // may be tasks at once run (see `max_tasks`).
-                if due > now || in_flight.len() >= self.max_tasks() {
-                    break;
-                }
-                queue.pop_first();
-                if let Some(source) = sources.get(&id)
-                    && running.insert(id)
-                {
-                    let poller = self.clone();
-                    let source = source.clone();
-                    in_flight.spawn(async move { poller.poll_source(&source).await });
-                }
-            }
-            let wake = queue
-                .first()
-                // With every task taken, the next finished poll wakes the loop.
-                .filter(|_| in_flight.len() < self.max_tasks())
-                .map(|(due, _)| (*due - now).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(3600));
-            // Wake in time to tell systemd's watchdog the loop is alive.
-            let wake = watchdog.map_or(wake, |every| wake.min(every));
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                changed = updates.changed(), if watching => {
-                    match changed {
-                        Ok(()) => {
-                            let next = updates.borrow_and_update().clone();
-                            self.schedule(&mut sources, &mut queue, next).await;
-                            failing.retain(|id| sources.contains_key(id));
-                            // A source removed before its first poll no
-                            // longer holds up readiness.
-                            if let Some(round) = &mut first_round {
-                                let was_waiting = !round.is_empty();
-                                round.retain(|id| sources.contains_key(id));
-                                if was_waiting && round.is_empty() {
-                                    self.inner.readiness.round_polled();
-                                }
-                            }
-                        }
-                        // No more updates: keep polling what we have.
-                        Err(_) => watching = false,
-                    }
-                }
-                Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    match joined {
-                        Ok(report) => {
-                            let id = report.source.clone();
-                            running.remove(&id);
-                            // A source removed while it was polled is not
-                            // scheduled again.
-                            if sources.contains_key(&id) {
-                                queue.insert((report.next_poll_at, id.clone()));
-                            }
-                            if let Some(round) = &mut first_round
-                                && round.remove(&id)
-                                && round.is_empty()
-                            {
-                                self.inner.readiness.round_polled();
-                            }
-                            if matches!(report.outcome, PollOutcome::Failed { .. }) {
-                                failing.insert(id);
-                            } else {
-                                failing.remove(&id);
-                            }
-                            notify::status(&format!(
-                                "{} sources, {} failing; last poll: {} {}",
-                                sources.len(),
-                                failing.len(),
-                                report.source,
-                                report.outcome.word(),
-                            ));
-                        }
-                        Err(e) => tracing::error!(error = %e, "a poll task failed"),
-                    }
-                }
-                () = tokio::time::sleep(wake) => {}
-            }
-        }
-
-        if !in_flight.is_empty() {
-            tracing::info!(polls = in_flight.len(), "waiting for polls in flight");
-            let grace = self.inner.settings.shutdown_grace;
-            let finished = tokio::time::timeout(grace, async {
-                while in_flight.join_next().await.is_some() {}
-            })
-            .await;
-            if finished.is_err() {
-                tracing::warn!(
-                    polls = in_flight.len(),
-                    "polls still in flight after the shutdown grace; abandoning them"
-                );
-                in_flight.abort_all();
-            }
-        }
-        tracing::info!("poller stopped");
-    }
-}
-
-impl Poller {
-    /// Makes `sources` and `queue` match `next`: each source is due when the
-    /// store says (at once when it has no schedule), removed ones leave the
-    /// queue.
-    async fn schedule(
-        &self,
-        sources: &mut HashMap<SourceId, Source>,
-        queue: &mut BTreeSet<(DateTime<Utc>, SourceId)>,
-        next: Vec<Source>,
-    ) {
-        let store = self.inner.store.clone();
-        let states = store.run(|s| s.source_states()).await.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot read the schedule; polling every source now");
-            Vec::new()
-        });
-        let now = self.now();
-        let recorded: HashMap<SourceId, Option<DateTime<Utc>>> =
-            states.into_iter().map(|s| (s.id, s.next_poll_at)).collect();
-        *sources = next.into_iter().map(|s| (s.id.clone(), s)).collect();
-        queue.clear();
-        for id in sources.keys() {
-            let due = recorded.get(id).copied().flatten().unwrap_or(now);
-            queue.insert((due, id.clone()));
-        }
-    }
-}
-
-/// The sources due at `now` by their recorded `next_poll_at` (a source never
-/// polled is due at once), and when the next one that is not falls due.
-pub fn due<'a>(
-    sources: &'a [Source],
-    states: &[SourceState],
-    now: DateTime<Utc>,
-) -> (Vec<&'a Source>, Option<DateTime<Utc>>) {
-    let recorded: HashMap<&SourceId, Option<DateTime<Utc>>> =
-        states.iter().map(|s| (&s.id, s.next_poll_at)).collect();
-    let mut due = Vec::new();
-    let mut next: Option<DateTime<Utc>> = None;
-    for source in sources {
-        match recorded.get(&source.id).copied().flatten() {
-            Some(at) if at > now => next = Some(next.map_or(at, |n| n.min(at))),
-            _ => due.push(source),
-        }
-    }
-    (due, next)
 }
 
 /// The one place every poll passes through: logs it and counts it.
@@ -604,7 +346,7 @@ fn log_report(
         PollOutcome::NotModified | PollOutcome::Unchanged => tracing::info!(
             source = %source.id,
             url = %url,
-            status = if report.outcome == PollOutcome::NotModified { "not_modified" } else { "unchanged" },
+            status = report.outcome.word(),
             elapsed_ms,
             next,
             "polled"
