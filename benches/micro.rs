@@ -14,7 +14,7 @@
 //! |---|---|---|
 //! | `ingest` | `ingest::parse` of one 50-item RSS 2.0 / Atom document (and of the RSS one without `<figure>`s) | `feed_rs::parser::parse` of the same bytes |
 //! | `fingerprint` | `dedup::fingerprint` of 50 sanitised items | SHA-256 of the same bytes |
-//! | `dedup_store` | one 20-item poll through `poll::merge::prepare` (fingerprints, before the write) and `store_items` (one write transaction), into a store of 10 000 and of `WIREDESK_BENCH_STORE_ITEMS` (default 100 000) items; also the write alone, and the same poll written again unchanged | the same polls with `[dedup] enabled = false`, and as plain inserts (no fingerprint, no keys) |
+//! | `dedup_store` | one 20-item poll through `merge::prepare` (fingerprints, before the write) and `store_items` (one write transaction), into a store of 10 000 and of `WIREDESK_BENCH_STORE_ITEMS` (default 100 000) items; also the write alone, and the same poll written again unchanged | the same polls with `[dedup] enabled = false`, and as plain inserts (no fingerprint, no keys) |
 //! | `render` | a 50-entry page as Atom, RSS and JSON Feed | escaping the entries' text once |
 //!
 //! The corpus is generated here, deterministically: invented words, names
@@ -52,8 +52,8 @@ use sha2::{Digest, Sha256};
 use wiredesk::config::DedupSettings;
 use wiredesk::dedup::{DedupInput, NoBoilerplate, Thresholds, fingerprint};
 use wiredesk::ingest::{FetchedBody, Limits, parse};
+use wiredesk::merge;
 use wiredesk::model::{Item, Source, SourceId, StoredItem, Story, story_uid};
-use wiredesk::poll::merge;
 use wiredesk::serve::render::{self, Entries, FeedMeta};
 use wiredesk::store::Store;
 

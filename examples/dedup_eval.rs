@@ -5,7 +5,7 @@
 //!     [--refingerprint] [--thresholds FILE.json] [--dump-pairs FILE]
 //! ```
 //! Items run in `published` order as a poll would: `ammonia::clean` on the HTML, then
-//! the daemon's own dedup → store step (`poll::merge::store_items`) on a real SQLite
+//! the daemon's own dedup → store step (`merge::store_items`) on a real SQLite
 //! store: fingerprint → candidate lookup by indexed keys inside the window → candidates
 //! re-fingerprinted from their stored HTML → assign → write item, keys and boilerplate
 //! observations, one transaction per item. `--memory` runs the same functions over an
@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 
 use wiredesk::config::DedupSettings;
 use wiredesk::dedup::{self, DedupInput, Fingerprint, Thresholds, fingerprint};
+use wiredesk::merge;
 use wiredesk::model::{Item as FeedItem, Source, SourceId};
-use wiredesk::poll::merge;
 use wiredesk::store::Store;
 
 #[derive(serde::Deserialize)]

@@ -15,7 +15,7 @@
 //!   prepared, SQLite's page cache empty) is reported beside the median of
 //!   the next `--runs`.
 //! - search: the same page with `search = WORD`, for each `--search`.
-//! - write: new items through `poll::merge::store_items`, the daemon's own
+//! - write: new items through `merge::store_items`, the daemon's own
 //!   dedup → store step, one call per poll of one source, every poll of a run
 //!   in one write transaction that is then rolled back, so the store is left
 //!   as it was and every run sees the same store. Each run starts with an
@@ -50,8 +50,8 @@ use chrono::{DateTime, Utc};
 use wiredesk::config::DedupSettings;
 use wiredesk::dedup::Thresholds;
 use wiredesk::ingest::{self, FetchedBody, Limits};
+use wiredesk::merge;
 use wiredesk::model::{Item, SourceId};
-use wiredesk::poll::merge;
 use wiredesk::store::{FeedQuery, Store, StoreError, WriteSummary};
 
 /// What the write closures return to roll their transaction back.

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{DedupSettings, Settings};
 use crate::dedup;
+use crate::merge::{StatsFn, fingerprint_candidate};
 use crate::model::ItemId;
-use crate::poll::merge::{StatsFn, fingerprint_candidate};
 use crate::store::{SourceState, Store, StoreError};
 
 /// Why a command could not answer.

@@ -4,13 +4,16 @@
 //! # Data flow
 //!
 //! ```text
-//! config ──> poll (schedule, fetch) ──> ingest (parse, normalise) ──> dedup ──> store ──> serve
+//! config ──> poll (schedule, fetch) ──> ingest (parse, normalise) ──> merge (dedup ──> store) ──> serve
 //! ```
 //!
 //! - [`config`]: the TOML file and `WIREDESK_*` overrides, validated into [`config::Settings`].
-//! - [`poll`]: which sources are due; one poll (fetch → ingest → dedup → store) per source.
-//!   [`poll::fetch`] is the only HTTP client code.
+//! - [`poll`]: which sources are due; one poll (fetch → ingest → merge) per source, its outcome
+//!   decided by a pure function ([`poll::decide`]). [`poll::fetch`] is the only HTTP client code.
 //! - [`ingest`]: feed bytes → clean, safe, stably identified [`model::Item`]s (the only feed-rs user).
+//! - [`merge`]: the dedup → store step of a poll: each new item joins the story it is a copy of
+//!   or founds its own, in group-committed write transactions ([`merge::group`]). Polling calls
+//!   it; so do `explain`, the examples and the benchmarks.
 //! - [`dedup`]: pure keys and decisions: which story a new item is a copy of.
 //! - [`store`]: SQLite, the only SQL; migrations live in `migrations/`.
 //! - [`serve`]: the merged feed over HTTP; rendering is pure ([`serve::render`]).
@@ -31,6 +34,7 @@ pub mod cli;
 pub mod config;
 pub mod dedup;
 pub mod ingest;
+pub mod merge;
 pub mod model;
 pub mod ops;
 pub mod poll;

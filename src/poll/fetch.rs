@@ -1,8 +1,8 @@
 //! Fetching a source's body: the only `reqwest` user.
 //!
 //! - Conditional GET: the stored `ETag` / `Last-Modified` go out as
-//!   `If-None-Match` / `If-Modified-Since`; a `304` comes back as
-//!   [`FetchOutcome::NotModified`], with no body read.
+//!   `If-None-Match` / `If-Modified-Since`; a `304` comes back as a
+//!   [`Fetched`] without a body (none is read).
 //! - Redirects are followed here, hop by hop (at most [`MAX_REDIRECTS`]), so
 //!   that a permanent move is seen, loops are caught, and no hop leaves
 //!   http/https.
@@ -85,6 +85,25 @@ pub enum FetchError {
     Other(String),
 }
 
+impl FetchError {
+    /// The HTTP status the source answered with, when it answered one.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status } | FetchError::RetryLater { status, .. } => Some(*status),
+            FetchError::Gone => Some(410),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked to be left alone (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::RetryLater { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
 /// Fetches bodies; cheap to clone (the HTTP client pools connections).
 #[derive(Clone)]
 pub struct Fetcher {
@@ -136,50 +155,7 @@ impl Fetcher {
         validators: &Validators,
         now: DateTime<Utc>,
     ) -> Result<Fetched, FetchError> {
-        let mut current = url.clone();
-        let mut visited = HashSet::from([current.to_string()]);
-        let mut all_permanent = true;
-        let mut hops = 0;
-        let mut response = loop {
-            let response = self
-                .client
-                .get(current.clone())
-                .headers(request_headers(validators))
-                .send()
-                .await
-                .map_err(|e| self.classify(e))?;
-            let status = response.status().as_u16();
-            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
-                break response;
-            }
-            hops += 1;
-            if hops > MAX_REDIRECTS {
-                return Err(FetchError::TooManyRedirects);
-            }
-            all_permanent &= matches!(status, 301 | 308);
-            let location = response
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| {
-                    FetchError::BadRedirect(format!("HTTP {status} without Location"))
-                })?;
-            let next = current
-                .join(location)
-                .map_err(|e| FetchError::BadRedirect(format!("{location:?}: {e}")))?;
-            if !matches!(next.scheme(), "http" | "https") {
-                return Err(FetchError::BadRedirect(format!(
-                    "to {:?}: only http and https are followed",
-                    next.scheme()
-                )));
-            }
-            if !visited.insert(next.to_string()) {
-                return Err(FetchError::RedirectLoop(next.to_string()));
-            }
-            current = next;
-        };
-        let moved_permanently = (hops > 0 && all_permanent).then(|| current.clone());
-
+        let (mut response, moved_permanently) = self.follow(url, validators).await?;
         let status = response.status().as_u16();
         let headers = response.headers();
         let fresh_for = schedule::freshness(
@@ -220,6 +196,75 @@ impl Fetcher {
             _ => return Err(FetchError::Status { status }),
         }
         let content_type = header_str(headers, header::CONTENT_TYPE).map(str::to_owned);
+        let bytes = self.read_body(&mut response).await?;
+        Ok(Fetched {
+            body: Some(Body {
+                bytes,
+                content_type,
+            }),
+            validators: new_validators,
+            fresh_for,
+            moved_permanently,
+            status,
+        })
+    }
+
+    /// Sends the request for `url`, following redirects hop by hop; returns
+    /// the final response, and its URL when every hop was permanent.
+    async fn follow(
+        &self,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<(reqwest::Response, Option<Url>), FetchError> {
+        let mut current = url.clone();
+        let mut visited = HashSet::from([current.to_string()]);
+        let mut all_permanent = true;
+        let mut hops = 0;
+        let response = loop {
+            let response = self
+                .client
+                .get(current.clone())
+                .headers(request_headers(validators))
+                .send()
+                .await
+                .map_err(|e| self.classify(e))?;
+            let status = response.status().as_u16();
+            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+                break response;
+            }
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(FetchError::TooManyRedirects);
+            }
+            all_permanent &= matches!(status, 301 | 308);
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    FetchError::BadRedirect(format!("HTTP {status} without Location"))
+                })?;
+            let next = current
+                .join(location)
+                .map_err(|e| FetchError::BadRedirect(format!("{location:?}: {e}")))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(FetchError::BadRedirect(format!(
+                    "to {:?}: only http and https are followed",
+                    next.scheme()
+                )));
+            }
+            if !visited.insert(next.to_string()) {
+                return Err(FetchError::RedirectLoop(next.to_string()));
+            }
+            current = next;
+        };
+        let moved_permanently = (hops > 0 && all_permanent).then_some(current);
+        Ok((response, moved_permanently))
+    }
+
+    /// Reads the body of `response`, cut at `[poll].max_body` decompressed
+    /// bytes.
+    async fn read_body(&self, response: &mut reqwest::Response) -> Result<Vec<u8>, FetchError> {
         if let Some(length) = response.content_length()
             && length > self.max_body as u64
         {
@@ -236,16 +281,7 @@ impl Fetcher {
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Fetched {
-            body: Some(Body {
-                bytes,
-                content_type,
-            }),
-            validators: new_validators,
-            fresh_for,
-            moved_permanently,
-            status,
-        })
+        Ok(bytes)
     }
 
     async fn read_file(&self, url: &Url) -> Result<Fetched, FetchError> {

@@ -1,6 +1,7 @@
-//! The poll decisions, as pure functions with the clock (and the dice)
-//! passed in: when a source is next due, how far a failing source backs off,
-//! how long a server asked us to wait, and what a permanent redirect means.
+//! The rules the poll decision ([`super::decide`]) applies, as pure
+//! functions with the clock (and the dice) passed in: when a source is next
+//! due, how far a failing source backs off, how long a server asked us to
+//! wait, and what a permanent redirect means.
 
 use std::time::Duration;
 

@@ -179,7 +179,7 @@ impl Store {
         }
         configure(&writer).map_err(open_err)?;
         // The writer's page cache holds a group of polls' changes (see
-        // `poll::group`) without spilling them to the WAL before the commit,
+        // `merge::group`) without spilling them to the WAL before the commit,
         // and the upper levels of the indexes dedup looks candidates up in.
         // With SQLite's default (2 MB) a cold poll of 500 sources spent a
         // third of its time in reads and writes of pages it had just had.

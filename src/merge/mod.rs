@@ -2,7 +2,13 @@
 //! stored items that share its keys inside the window are compared with it,
 //! and it joins the best-matching story or founds its own. It runs inside
 //! the poll's write transaction, so two polls can never both found a story
-//! for the same copy.
+//! for the same copy. [`group`] writes the polls that wait together, in one
+//! transaction.
+//!
+//! Polling calls this step (`poll` → [`prepare`] → [`group::Writes`] →
+//! [`store_items`]); so do `wiredesk explain` (the fingerprints), the
+//! examples and the micro-benchmarks, which is why it is a module of its
+//! own and not part of `poll`.
 //!
 //! A new item's fingerprint is made before the transaction, where polls run
 //! in parallel ([`prepare`]), against the paragraphs its source was known to
@@ -17,16 +23,28 @@
 //! (sanitised) HTML. They are not stored: a fingerprint is 2–3 KB and would
 //! break the 1 KB-per-item budget of the dedup index; re-fingerprinting
 //! costs ~75 µs per candidate (see `examples/dedup_eval.rs`).
+//!
+//! Files: this one writes (`store_items`, `choose_story`); `prepare.rs`
+//! fingerprints before the write; `known.rs` holds what is kept between
+//! writes (the fingerprint cache, learned boilerplate); `group.rs` is group
+//! commit.
+
+pub mod group;
+mod known;
+mod prepare;
+
+pub use known::{CACHE_BYTES, FingerprintCache, Known, Learned, Merging};
+use prepare::write_order;
+pub use prepare::{Ready, prepare};
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::config::DedupSettings;
 use crate::dedup::{self, BoilerplateStats, DedupInput, Fingerprint, Verdict};
-use crate::model::{Candidate, Item, ItemId, SourceId, StoryId};
+use crate::model::{Candidate, Item, SourceId, StoryId};
 use crate::store::{PollTx, StoreError, WriteSummary};
 
 /// Stores the items of one poll of `source`, merging copies into stories.
@@ -119,137 +137,6 @@ pub fn store_items(
     Ok(summary)
 }
 
-/// An item on its way to the store, with its fingerprint when it was made
-/// before the write ([`prepare`]).
-pub struct Ready {
-    pub item: Item,
-    print: Option<Prepared>,
-}
-
-impl From<Item> for Ready {
-    /// An item to fingerprint inside the write.
-    fn from(item: Item) -> Ready {
-        Ready { item, print: None }
-    }
-}
-
-/// A fingerprint made before the write, and the answer it assumed for each
-/// paragraph it asked about (is it the source's boilerplate?).
-struct Prepared {
-    fp: Fingerprint,
-    assumed: Vec<bool>,
-}
-
-impl Prepared {
-    /// Whether the counts in `stats` give every answer the fingerprint
-    /// assumed, so that it is the fingerprint `stats` would give.
-    fn holds(&self, source: &SourceId, stats: &impl BoilerplateStats) -> bool {
-        // The paragraphs a fingerprint asks about are exactly its
-        // observations (the body's edge paragraphs).
-        let asked = self.fp.boilerplate_observations();
-        asked.len() == self.assumed.len()
-            && asked.iter().zip(&self.assumed).all(|(&h, &assumed)| {
-                (stats.distinct_items(source.as_str(), h) >= dedup::BOILERPLATE_MIN_ITEMS)
-                    == assumed
-            })
-    }
-}
-
-/// Fingerprints the items of one poll of `source`, outside the write,
-/// taking `boilerplate` as the paragraphs the source is known to repeat.
-/// `now` dates the items that carry no date, as [`store_items`] does. The
-/// items named in `unchanged` (stored as they are, see
-/// [`crate::store::Store::unchanged_items`]) are not fingerprinted: the
-/// write leaves them alone (and fingerprints one that changed meanwhile).
-/// The items come back in the order the write stores them.
-///
-/// The write stores the items oldest first, and each new item counts its
-/// edge paragraphs for the source, so a paragraph the poll's own items
-/// repeat becomes boilerplate part-way through the poll (a new source's
-/// first poll learns its wrapper so). The items are fingerprinted in that
-/// order and the poll's own counts taken into account, from zero for a
-/// paragraph not yet known: on a new source the write then finds every
-/// fingerprint holds, where it made again all those after the wrapper was
-/// learned (#8: 4 % of a cold poll's CPU, on the writer). A paragraph that
-/// was counted before but not yet learned is found by the write's check.
-pub fn prepare(
-    source: &SourceId,
-    mut items: Vec<Item>,
-    now: DateTime<Utc>,
-    boilerplate: &HashSet<u64>,
-    unchanged: &HashSet<String>,
-) -> Vec<Ready> {
-    let counted: RefCell<HashMap<u64, u32>> = RefCell::new(HashMap::new());
-    let is_boilerplate = |h: u64| {
-        boilerplate.contains(&h)
-            || counted.borrow().get(&h).copied().unwrap_or(0) >= dedup::BOILERPLATE_MIN_ITEMS
-    };
-    let stats = StatsFn(|_: &str, h: u64| {
-        if is_boilerplate(h) {
-            dedup::BOILERPLATE_MIN_ITEMS
-        } else {
-            0
-        }
-    });
-    items.sort_by(|a, b| write_order(a, now).cmp(&write_order(b, now)));
-    items
-        .into_iter()
-        .map(|item| {
-            if unchanged.contains(&item.identity) {
-                return Ready::from(item);
-            }
-            let at = item.published.unwrap_or(now).timestamp();
-            let fp = fingerprint_item(source, &item, at, &stats);
-            let observed = fp.boilerplate_observations();
-            let assumed = observed.iter().map(|&h| is_boilerplate(h)).collect();
-            let mut counted = counted.borrow_mut();
-            for &h in observed {
-                *counted.entry(h).or_default() += 1;
-            }
-            Ready {
-                item,
-                print: Some(Prepared { fp, assumed }),
-            }
-        })
-        .collect()
-}
-
-/// The order [`store_items`] writes the items of a poll in: oldest first
-/// (undated items at `now`), then by identity.
-fn write_order(item: &Item, now: DateTime<Utc>) -> (DateTime<Utc>, &str) {
-    (item.published.unwrap_or(now), item.identity.as_str())
-}
-
-/// The paragraphs each source is known to repeat (learned boilerplate), as
-/// found by write transactions. A paragraph's count never goes down, so what
-/// is learned stays true; what is not yet learned is found by the check in
-/// [`store_items`] and learned then.
-#[derive(Default)]
-pub struct Learned(Mutex<HashMap<SourceId, HashSet<u64>>>);
-
-impl Learned {
-    /// What is known of `source` now.
-    pub fn of(&self, source: &SourceId) -> HashSet<u64> {
-        self.lock().get(source).cloned().unwrap_or_default()
-    }
-
-    fn learn(&self, found: Vec<(SourceId, u64)>) {
-        if found.is_empty() {
-            return;
-        }
-        let mut map = self.lock();
-        for (source, h) in found {
-            map.entry(source).or_default().insert(h);
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SourceId, HashSet<u64>>> {
-        // Inserting cannot leave the map half-changed: a poisoned lock is
-        // still whole.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 /// Answers from `inner`, noting the paragraphs it calls boilerplate.
 struct Recording<S> {
     inner: S,
@@ -274,113 +161,6 @@ impl<S: BoilerplateStats> BoilerplateStats for Recording<S> {
         n
     }
 }
-
-/// What the dedup → store step keeps between polls.
-pub struct Merging {
-    pub dedup: DedupSettings,
-    pub cache: FingerprintCache,
-    pub learned: Learned,
-}
-
-impl Merging {
-    pub fn new(dedup: &DedupSettings) -> Merging {
-        Merging {
-            dedup: dedup.clone(),
-            cache: FingerprintCache::new(CACHE_BYTES),
-            learned: Learned::default(),
-        }
-    }
-
-    /// A write's view of the fingerprints and learned boilerplate.
-    pub fn known(&self) -> Known<'_> {
-        Known::new(&self.cache).learning(&self.learned)
-    }
-}
-
-/// Fingerprints of recently stored items, by item id, so that candidates
-/// need not be re-fingerprinted. Bounded by the memory it holds.
-pub struct FingerprintCache(quick_cache::sync::Cache<ItemId, Arc<Fingerprint>, ByMemory>);
-
-/// Weighs a cached fingerprint by the memory it holds.
-#[derive(Clone)]
-struct ByMemory;
-
-impl quick_cache::Weighter<ItemId, Arc<Fingerprint>> for ByMemory {
-    fn weight(&self, _: &ItemId, fp: &Arc<Fingerprint>) -> u64 {
-        // The entry's own bookkeeping, roughly, besides the fingerprint.
-        fp.memory_bytes() as u64 + 48
-    }
-}
-
-impl FingerprintCache {
-    /// A cache of fingerprints holding at most `bytes` of memory.
-    pub fn new(bytes: u64) -> FingerprintCache {
-        let bytes = bytes.max(1);
-        // A fingerprint of a typical news story holds 2–3 KB.
-        let estimated = usize::try_from(bytes / 2500).unwrap_or(usize::MAX).max(1);
-        FingerprintCache(quick_cache::sync::Cache::with_weighter(
-            estimated, bytes, ByMemory,
-        ))
-    }
-}
-
-/// The fingerprints one write transaction can use: the cache's, and those
-/// of the items the transaction itself wrote. The latter reach the cache
-/// only through [`Known::committed`], after the commit: a rolled-back item
-/// id may be given to another item.
-pub struct Known<'a> {
-    cache: &'a FingerprintCache,
-    fresh: HashMap<ItemId, Arc<Fingerprint>>,
-    /// Learned boilerplate, handed on like the fingerprints.
-    learned_to: Option<&'a Learned>,
-    learned: Vec<(SourceId, u64)>,
-    /// Fingerprints made before the write that did not hold and were
-    /// made again.
-    pub remade: usize,
-}
-
-impl<'a> Known<'a> {
-    /// Nothing written yet, over `cache`.
-    pub fn new(cache: &'a FingerprintCache) -> Known<'a> {
-        Known {
-            cache,
-            fresh: HashMap::new(),
-            learned_to: None,
-            learned: Vec::new(),
-            remade: 0,
-        }
-    }
-
-    /// Also hands the boilerplate the transaction found to `learned`.
-    pub fn learning(mut self, learned: &'a Learned) -> Known<'a> {
-        self.learned_to = Some(learned);
-        self
-    }
-
-    /// The transaction committed: its fingerprints go into the cache, what
-    /// it found of boilerplate into the learned paragraphs.
-    pub fn committed(self) {
-        for (id, fp) in self.fresh {
-            self.cache.0.insert(id, fp);
-        }
-        if let Some(learned) = self.learned_to {
-            learned.learn(self.learned);
-        }
-    }
-
-    fn get(&self, id: ItemId) -> Option<Arc<Fingerprint>> {
-        self.fresh
-            .get(&id)
-            .cloned()
-            .or_else(|| self.cache.0.get(&id))
-    }
-}
-
-/// The memory the fingerprint cache may hold: 12 MB, 4 000–8 000 recent
-/// items (most of a day of a few hundred busy sources), where nearly all
-/// copies are found. An older candidate is fingerprinted again from its
-/// stored text.
-pub const CACHE_BYTES: u64 = 12 << 20;
 
 /// The story a new item with fingerprint `fp` joins, if any.
 fn choose_story(
@@ -485,6 +265,7 @@ impl<F: Fn(&str, u64) -> u32> BoilerplateStats for StatsFn<F> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use std::collections::HashSet;
 
     const WORDS: &[&str] = &[
         "harbour", "council", "ferry", "strike", "budget", "minister", "river", "flood", "school",

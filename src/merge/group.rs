@@ -24,7 +24,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, SemaphorePermit, oneshot};
 
-use super::merge::{self, Known, Merging, Ready};
+use super::{self as merge, Known, Merging, Ready};
 use crate::model::SourceId;
 use crate::store::{PollRecord, PollTx, Store, StoreError, WriteSummary};
 
