@@ -223,7 +223,7 @@ fn write_bench(store: &Store, name: &str, polls: &[Poll], runs: usize) {
                 sum.updated += s.updated;
             }
             (cpu, wall) = (thread_cpu_secs() - c0, t0.elapsed().as_secs_f64());
-            Err(StoreError::Sql(ROLLBACK.into()))
+            Err(StoreError::Internal(ROLLBACK.into()))
         }));
         let mut base = 0.0;
         rolled_back(store.write_poll(|tx| {
@@ -237,7 +237,7 @@ fn write_bench(store: &Store, name: &str, polls: &[Poll], runs: usize) {
                 }
             }
             base = thread_cpu_secs() - c0;
-            Err(StoreError::Sql(ROLLBACK.into()))
+            Err(StoreError::Internal(ROLLBACK.into()))
         }));
         let per = |s: f64| s * 1e6 / n.max(1) as f64;
         if run == 0 {
@@ -266,7 +266,7 @@ fn write_bench(store: &Store, name: &str, polls: &[Poll], runs: usize) {
                 candidates += tx.candidates(&keys, at - window, at + window)?.len();
             }
         }
-        Err(StoreError::Sql(ROLLBACK.into()))
+        Err(StoreError::Internal(ROLLBACK.into()))
     }));
     let (d, b) = (median(&dedup_us), median(&base_us));
     println!(
@@ -298,7 +298,7 @@ fn write_bench(store: &Store, name: &str, polls: &[Poll], runs: usize) {
 /// Checks that a write was rolled back on purpose, not failed.
 fn rolled_back(r: Result<(), StoreError>) {
     match r {
-        Err(StoreError::Sql(m)) if m == ROLLBACK => {}
+        Err(StoreError::Internal(m)) if m == ROLLBACK => {}
         Err(e) => panic!("the write failed: {e}"),
         Ok(()) => unreachable!("the write closures always roll back"),
     }

@@ -81,6 +81,7 @@ pub use write::{ExistingItem, PollTx, StoredDates};
 
 pub use feed::{DEFAULT_PAGE, FeedPage, FeedQuery, FeedQueryError, PageKey};
 pub use items::Counts;
+
 use items::stored_item;
 pub(crate) use items::{ITEM_COLUMN_COUNT, ITEM_COLUMNS};
 pub use readers::READERS;
@@ -109,15 +110,49 @@ pub enum StoreError {
     },
     #[error("database migration {version} failed: {reason}")]
     Migration { version: i64, reason: String },
+    /// SQLite failed a statement; [`StoreError::kind`] tells the usual
+    /// causes apart.
     #[error("database error: {0}")]
-    Sql(String),
+    Sql(#[from] rusqlite::Error),
+    /// Every reader connection stayed busy for the pool's checkout time.
+    #[error("no reader connection came free: {0}")]
+    NoReader(String),
     #[error("the store's worker failed: {0}")]
     Worker(String),
+    /// The store broke a rule of its own (a bug, not the database).
+    #[error("store error: {0}")]
+    Internal(String),
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sql(e.to_string())
+/// What kind of failure a [`StoreError`] is, for a caller that acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The disk or the file system's quota is full: nothing was written.
+    Full,
+    /// Another process held the database past the busy timeout.
+    Busy,
+    /// The database file is read-only to this process.
+    ReadOnly,
+    /// The file is not a database, or is damaged.
+    Corrupt,
+    /// Anything else.
+    Other,
+}
+
+impl StoreError {
+    pub fn kind(&self) -> StoreErrorKind {
+        use rusqlite::ErrorCode as C;
+        match self {
+            StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) => match e.code {
+                C::DiskFull => StoreErrorKind::Full,
+                C::DatabaseBusy | C::DatabaseLocked => StoreErrorKind::Busy,
+                C::ReadOnly => StoreErrorKind::ReadOnly,
+                C::DatabaseCorrupt | C::NotADatabase => StoreErrorKind::Corrupt,
+                _ => StoreErrorKind::Other,
+            },
+            StoreError::NoReader(_) => StoreErrorKind::Busy,
+            _ => StoreErrorKind::Other,
+        }
     }
 }
 
@@ -251,7 +286,7 @@ impl Store {
         self.inner
             .readers
             .get()
-            .map_err(|e| StoreError::Sql(format!("no reader connection: {e}")))
+            .map_err(|e| StoreError::NoReader(e.to_string()))
     }
 }
 
@@ -276,4 +311,46 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
 /// the whole page.
 fn from_json<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
     serde_json::from_str(text).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: std::ffi::c_int) -> StoreError {
+        StoreError::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            None,
+        ))
+    }
+
+    #[test]
+    fn a_caller_can_tell_a_full_disk_from_a_busy_database() {
+        assert_eq!(
+            failure(rusqlite::ffi::SQLITE_FULL).kind(),
+            StoreErrorKind::Full
+        );
+        assert_eq!(
+            failure(rusqlite::ffi::SQLITE_BUSY).kind(),
+            StoreErrorKind::Busy
+        );
+        assert_eq!(
+            failure(rusqlite::ffi::SQLITE_READONLY).kind(),
+            StoreErrorKind::ReadOnly
+        );
+        assert_eq!(
+            failure(rusqlite::ffi::SQLITE_NOTADB).kind(),
+            StoreErrorKind::Corrupt
+        );
+        assert_eq!(
+            failure(rusqlite::ffi::SQLITE_ERROR).kind(),
+            StoreErrorKind::Other
+        );
+        // The message a person reads is SQLite's, as before.
+        assert!(
+            failure(rusqlite::ffi::SQLITE_FULL)
+                .to_string()
+                .starts_with("database error: ")
+        );
+    }
 }

@@ -378,9 +378,9 @@ impl PollTx<'_> {
         });
         for chunk in keys.chunks(KEYS_PER_INSERT) {
             // `chunks` gives 1 to KEYS_PER_INSERT keys.
-            let sql = SQL
-                .get(chunk.len())
-                .ok_or_else(|| StoreError::Sql(format!("{} keys in one insert", chunk.len())))?;
+            let sql = SQL.get(chunk.len()).ok_or_else(|| {
+                StoreError::Internal(format!("{} keys in one insert", chunk.len()))
+            })?;
             let mut insert = self.tx.prepare_cached(sql)?;
             insert.raw_bind_parameter(1, id)?;
             insert.raw_bind_parameter(2, at)?;
@@ -438,7 +438,7 @@ fn bind(
 ) -> Result<(), StoreError> {
     let index = stmt
         .parameter_index(name)?
-        .ok_or_else(|| StoreError::Sql(format!("no parameter {name}")))?;
+        .ok_or_else(|| StoreError::Internal(format!("no parameter {name}")))?;
     stmt.raw_bind_parameter(index, value)?;
     Ok(())
 }

@@ -358,7 +358,7 @@ fn the_write_gives_an_ok_poll_its_counts_and_a_failed_write_fails_the_poll() {
         PollOutcome::NotModified
     );
     assert_eq!(
-        written(ok, Err(StoreError::Sql("disk full".into()))),
+        written(ok, Err(StoreError::Internal("disk full".into()))),
         PollOutcome::Failed {
             reason: "cannot store the poll: database error: disk full".into()
         }
