@@ -358,9 +358,9 @@ fn the_write_gives_an_ok_poll_its_counts_and_a_failed_write_fails_the_poll() {
         PollOutcome::NotModified
     );
     assert_eq!(
-        written(ok, Err(StoreError::Internal("disk full".into()))),
+        written(ok, Err(StoreError::Worker("disk full".into()))),
         PollOutcome::Failed {
-            reason: "cannot store the poll: database error: disk full".into()
+            reason: "cannot store the poll: the store's worker failed: disk full".into()
         }
     );
 }
