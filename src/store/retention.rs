@@ -40,6 +40,25 @@ impl Store {
     ) -> Result<PruneSummary, StoreError> {
         let cutoff = now.timestamp() - i64::try_from(keep.as_secs()).unwrap_or(i64::MAX);
         let mut summary = PruneSummary::default();
+        self.prune_quiet(now, cutoff, &mut summary)?;
+        if let Some(max) = max_items {
+            self.prune_to(now, max, &mut summary)?;
+        }
+        summary.tombstones_expired = self.tidy(cutoff, summary.stories > 0)?;
+        if summary.stories > 0 {
+            self.bump_generation(now);
+        }
+        Ok(summary)
+    }
+
+    /// Deletes the stories no copy has joined since `cutoff`, a batch at a
+    /// time.
+    fn prune_quiet(
+        &self,
+        now: DateTime<Utc>,
+        cutoff: i64,
+        summary: &mut PruneSummary,
+    ) -> Result<(), StoreError> {
         loop {
             let (stories, items) = self.prune_batch(now, |tx| {
                 let mut stmt = tx.prepare_cached(
@@ -53,76 +72,56 @@ impl Store {
             summary.stories += stories;
             summary.items += items;
             if stories < PRUNE_BATCH {
-                break;
+                return Ok(());
             }
         }
-        if let Some(max) = max_items {
-            loop {
-                let (stories, items) = self.prune_batch(now, |tx| {
-                    let count: i64 =
-                        tx.query_row("SELECT count(*) FROM items", [], |r| r.get(0))?;
-                    let over = u64::try_from(count).unwrap_or(0).saturating_sub(max);
-                    if over == 0 {
-                        return Ok(Vec::new());
-                    }
-                    // Whole stories go, oldest first, a batch at a time;
-                    // the last batch may take a story more than needed.
-                    let mut stmt = tx.prepare_cached(
-                        "SELECT id FROM stories ORDER BY updated_at, id LIMIT ?1",
-                    )?;
-                    let mut ids = Vec::new();
-                    let mut covered = 0u64;
-                    let mut per_story =
-                        tx.prepare_cached("SELECT count(*) FROM items WHERE story_id = ?1")?;
-                    for id in stmt.query_map([PRUNE_BATCH as i64], |r| r.get::<_, StoryId>(0))? {
-                        let id = id?;
-                        let n: i64 = per_story.query_row([id], |r| r.get(0))?;
-                        ids.push(id);
-                        covered += u64::try_from(n).unwrap_or(0);
-                        if covered >= over {
-                            break;
-                        }
-                    }
-                    Ok(ids)
-                })?;
-                summary.stories += stories;
-                summary.items += items;
-                if stories == 0 {
-                    break;
-                }
+    }
+
+    /// Deletes the quietest stories until at most `max` items are left.
+    fn prune_to(
+        &self,
+        now: DateTime<Utc>,
+        max: u64,
+        summary: &mut PruneSummary,
+    ) -> Result<(), StoreError> {
+        loop {
+            let (stories, items) = self.prune_batch(now, |tx| over_the_cap(tx, max))?;
+            summary.stories += stories;
+            summary.items += items;
+            if stories == 0 {
+                return Ok(());
             }
         }
-        {
-            let conn = self.writer();
-            if summary.stories > 0 {
-                // Deleting from the full-text index leaves delete markers in
-                // it; a bounded merge folds some of them away each run
-                // (an 'optimize' would rewrite the whole index).
-                conn.execute(
-                    "INSERT INTO items_fts (items_fts, rank) VALUES ('merge', 500)",
-                    [],
-                )?;
-            }
-            summary.tombstones_expired =
-                conn.execute("DELETE FROM tombstones WHERE deleted_at < ?1", [cutoff])?;
-            // Give freed pages back to the file system (a no-op for a
-            // database created before incremental vacuum was switched on),
-            // and fold the WAL back into the database.
-            // SQLite frees one page per step of this pragma: step it to the end.
-            let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
-            let mut steps = vacuum.query([])?;
-            while steps.next()?.is_some() {}
-            drop(steps);
-            drop(vacuum);
-            let _: (i64, i64, i64) =
-                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?;
+    }
+
+    /// After a prune: folds some of the full-text index's delete markers
+    /// away (when stories went), expires tombstones older than `cutoff`
+    /// (how many), gives freed pages back and folds the WAL back in.
+    fn tidy(&self, cutoff: i64, deleted: bool) -> Result<usize, StoreError> {
+        let conn = self.writer();
+        if deleted {
+            // Deleting from the full-text index leaves delete markers in
+            // it; a bounded merge folds some of them away each run
+            // (an 'optimize' would rewrite the whole index).
+            conn.execute(
+                "INSERT INTO items_fts (items_fts, rank) VALUES ('merge', 500)",
+                [],
+            )?;
         }
-        if summary.stories > 0 {
-            self.bump_generation(now);
-        }
-        Ok(summary)
+        let expired = conn.execute("DELETE FROM tombstones WHERE deleted_at < ?1", [cutoff])?;
+        // Give freed pages back to the file system (a no-op for a
+        // database created before incremental vacuum was switched on),
+        // and fold the WAL back into the database.
+        // SQLite frees one page per step of this pragma: step it to the end.
+        let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut steps = vacuum.query([])?;
+        while steps.next()?.is_some() {}
+        drop(steps);
+        drop(vacuum);
+        let _: (i64, i64, i64) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(expired)
     }
 
     /// Deletes the stories `pick` chooses, in one transaction; returns how
@@ -147,6 +146,31 @@ impl Store {
     pub fn is_tombstoned(&self, source: &SourceId, identity: &str) -> Result<bool, StoreError> {
         is_tombstoned(&*self.reader()?, source, identity)
     }
+}
+
+/// The next batch of stories to delete to bring the store to `max` items:
+/// whole stories go, oldest first; the last batch may take a story more
+/// than needed. None when the store is at or under the cap.
+fn over_the_cap(tx: &Transaction<'_>, max: u64) -> Result<Vec<StoryId>, StoreError> {
+    let count: i64 = tx.query_row("SELECT count(*) FROM items", [], |r| r.get(0))?;
+    let over = u64::try_from(count).unwrap_or(0).saturating_sub(max);
+    if over == 0 {
+        return Ok(Vec::new());
+    }
+    let mut stmt = tx.prepare_cached("SELECT id FROM stories ORDER BY updated_at, id LIMIT ?1")?;
+    let mut per_story = tx.prepare_cached("SELECT count(*) FROM items WHERE story_id = ?1")?;
+    let mut ids = Vec::new();
+    let mut covered = 0u64;
+    for id in stmt.query_map([PRUNE_BATCH as i64], |r| r.get::<_, StoryId>(0))? {
+        let id = id?;
+        let n: i64 = per_story.query_row([id], |r| r.get(0))?;
+        ids.push(id);
+        covered += u64::try_from(n).unwrap_or(0);
+        if covered >= over {
+            break;
+        }
+    }
+    Ok(ids)
 }
 
 /// Deletes a story, its items, their dedup keys; leaves tombstones.
