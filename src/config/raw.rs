@@ -126,7 +126,13 @@ impl SourceName {
 
 /// Reads the layered config into [`Raw`].
 pub(super) fn read(layered: config::Config) -> Result<Raw, Invalid> {
-    layered.try_deserialize().map_err(invalid_from)
+    serde_path_to_error::deserialize(layered).map_err(|e| {
+        let (key, message) = located(e);
+        Invalid {
+            key: key.unwrap_or_else(|| "(top level)".to_owned()),
+            message,
+        }
+    })
 }
 
 /// Reads `sources[index]`; an error names the source.
@@ -139,47 +145,73 @@ pub(super) fn read_source(index: usize, value: config::Value) -> Result<RawSourc
         .and_then(|t| t.get("id").cloned())
         .and_then(|v| v.into_string().ok());
     let name = SourceName { index, id };
-    value.try_deserialize().map_err(|e| {
-        let message = e.to_string();
-        let field = field_named_in(&message).unwrap_or_default();
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let (field, message) = located(e);
         Invalid {
-            key: name.key(field),
+            key: name.key(field.as_deref().unwrap_or_default()),
             message,
         }
     })
 }
 
-/// Turns a `config` deserialisation error into one that names the key.
-fn invalid_from(e: config::ConfigError) -> Invalid {
-    let message = e.to_string();
-    // The config crate words unknown fields as "unknown field `x`, expected
-    // ... for key `poll`"; pull the key out so the message leads with it.
-    let key = match (&e, message.find("unknown field `")) {
-        (config::ConfigError::Type { key: Some(k), .. }, _) => k.clone(),
-        (_, Some(start)) => {
-            let rest = &message[start + "unknown field `".len()..];
-            let field = rest.split('`').next().unwrap_or_default();
-            match message.rsplit_once("for key `") {
-                Some((_, tail)) => {
-                    let parent = tail.trim_end_matches('`');
-                    format!("{parent}.{field}")
-                }
-                None => field.to_owned(),
-            }
-        }
-        _ => "(top level)".to_owned(),
-    };
-    Invalid { key, message }
+/// A deserialisation error as the key it is about (`None`: the whole of
+/// what was read) and the parser's words.
+///
+/// The key is the path serde was at, tracked by `serde_path_to_error`, and
+/// for a missing field the field the `config` crate names. The words are
+/// the error's own, less the "for key `…`" and "in the environment" the
+/// `config` crate adds: the key and the variable lead the message already.
+fn located(e: serde_path_to_error::Error<config::ConfigError>) -> (Option<String>, String) {
+    let mut key = path_key(e.path());
+    let inner = e.into_inner();
+    if let config::ConfigError::NotFound(field) = &inner {
+        key = Some(match key {
+            Some(parent) => format!("{parent}.{field}"),
+            None => field.clone(),
+        });
+    }
+    (key, words(inner))
 }
 
-/// The field a serde or config error message is about, if it names one:
-/// "unknown field `x`", "missing field `x`", "missing configuration field \"x\"".
-fn field_named_in(message: &str) -> Option<&str> {
-    [
-        ("unknown field `", '`'),
-        ("missing field `", '`'),
-        ("missing configuration field \"", '"'),
-    ]
-    .into_iter()
-    .find_map(|(intro, close)| message.split(intro).nth(1)?.split(close).next())
+/// `poll.interval`, `sources[2].url`; `None` for the root.
+fn path_key(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut key = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => key.push_str(&format!("[{index}]")),
+            Segment::Map { key: name } | Segment::Enum { variant: name } => {
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(name);
+            }
+            Segment::Unknown => {
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push('?');
+            }
+        }
+    }
+    (!key.is_empty()).then_some(key)
+}
+
+/// What went wrong, without where.
+fn words(e: config::ConfigError) -> String {
+    match e {
+        config::ConfigError::At { error, .. } => words(*error),
+        config::ConfigError::Type {
+            unexpected,
+            expected,
+            ..
+        } => config::ConfigError::Type {
+            origin: None,
+            unexpected,
+            expected,
+            key: None,
+        }
+        .to_string(),
+        other => other.to_string(),
+    }
 }

@@ -311,3 +311,49 @@ fn the_listen_address_may_be_localhost() {
         );
     }
 }
+
+/// Issue #17: keys come from where the parser was, not from its wording.
+#[test]
+fn a_value_of_the_wrong_type_is_named_by_its_key_once() {
+    let e = error("[poll]\nconcurrency = \"abc\"");
+    assert_eq!(
+        e,
+        "test.toml: poll.concurrency: invalid type: string \"abc\", expected an integer"
+    );
+    let e = error(&format!("{ONE_SOURCE}\ntags = \"x\""));
+    assert_eq!(
+        e,
+        "test.toml: sources[0] (id \"agency\").tags: invalid type: string \"x\", expected a sequence"
+    );
+}
+
+/// Issue #17: a section of the wrong type was blamed on "(top level)".
+#[test]
+fn a_section_of_the_wrong_type_is_named() {
+    let e = error("poll = 3");
+    assert!(e.starts_with("test.toml: poll: invalid type"), "{e}");
+    let e = error("sources = 5");
+    assert!(e.starts_with("test.toml: sources: invalid type"), "{e}");
+    let env = [("WIREDESK_POLL".to_owned(), "3".to_owned())];
+    let e = from_str("", Path::new("t.toml"), Path::new("."), env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("environment variable WIREDESK_POLL (overriding t.toml): poll: "),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unknown_key_deep_in_a_source_names_the_source_and_the_key() {
+    let e = error(&format!("{ONE_SOURCE}\n[sources.extra]\nx = 1"));
+    assert!(
+        e.starts_with("test.toml: sources[0] (id \"agency\").extra: unknown field `extra`"),
+        "{e}"
+    );
+    let e = error("[[sources]]\nurl = \"https://a.example/\"");
+    assert_eq!(
+        e,
+        "test.toml: sources[0].id: missing configuration field \"id\""
+    );
+}
