@@ -3,6 +3,8 @@
 //! layered file and environment. Nothing here is checked beyond its type;
 //! `validate` turns these into [`Settings`](super::Settings).
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use super::Invalid;
@@ -46,29 +48,39 @@ pub(super) struct RawLog {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStorage {
     pub path: Option<String>,
-    pub keep: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub keep: Option<Duration>,
     pub max_items: Option<i64>,
-    pub prune_every: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub prune_every: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPoll {
-    pub interval: Option<String>,
-    pub min_interval: Option<String>,
-    pub max_interval: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub interval: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub min_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub max_interval: Option<Duration>,
     pub jitter: Option<f64>,
-    pub max_backoff: Option<String>,
-    pub timeout: Option<String>,
-    pub connect_timeout: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub max_backoff: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub connect_timeout: Option<Duration>,
     pub concurrency: Option<i64>,
     pub per_host: Option<i64>,
-    pub host_delay: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub host_delay: Option<Duration>,
     pub user_agent: Option<String>,
     pub contact: Option<String>,
     pub max_body: Option<i64>,
     pub proxy: Option<String>,
-    pub shutdown_grace: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub shutdown_grace: Option<Duration>,
 }
 
 /// `[dedup]` as written: every threshold of `dedup::Thresholds` may be set.
@@ -76,7 +88,8 @@ pub(super) struct RawPoll {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDedup {
     pub enabled: Option<bool>,
-    pub window: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub window: Option<Duration>,
     pub resemblance: Option<f64>,
     pub resemblance_anywhere: Option<f64>,
     pub lead_min_shared: Option<u32>,
@@ -95,11 +108,31 @@ pub(super) struct RawSource {
     pub id: String,
     pub name: Option<String>,
     pub url: String,
-    pub interval: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub interval: Option<Duration>,
     #[serde(default)]
     pub priority: i64,
     #[serde(default)]
     pub tags: Vec<String>,
+}
+
+/// A duration written as humantime reads it: `90s`, `15m`, `1h 30m`, `2d`
+/// (and `90sec`, `1 hour`, ...). Numbers are read as text too, so `90` is
+/// refused for lacking a unit rather than for its type.
+fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(text) => parse_duration(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
+}
+
+/// Parses a human-readable duration such as `90s`, `15m` or `1h 30m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("{text:?} is not a duration like \"90s\", \"15m\" or \"1h 30m\" ({e})")
+    })
 }
 
 /// How messages name `sources[index]`: with its id when one can be read,

@@ -99,24 +99,73 @@ pub struct PollSettings {
     pub shutdown_grace: Duration,
 }
 
-/// Defaults, in one place so the README and the code agree.
+/// Defaults, in one place so the README and the code agree (a test reads
+/// the README's config reference against them).
 pub mod defaults {
+    use std::time::Duration;
+
+    const MINUTE: u64 = 60;
+    const HOUR: u64 = 60 * MINUTE;
+    const DAY: u64 = 24 * HOUR;
+
     pub const LISTEN: &str = "127.0.0.1:8080";
     pub const TITLE: &str = "wiredesk";
     pub const STORAGE_PATH: &str = "wiredesk.db";
-    pub const KEEP: &str = "90d";
-    pub const PRUNE_EVERY: &str = "1h";
-    pub const INTERVAL: &str = "15m";
-    pub const MIN_INTERVAL: &str = "1m";
-    pub const MAX_INTERVAL: &str = "1h";
+    pub const KEEP: Duration = Duration::from_secs(90 * DAY);
+    pub const PRUNE_EVERY: Duration = Duration::from_secs(HOUR);
+    pub const INTERVAL: Duration = Duration::from_secs(15 * MINUTE);
+    pub const MIN_INTERVAL: Duration = Duration::from_secs(MINUTE);
+    pub const MAX_INTERVAL: Duration = Duration::from_secs(HOUR);
     pub const JITTER: f64 = 0.1;
-    pub const MAX_BACKOFF: &str = "24h";
-    pub const TIMEOUT: &str = "30s";
-    pub const CONNECT_TIMEOUT: &str = "10s";
+    pub const MAX_BACKOFF: Duration = Duration::from_secs(DAY);
+    pub const TIMEOUT: Duration = Duration::from_secs(30);
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
     pub const CONCURRENCY: i64 = 8;
     pub const PER_HOST: i64 = 1;
-    pub const HOST_DELAY: &str = "0s";
+    pub const HOST_DELAY: Duration = Duration::ZERO;
     pub const MAX_BODY: i64 = 10 * 1024 * 1024;
-    pub const SHUTDOWN_GRACE: &str = "15s";
+    pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
     pub const CONTACT: &str = "https://github.com/wiredesk/wiredesk";
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::defaults;
+
+    /// The default the README's config reference gives `key`: the first
+    /// `code` after the key in its row.
+    fn documented(key: &str) -> String {
+        let readme = include_str!("../../README.md");
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{key}` |")))
+            .unwrap_or_else(|| panic!("{key} is not in the README's config reference"));
+        row.split('`').nth(3).unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn the_default_durations_are_the_documented_ones() {
+        let cases: [(&str, Duration); 10] = [
+            ("storage.keep", defaults::KEEP),
+            ("storage.prune_every", defaults::PRUNE_EVERY),
+            ("poll.interval", defaults::INTERVAL),
+            ("poll.min_interval", defaults::MIN_INTERVAL),
+            ("poll.max_interval", defaults::MAX_INTERVAL),
+            ("poll.max_backoff", defaults::MAX_BACKOFF),
+            ("poll.timeout", defaults::TIMEOUT),
+            ("poll.connect_timeout", defaults::CONNECT_TIMEOUT),
+            ("poll.host_delay", defaults::HOST_DELAY),
+            ("poll.shutdown_grace", defaults::SHUTDOWN_GRACE),
+        ];
+        for (key, default) in cases {
+            let text = documented(key);
+            assert_eq!(
+                humantime::parse_duration(&text),
+                Ok(default),
+                "{key}: README says {text:?}"
+            );
+        }
+    }
 }

@@ -357,3 +357,38 @@ fn an_unknown_key_deep_in_a_source_names_the_source_and_the_key() {
         "test.toml: sources[0].id: missing configuration field \"id\""
     );
 }
+
+/// Issue #17: durations are read with the rest of the file, and of several
+/// errors the first in the file is reported, every time (the config
+/// crate's tables keep the written order).
+#[test]
+fn of_several_bad_values_the_first_in_the_file_is_named() {
+    for _ in 0..20 {
+        let e = error(
+            "[poll]\nmax_backoff = \"z\"\ninterval = \"x\"\ntimeout = \"y\"\ncolour = 1\n\
+             [storage]\nkeep = \"w\"",
+        );
+        assert!(e.starts_with("test.toml: poll.max_backoff: \"z\""), "{e}");
+    }
+}
+
+#[test]
+fn durations_take_humantime_s_forms() {
+    let s = parse(
+        "[poll]\ninterval = \"1h 30m\"\nmax_interval = \"2hours\"\ntimeout = \" 90s \"\n\
+         host_delay = \"500ms\"\n[storage]\nkeep = \"2weeks\"\n[dedup]\nwindow = \"1d 12h\"",
+    )
+    .unwrap();
+    assert_eq!(s.poll.interval, Duration::from_secs(5400));
+    assert_eq!(s.poll.max_interval, Duration::from_secs(7200));
+    assert_eq!(s.poll.timeout, Duration::from_secs(90));
+    assert_eq!(s.poll.host_delay, Duration::from_millis(500));
+    assert_eq!(s.storage.keep, Duration::from_secs(14 * 24 * 3600));
+    assert_eq!(s.dedup.thresholds.window_secs, 36 * 3600);
+    let e = error("[poll]\ntimeout = 90");
+    assert_eq!(
+        e,
+        "test.toml: poll.timeout: \"90\" is not a duration like \"90s\", \"15m\" or \"1h 30m\" \
+         (time unit needed, for example 90sec or 90ms)"
+    );
+}

@@ -127,7 +127,7 @@ fn storage(raw: RawStorage, base_dir: &Path) -> Result<StorageSettings, Invalid>
     if path_text.trim().is_empty() {
         return Err(bad("storage.path", "must not be empty"));
     }
-    let keep = duration_or("storage.keep", raw.keep.as_deref(), defaults::KEEP)?;
+    let keep = raw.keep.unwrap_or(defaults::KEEP);
     if keep < Duration::from_secs(24 * 3600) {
         return Err(bad("storage.keep", "must be at least 1d"));
     }
@@ -138,11 +138,7 @@ fn storage(raw: RawStorage, base_dir: &Path) -> Result<StorageSettings, Invalid>
         Some(n) => Some(n as u64),
         None => None,
     };
-    let prune_every = duration_or(
-        "storage.prune_every",
-        raw.prune_every.as_deref(),
-        defaults::PRUNE_EVERY,
-    )?;
+    let prune_every = raw.prune_every.unwrap_or(defaults::PRUNE_EVERY);
     if prune_every < Duration::from_secs(60) {
         return Err(bad("storage.prune_every", "must be at least 1m"));
     }
@@ -156,11 +152,7 @@ fn storage(raw: RawStorage, base_dir: &Path) -> Result<StorageSettings, Invalid>
 
 /// The intervals of `[poll]`: (interval, min_interval, max_interval).
 fn intervals(raw: &RawPoll) -> Result<(Duration, Duration, Duration), Invalid> {
-    let min_interval = duration_or(
-        "poll.min_interval",
-        raw.min_interval.as_deref(),
-        defaults::MIN_INTERVAL,
-    )?;
+    let min_interval = raw.min_interval.unwrap_or(defaults::MIN_INTERVAL);
     if min_interval < HARD_MIN_INTERVAL {
         return Err(bad(
             "poll.min_interval",
@@ -171,13 +163,9 @@ fn intervals(raw: &RawPoll) -> Result<(Duration, Duration, Duration), Invalid> {
             ),
         ));
     }
-    let interval = duration_or("poll.interval", raw.interval.as_deref(), defaults::INTERVAL)?;
+    let interval = raw.interval.unwrap_or(defaults::INTERVAL);
     check_interval(interval, min_interval).map_err(|m| bad("poll.interval", m))?;
-    let max_interval = duration_or(
-        "poll.max_interval",
-        raw.max_interval.as_deref(),
-        defaults::MAX_INTERVAL,
-    )?;
+    let max_interval = raw.max_interval.unwrap_or(defaults::MAX_INTERVAL);
     if max_interval < min_interval {
         return Err(bad(
             "poll.max_interval",
@@ -196,31 +184,15 @@ fn poll(raw: RawPoll) -> Result<PollSettings, Invalid> {
             format!("{jitter} is out of range 0.0..=0.5 (a share of the interval)"),
         ));
     }
-    let max_backoff = duration_or(
-        "poll.max_backoff",
-        raw.max_backoff.as_deref(),
-        defaults::MAX_BACKOFF,
-    )?;
-    let timeout = duration_or("poll.timeout", raw.timeout.as_deref(), defaults::TIMEOUT)?;
+    let max_backoff = raw.max_backoff.unwrap_or(defaults::MAX_BACKOFF);
+    let timeout = raw.timeout.unwrap_or(defaults::TIMEOUT);
     not_zero("poll.timeout", timeout)?;
-    let connect_timeout = duration_or(
-        "poll.connect_timeout",
-        raw.connect_timeout.as_deref(),
-        defaults::CONNECT_TIMEOUT,
-    )?;
+    let connect_timeout = raw.connect_timeout.unwrap_or(defaults::CONNECT_TIMEOUT);
     not_zero("poll.connect_timeout", connect_timeout)?;
     let concurrency = count("poll.concurrency", raw.concurrency, defaults::CONCURRENCY)?;
     let per_host = count("poll.per_host", raw.per_host, defaults::PER_HOST)?;
-    let host_delay = duration_or(
-        "poll.host_delay",
-        raw.host_delay.as_deref(),
-        defaults::HOST_DELAY,
-    )?;
-    let shutdown_grace = duration_or(
-        "poll.shutdown_grace",
-        raw.shutdown_grace.as_deref(),
-        defaults::SHUTDOWN_GRACE,
-    )?;
+    let host_delay = raw.host_delay.unwrap_or(defaults::HOST_DELAY);
+    let shutdown_grace = raw.shutdown_grace.unwrap_or(defaults::SHUTDOWN_GRACE);
     let max_body = raw.max_body.unwrap_or(defaults::MAX_BODY);
     let max_body = usize::try_from(max_body)
         .ok()
@@ -289,8 +261,7 @@ fn proxy(text: &str) -> Result<Url, Invalid> {
 
 fn dedup(raw: RawDedup) -> Result<DedupSettings, Invalid> {
     let mut t = crate::dedup::Thresholds::default();
-    if let Some(text) = &raw.window {
-        let window = duration(text).map_err(|m| bad("dedup.window", m))?;
+    if let Some(window) = raw.window {
         t.window_secs = i64::try_from(window.as_secs())
             .ok()
             .filter(|s| *s >= 60)
@@ -404,9 +375,8 @@ fn source(
         ));
     }
     let url = source_url(&raw.url, base_dir).map_err(|m| at("url", m))?;
-    let interval = match &raw.interval {
-        Some(text) => {
-            let d = duration(text).map_err(|m| at("interval", m))?;
+    let interval = match raw.interval {
+        Some(d) => {
             check_interval(d, poll.min_interval).map_err(|m| at("interval", m))?;
             d
         }
@@ -471,18 +441,6 @@ fn source_url(text: &str, base_dir: &Path) -> Result<Url, String> {
             "{text:?}: scheme {other:?} is not supported (use http, https or file)"
         )),
     }
-}
-
-/// `value`, or `default` when unset, as a duration.
-fn duration_or(key: &str, value: Option<&str>, default: &str) -> Result<Duration, Invalid> {
-    duration(value.unwrap_or(default)).map_err(|m| bad(key, m))
-}
-
-/// Parses a human-readable duration such as `90s`, `15m` or `1h 30m`.
-fn duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("{text:?} is not a duration like \"90s\", \"15m\" or \"1h 30m\" ({e})")
-    })
 }
 
 fn check_interval(d: Duration, min: Duration) -> Result<(), String> {
