@@ -392,3 +392,12 @@ fn durations_take_humantime_s_forms() {
          (time unit needed, for example 90sec or 90ms)"
     );
 }
+
+/// Issue #17: the floor's doc said a minute, its value is the README's 10 s.
+#[test]
+fn the_poll_floor_may_be_lowered_to_ten_seconds_and_no_further() {
+    let s = parse("[poll]\nmin_interval = \"10s\"\ninterval = \"10s\"").unwrap();
+    assert_eq!(s.poll.min_interval, Duration::from_secs(10));
+    let e = error("[poll]\nmin_interval = \"9s\"");
+    assert_eq!(e, "test.toml: poll.min_interval: 9s is below 10s");
+}

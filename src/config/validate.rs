@@ -16,8 +16,10 @@ use super::settings::{
 };
 use crate::model::{Source, SourceId};
 
-/// No configurable floor goes below this: polling a feed more than once a
-/// minute is never needed for news and is impolite to the publisher.
+/// The lowest `poll.min_interval` accepted (the README: "at least `10s`").
+/// The default floor is a minute ([`defaults::MIN_INTERVAL`]); an operator
+/// may lower it for a source that needs it, but not so far that a feed is
+/// polled every second or two, a burden on its publisher.
 const HARD_MIN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The shortest `server.token` accepted: a short token is guessed.
