@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 
-use wiredesk::app::App;
+use wiredesk::app::{self, App};
 use wiredesk::cli;
 use wiredesk::config::{self, Settings};
 use wiredesk::ops::logging::{self, LogFormat};
@@ -222,83 +222,9 @@ async fn run(settings: Settings, config: PathBuf) -> anyhow::Result<()> {
     let app = App::build(settings)
         .await
         .context("cannot start the daemon")?;
-    app.run_with_reloads(shutdown, reload_on_sighup(config))
+    app.run_with_reloads(shutdown, app::watch_config(config))
         .await?;
     Ok(())
-}
-
-/// How often the config file is checked for changes.
-const CONFIG_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Re-reads the config on SIGHUP, and when the file changes on disk: its
-/// modification time and size are checked every [`CONFIG_CHECK`], and a
-/// change is applied once they have stayed the same for one more check (so
-/// an editor's save, written in several steps, is read once, whole).
-fn reload_on_sighup(
-    config: PathBuf,
-) -> tokio::sync::mpsc::Receiver<Result<Settings, config::ConfigError>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        let mut hangups = {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::hangup()) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot listen for SIGHUP; reload on SIGHUP is off");
-                    None
-                }
-            }
-        };
-        let stamp = |path: &std::path::Path| {
-            std::fs::metadata(path)
-                .ok()
-                .map(|m| (m.modified().ok(), m.len()))
-        };
-        let mut applied = stamp(&config);
-        let mut pending: Option<Option<(Option<std::time::SystemTime>, u64)>> = None;
-        let mut every = tokio::time::interval(CONFIG_CHECK);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            #[cfg(unix)]
-            let hangup = async {
-                match hangups.as_mut() {
-                    Some(h) => h.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            #[cfg(not(unix))]
-            let hangup = std::future::pending::<Option<()>>();
-            let reason = tokio::select! {
-                got = hangup => match got {
-                    Some(()) => "SIGHUP",
-                    None => return,
-                },
-                _ = every.tick() => {
-                    let now = stamp(&config);
-                    match pending.take() {
-                        // Changed and then steady for one check: apply it.
-                        Some(seen) if seen == now && now != applied => "the file changed",
-                        Some(_) | None if now != applied => {
-                            pending = Some(now);
-                            continue;
-                        }
-                        _ => continue,
-                    }
-                }
-            };
-            tracing::info!(config = %config.display(), reason, "reloading the config");
-            applied = stamp(&config);
-            if tx
-                .send(config::load(&config, std::env::vars()))
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 async fn poll(settings: Settings) -> anyhow::Result<()> {

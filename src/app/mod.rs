@@ -5,6 +5,14 @@
 //! the listener (port 0 works, for tests); [`App::run`] polls and serves until
 //! the `shutdown` future completes, then lets in-flight polls and requests
 //! finish.
+//!
+//! - `config_watch.rs`: where reloads come from (SIGHUP, the file changing on
+//!   disk), and the decision of when a changed file is read;
+//! - this file: building and running the daemon, and applying a reload.
+
+mod config_watch;
+
+pub use config_watch::watch_config;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -242,7 +250,7 @@ impl App {
     }
 
     /// [`App::run`], applying each config that arrives on `reloads` (the
-    /// `run` command sends one per SIGHUP): see [`App::reload`].
+    /// `run` command's come from [`watch_config`]): see [`App::reload`].
     pub async fn run_with_reloads(
         mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
