@@ -8,9 +8,11 @@
 //!
 //! - `config_watch.rs`: where reloads come from (SIGHUP, the file changing on
 //!   disk), and the decision of when a changed file is read;
-//! - this file: building and running the daemon, and applying a reload.
+//! - `reload.rs`: applying a re-read config;
+//! - this file: building and running the daemon.
 
 mod config_watch;
+mod reload;
 
 pub use config_watch::watch_config;
 
@@ -43,29 +45,6 @@ pub enum AppError {
     Poll(String),
     #[error("the HTTP server failed: {0}")]
     Serve(String),
-}
-
-/// The settings a reload cannot change: each one that differs is reported
-/// as needing a restart.
-fn restart_needed(running: &Settings, loaded: &Settings) -> Vec<&'static str> {
-    let (a, b) = (&running.server, &loaded.server);
-    [
-        ("server.listen", a.listen != b.listen),
-        ("server.base_url", a.base_url != b.base_url),
-        ("server.title", a.title != b.title),
-        ("server.token", a.token != b.token),
-        ("server.metrics", a.metrics != b.metrics),
-        ("storage.path", running.storage.path != loaded.storage.path),
-        (
-            "poll",
-            format!("{:?}", running.poll) != format!("{:?}", loaded.poll),
-        ),
-        ("dedup", running.dedup != loaded.dedup),
-        ("log.level", running.log != loaded.log),
-    ]
-    .into_iter()
-    .filter_map(|(key, changed)| changed.then_some(key))
-    .collect()
 }
 
 /// Runs retention every `[storage].prune_every` until `stop`; a failure is
@@ -132,61 +111,6 @@ impl App {
             })?;
         app.listener = Some(listener);
         Ok(app)
-    }
-
-    /// Applies a re-read config: the `[[sources]]` take effect at once
-    /// (added ones start polling, removed ones stop, changed ones poll with
-    /// their new settings); any other change is logged as needing a restart
-    /// and left as it runs. An invalid config is logged, naming the key, and
-    /// the running config stays.
-    async fn reload(
-        &mut self,
-        loaded: Result<Settings, ConfigError>,
-        serving: Option<&ServeState>,
-        sources_tx: &watch::Sender<Vec<crate::model::Source>>,
-    ) {
-        let loaded = match loaded {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                tracing::error!(error = %e, "config reload rejected; the running config stays");
-                return;
-            }
-        };
-        for key in restart_needed(&self.settings, &loaded) {
-            tracing::warn!(key, "changed in the config; takes effect after a restart");
-        }
-        let sources = loaded.sources;
-        let old: std::collections::HashSet<&str> = self
-            .settings
-            .sources
-            .iter()
-            .map(|s| s.id.as_str())
-            .collect();
-        let new: std::collections::HashSet<&str> = sources.iter().map(|s| s.id.as_str()).collect();
-        let added = new.difference(&old).count();
-        let removed = old.difference(&new).count();
-        // The served list first, then the store (which bumps the pages'
-        // generation), so no page is cached with the old list under the new
-        // generation.
-        if let Some(state) = serving {
-            state.set_sources(&sources);
-        }
-        let synced = sources.clone();
-        if let Err(e) = self.store.run(move |s| s.sync_sources(&synced)).await {
-            tracing::error!(error = %e, "config reload: cannot record the sources");
-        }
-        sources_tx.send_replace(sources.clone());
-        self.settings.sources = sources;
-        tracing::info!(
-            sources = self.settings.sources.len(),
-            added,
-            removed,
-            "config reloaded"
-        );
-        notify::status(&format!(
-            "config reloaded: {} sources",
-            self.settings.sources.len()
-        ));
     }
 
     /// The address the server listens on (useful with port 0).
@@ -343,35 +267,5 @@ impl App {
         tracker.wait().await;
         tracing::info!("stopped");
         result
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use std::path::Path;
-
-    use super::*;
-    use crate::config;
-
-    fn settings(text: &str) -> Settings {
-        config::from_str(text, Path::new("t.toml"), Path::new("/tmp"), []).unwrap()
-    }
-
-    #[test]
-    fn a_reload_reports_listen_and_storage_changes_as_needing_a_restart() {
-        let running = settings("[server]\nlisten = \"127.0.0.1:8080\"\n");
-        let same = settings(
-            "[server]\nlisten = \"127.0.0.1:8080\"\n[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\n",
-        );
-        assert!(restart_needed(&running, &same).is_empty());
-        let moved = settings(
-            "[server]\nlisten = \"127.0.0.1:9090\"\n[storage]\npath = \"other.db\"\n[poll]\ninterval = \"5m\"\n",
-        );
-        assert_eq!(
-            restart_needed(&running, &moved),
-            ["server.listen", "server.base_url", "storage.path", "poll"]
-        );
     }
 }
