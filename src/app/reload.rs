@@ -22,10 +22,7 @@ fn restart_needed(running: &Settings, loaded: &Settings) -> Vec<&'static str> {
         ("server.token", a.token != b.token),
         ("server.metrics", a.metrics != b.metrics),
         ("storage.path", running.storage.path != loaded.storage.path),
-        (
-            "poll",
-            format!("{:?}", running.poll) != format!("{:?}", loaded.poll),
-        ),
+        ("poll", running.poll != loaded.poll),
         ("dedup", running.dedup != loaded.dedup),
         ("log.level", running.log != loaded.log),
     ]
@@ -118,5 +115,28 @@ mod tests {
             restart_needed(&running, &moved),
             ["server.listen", "server.base_url", "storage.path", "poll"]
         );
+    }
+
+    /// Issue #17: `[poll]` was compared by its `Debug` text.
+    #[test]
+    fn a_reload_compares_poll_settings_by_value() {
+        let running = settings(
+            "[poll]
+interval = \"90m\"
+",
+        );
+        let same = settings(
+            "[poll]
+interval = \"1h 30m\"
+",
+        );
+        assert!(restart_needed(&running, &same).is_empty());
+        let jitter = settings(
+            "[poll]
+interval = \"90m\"
+jitter = 0.2
+",
+        );
+        assert_eq!(restart_needed(&running, &jitter), ["poll"]);
     }
 }

@@ -41,7 +41,7 @@ pub struct DedupSettings {
 }
 
 /// `[server]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
     /// The public address of the server; the feed's `self` link is built on it.
@@ -55,7 +55,7 @@ pub struct ServerSettings {
 }
 
 /// `[storage]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageSettings {
     pub path: PathBuf,
     /// Stories with no copy newer than this are deleted (with their items).
@@ -67,7 +67,7 @@ pub struct StorageSettings {
 }
 
 /// `[poll]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PollSettings {
     /// Default interval for sources that set none.
     pub interval: Duration,
