@@ -18,7 +18,6 @@ pub use config_watch::watch_config;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -30,9 +29,6 @@ use crate::ops::{Metrics, Readiness, notify};
 use crate::poll::{PollReport, Poller};
 use crate::serve::{self, ServeState};
 use crate::store::{Store, StoreError};
-
-/// How long open HTTP connections get to finish at shutdown.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -220,7 +216,7 @@ impl App {
                 ));
                 // Not `axum::serve`: it sets no header read timeout (see
                 // `serve::server`). Not on `tracker` either: waiting for it
-                // is bounded by SHUTDOWN_GRACE below, waiting for the
+                // is bounded by the shutdown grace below, waiting for the
                 // tracker is not.
                 Some(tokio::spawn(serve::server::serve(
                     listener,
@@ -251,9 +247,11 @@ impl App {
         // The server's graceful shutdown waits for every open connection
         // to finish its request, without a deadline of its own; a reader
         // that holds a response half read must not keep the daemon from
-        // stopping, so after SHUTDOWN_GRACE its connection is dropped.
+        // stopping, so after `[poll].shutdown_grace` (the polls in flight
+        // get the same, at the same time) its connection is dropped.
+        let grace = self.settings.poll.shutdown_grace;
         let result = match server {
-            Some(mut handle) => match tokio::time::timeout(SHUTDOWN_GRACE, &mut handle).await {
+            Some(mut handle) => match tokio::time::timeout(grace, &mut handle).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(AppError::Serve(e.to_string())),
                 Err(_) => {

@@ -95,7 +95,8 @@ pub struct PollSettings {
     /// A proxy for every request; without it the usual environment
     /// variables (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`) apply.
     pub proxy: Option<Url>,
-    /// How long in-flight polls get to finish at shutdown.
+    /// How long polls in flight, and open HTTP connections, get to finish
+    /// at shutdown.
     pub shutdown_grace: Duration,
 }
 
