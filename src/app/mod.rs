@@ -18,13 +18,17 @@ pub use config_watch::watch_config;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{ConfigError, Settings, StorageSettings};
+use crate::model::Source;
 use crate::ops::{Metrics, Readiness, notify};
 use crate::poll::{PollReport, Poller};
 use crate::serve::{self, ServeState};
@@ -76,6 +80,10 @@ pub struct App {
     store: Store,
     poller: Poller,
     listener: Option<TcpListener>,
+    /// Counted into by the poller and the server alike.
+    metrics: Metrics,
+    /// Told by the store and the poller, read by the server (`/readyz`).
+    readiness: Readiness,
 }
 
 impl App {
@@ -84,14 +92,24 @@ impl App {
     pub fn build_offline(settings: Settings) -> Result<App, AppError> {
         let store = Store::open(&settings.storage.path)?;
         store.sync_sources(&settings.sources)?;
-        let poller = Poller::new(&settings.poll, &settings.dedup, store.clone())
-            .map_err(|e| AppError::Poll(e.to_string()))?;
-        poller.readiness().store_opened();
+        let (metrics, readiness) = (Metrics::new(), Readiness::default());
+        let poller = Poller::with_ops(
+            &settings.poll,
+            &settings.dedup,
+            store.clone(),
+            Arc::new(chrono::Utc::now),
+            metrics.clone(),
+            readiness.clone(),
+        )
+        .map_err(|e| AppError::Poll(e.to_string()))?;
+        readiness.store_opened();
         Ok(App {
             settings,
             store,
             poller,
             listener: None,
+            metrics,
+            readiness,
         })
     }
 
@@ -121,12 +139,12 @@ impl App {
     /// Whether the daemon is ready (`/readyz`); await `readiness().wait()`
     /// to know when the first poll round has run.
     pub fn readiness(&self) -> &Readiness {
-        self.poller.readiness()
+        &self.readiness
     }
 
     /// The metrics polls and requests are counted in.
     pub fn metrics(&self) -> &Metrics {
-        self.poller.metrics()
+        &self.metrics
     }
 
     /// One poll of the configured sources with these ids, now.
@@ -174,96 +192,137 @@ impl App {
     pub async fn run_with_reloads(
         mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-        mut reloads: mpsc::Receiver<Result<Settings, ConfigError>>,
+        reloads: mpsc::Receiver<Result<Settings, ConfigError>>,
     ) -> Result<(), AppError> {
         let token = CancellationToken::new();
         let tracker = TaskTracker::new();
-
-        let poller = self.poller.clone();
         let (sources_tx, sources_rx) = watch::channel(self.settings.sources.clone());
-        tracker.spawn(poller.run_with_updates(sources_rx, token.child_token()));
+        tracker.spawn(
+            self.poller
+                .clone()
+                .run_with_updates(sources_rx, token.child_token()),
+        );
         tracker.spawn(prune_on_schedule(
             self.store.clone(),
             self.settings.storage.clone(),
             token.child_token(),
         ));
-        let mut serving: Option<ServeState> = None;
-
-        let server = match self.listener.take() {
+        // The server is not on `tracker`: waiting for it is bounded by the
+        // shutdown grace below, waiting for the tracker is not.
+        let (serving, server) = match self.listener.take() {
             Some(listener) => {
-                let addr = listener.local_addr().ok();
-                tracing::info!(
-                    listen = ?addr,
-                    feed = %self.settings.server.base_url.join("feed.atom").map(String::from).unwrap_or_default(),
-                    sources = self.settings.sources.len(),
-                    "wiredesk is serving"
-                );
-                let state = ServeState::new(
-                    self.store.clone(),
-                    &self.settings.server.title,
-                    &self.settings.server.base_url,
-                )
-                .with_sources(&self.settings.sources)
-                .with_token(self.settings.server.token.as_deref())
-                .with_ops(self.poller.metrics(), self.poller.readiness())
-                .with_metrics_enabled(self.settings.server.metrics);
-                serving = Some(state.clone());
-                let stop = token.child_token();
-                notify::ready(&format!(
-                    "serving on {}; polling {} sources",
-                    addr.map_or_else(|| "?".to_owned(), |a| a.to_string()),
-                    self.settings.sources.len()
-                ));
-                // Not `axum::serve`: it sets no header read timeout (see
-                // `serve::server`). Not on `tracker` either: waiting for it
-                // is bounded by the shutdown grace below, waiting for the
-                // tracker is not.
-                Some(tokio::spawn(serve::server::serve(
-                    listener,
-                    serve::router(state),
-                    stop,
-                )))
+                let (state, server) = self.serve(listener, token.child_token());
+                (Some(state), Some(server))
             }
-            None => None,
+            None => (None, None),
         };
         tracker.close();
 
-        tokio::pin!(shutdown);
-        let mut listening = true;
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                loaded = reloads.recv(), if listening => match loaded {
-                    Some(loaded) => {
-                        self.reload(loaded, serving.as_ref(), &sources_tx).await;
-                    }
-                    None => listening = false,
-                },
-            }
-        }
+        self.reload_until(shutdown, reloads, serving.as_ref(), &sources_tx)
+            .await;
         notify::stopping();
         tracing::info!("shutting down: finishing in-flight polls and requests");
         token.cancel();
-        // The server's graceful shutdown waits for every open connection
-        // to finish its request, without a deadline of its own; a reader
-        // that holds a response half read must not keep the daemon from
-        // stopping, so after `[poll].shutdown_grace` (the polls in flight
-        // get the same, at the same time) its connection is dropped.
-        let grace = self.settings.poll.shutdown_grace;
         let result = match server {
-            Some(mut handle) => match tokio::time::timeout(grace, &mut handle).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(AppError::Serve(e.to_string())),
-                Err(_) => {
-                    tracing::warn!("open HTTP connections did not close in time; closing them");
-                    handle.abort();
-                    Ok(())
-                }
-            },
+            Some(server) => stop_server(server, self.settings.poll.shutdown_grace).await,
             None => Ok(()),
         };
         tracker.wait().await;
         tracing::info!("stopped");
         result
+    }
+
+    /// Serves HTTP on `listener` until `stop` is cancelled: the state the
+    /// routes share (a reload changes its sources) and the server's task.
+    fn serve(
+        &self,
+        listener: TcpListener,
+        stop: CancellationToken,
+    ) -> (ServeState, JoinHandle<()>) {
+        let addr = listener.local_addr().ok();
+        let server = &self.settings.server;
+        tracing::info!(
+            listen = ?addr,
+            feed = %server.base_url.join("feed.atom").map(String::from).unwrap_or_default(),
+            sources = self.settings.sources.len(),
+            "wiredesk is serving"
+        );
+        let state = ServeState::new(self.store.clone(), &server.title, &server.base_url)
+            .with_sources(&self.settings.sources)
+            .with_token(server.token.as_deref())
+            .with_ops(&self.metrics, &self.readiness)
+            .with_metrics_enabled(server.metrics);
+        notify::ready(&format!(
+            "serving on {}; polling {} sources",
+            addr.map_or_else(|| "?".to_owned(), |a| a.to_string()),
+            self.settings.sources.len()
+        ));
+        // Not `axum::serve`: it sets no header read timeout (see
+        // `serve::server`).
+        let task = tokio::spawn(serve::server::serve(
+            listener,
+            serve::router(state.clone()),
+            stop,
+        ));
+        (state, task)
+    }
+
+    /// Applies each config that arrives on `reloads` until `shutdown`
+    /// completes.
+    async fn reload_until(
+        &mut self,
+        shutdown: impl Future<Output = ()>,
+        mut reloads: mpsc::Receiver<Result<Settings, ConfigError>>,
+        serving: Option<&ServeState>,
+        sources_tx: &watch::Sender<Vec<Source>>,
+    ) {
+        tokio::pin!(shutdown);
+        let mut listening = true;
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                loaded = reloads.recv(), if listening => match loaded {
+                    Some(loaded) => self.reload(loaded, serving, sources_tx).await,
+                    None => listening = false,
+                },
+            }
+        }
+    }
+}
+
+/// Waits for the server to stop, at most `grace`, then drops the
+/// connections still open. Its graceful shutdown waits for every open
+/// connection to finish its request, without a deadline of its own; a
+/// reader that holds a response half read must not keep the daemon from
+/// stopping. The polls in flight get the same grace, at the same time.
+async fn stop_server(mut server: JoinHandle<()>, grace: Duration) -> Result<(), AppError> {
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(AppError::Serve(e.to_string())),
+        Err(_) => {
+            tracing::warn!("open HTTP connections did not close in time; closing them");
+            server.abort();
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #17: the server had a hard-coded 10 s beside the configured
+    /// grace.
+    #[tokio::test(start_paused = true)]
+    async fn the_server_gets_the_shutdown_grace_and_no_more() {
+        let start = tokio::time::Instant::now();
+        let held = tokio::spawn(std::future::pending::<()>());
+        assert!(stop_server(held, Duration::from_secs(15)).await.is_ok());
+        assert_eq!(start.elapsed(), Duration::from_secs(15));
+
+        let start = tokio::time::Instant::now();
+        let quick = tokio::spawn(tokio::time::sleep(Duration::from_secs(3)));
+        assert!(stop_server(quick, Duration::from_secs(15)).await.is_ok());
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
     }
 }
