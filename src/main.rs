@@ -1,7 +1,7 @@
 //! The `wiredesk` command: parse the CLI, set up logging, load the config,
 //! run. Everything else lives in the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -92,27 +92,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Commands that need no config.
-    match &cli.command {
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                *shell,
-                &mut Cli::command(),
-                "wiredesk",
-                &mut std::io::stdout(),
-            );
-            return ExitCode::SUCCESS;
-        }
-        Command::Man => {
-            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("wiredesk: {e}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
-        _ => {}
+    if let Some(done) = without_config(&cli.command) {
+        return done;
     }
     let config_path = match cli.config.clone() {
         Some(path) => Ok(path),
@@ -126,40 +107,14 @@ fn main() -> ExitCode {
         }
     };
     if let Command::ImportOpml { file } = &cli.command {
-        // The ids of an existing config are taken; no config is fine too.
-        let settings = config_path
-            .as_ref()
-            .ok()
-            .and_then(|path| config::load(path, std::env::vars()).ok());
-        let taken: Vec<&str> = settings
-            .iter()
-            .flat_map(|s| s.sources.iter().map(|s| s.id.as_str()))
-            .collect();
-        let result = std::fs::read_to_string(file)
-            .map_err(|e| format!("{}: {e}", file.display()))
-            .and_then(|text| {
-                cli::import_opml(&text, &taken).map_err(|e| format!("{}: {e}", file.display()))
-            });
-        return match result {
-            Ok(toml) => {
-                print!("{toml}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("wiredesk: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return import_opml(file, config_path.as_deref().ok());
     }
-    let config_path = match config_path {
-        Ok(path) => path,
-        Err(e) => {
-            eprintln!("wiredesk: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    let settings = match config::load(&config_path, std::env::vars()) {
-        Ok(settings) => settings,
+    let loaded = config_path.and_then(|path| {
+        let settings = config::load(&path, std::env::vars())?;
+        Ok((path, settings))
+    });
+    let (config_path, settings) = match loaded {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("wiredesk: {e}");
             return ExitCode::from(EXIT_CONFIG);
@@ -170,14 +125,75 @@ fn main() -> ExitCode {
         _ => "warn",
     };
     logging::init(cli.log_format, settings.log.level.as_deref(), default_level);
-    let result = match cli.command {
+    match with_config(cli.command, settings, config_path) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wiredesk: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command that needs no config; `None` for the others.
+fn without_config(command: &Command) -> Option<ExitCode> {
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "wiredesk",
+                &mut std::io::stdout(),
+            );
+            Some(ExitCode::SUCCESS)
+        }
+        Command::Man => Some(
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("wiredesk: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+        ),
+        _ => None,
+    }
+}
+
+/// `import-opml`: the ids of the config at `config`, if there is a valid
+/// one, are taken; no config is fine too.
+fn import_opml(file: &Path, config: Option<&Path>) -> ExitCode {
+    let settings = config.and_then(|path| config::load(path, std::env::vars()).ok());
+    let taken: Vec<&str> = settings
+        .iter()
+        .flat_map(|s| s.sources.iter().map(|s| s.id.as_str()))
+        .collect();
+    let result = std::fs::read_to_string(file)
+        .map_err(|e| format!("{}: {e}", file.display()))
+        .and_then(|text| {
+            cli::import_opml(&text, &taken).map_err(|e| format!("{}: {e}", file.display()))
+        });
+    match result {
+        Ok(toml) => {
+            print!("{toml}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wiredesk: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command with the config it loaded from `config_path`.
+fn with_config(command: Command, settings: Settings, config_path: PathBuf) -> anyhow::Result<()> {
+    match command {
         Command::Check => {
             println!(
                 "{}: ok ({} sources)",
                 settings.file.display(),
                 settings.sources.len()
             );
-            return ExitCode::SUCCESS;
+            Ok(())
         }
         Command::Poll => runtime().and_then(|rt| rt.block_on(poll(settings))),
         Command::Run => runtime().and_then(|rt| rt.block_on(run(settings, config_path))),
@@ -191,13 +207,6 @@ fn main() -> ExitCode {
         Command::Explain { item_a, item_b } => report(&settings, |store| {
             cli::explain(store, &settings.dedup, item_a, item_b)
         }),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("wiredesk: {e:#}");
-            ExitCode::FAILURE
-        }
     }
 }
 
