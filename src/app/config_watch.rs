@@ -88,8 +88,8 @@ impl FileWatch {
 }
 
 /// Re-reads the config at `path` on SIGHUP, and when the file changes on
-/// disk (looked at every [`CONFIG_CHECK`], read once the change has
-/// settled: see [`FileWatch`]). Every read is sent, valid or not, for
+/// disk (looked at every 2 s, `CONFIG_CHECK`, and read once the change has
+/// settled: see `FileWatch`). Every read is sent, valid or not, for
 /// [`App::run_with_reloads`](super::App::run_with_reloads) to apply or
 /// refuse. Must be called within a tokio runtime.
 pub fn watch_config(path: PathBuf) -> mpsc::Receiver<Result<Settings, ConfigError>> {

@@ -188,7 +188,9 @@ impl App {
     }
 
     /// [`App::run`], applying each config that arrives on `reloads` (the
-    /// `run` command's come from [`watch_config`]): see [`App::reload`].
+    /// `run` command's come from [`watch_config`]). The sources of a valid
+    /// one take effect at once; any other change is logged as needing a
+    /// restart; an invalid one is logged and the running config stays.
     pub async fn run_with_reloads(
         mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
