@@ -190,19 +190,19 @@ pub(super) fn read_source(index: usize, value: config::Value) -> Result<RawSourc
 /// A deserialisation error as the key it is about (`None`: the whole of
 /// what was read) and the parser's words.
 ///
-/// The key is the path serde was at, tracked by `serde_path_to_error`, and
-/// for a missing field the field the `config` crate names. The words are
-/// the error's own, less the "for key `…`" and "in the environment" the
-/// `config` crate adds: the key and the variable lead the message already.
+/// The key is the path serde was at, tracked by `serde_path_to_error`. A
+/// field missing from a table is reported at the table; at the root of
+/// what is read (a source's `id` or `url`), the `config` crate's NotFound
+/// names the field itself. The words are the error's own, less the "for
+/// key `…`" and "in the environment" the `config` crate adds: the key and
+/// the variable lead the message already.
 fn located(e: serde_path_to_error::Error<config::ConfigError>) -> (Option<String>, String) {
-    let mut key = path_key(e.path());
+    let key = path_key(e.path());
     let inner = e.into_inner();
-    if let config::ConfigError::NotFound(field) = &inner {
-        key = Some(match key {
-            Some(parent) => format!("{parent}.{field}"),
-            None => field.clone(),
-        });
-    }
+    let key = match (key, &inner) {
+        (None, config::ConfigError::NotFound(field)) => Some(field.clone()),
+        (key, _) => key,
+    };
     (key, words(inner))
 }
 
