@@ -17,7 +17,8 @@
 //! - [`dedup`]: pure keys and decisions: which story a new item is a copy of.
 //! - [`store`]: SQLite, the only SQL; migrations live in `migrations/`.
 //! - [`serve`]: the merged feed over HTTP; rendering is pure ([`serve::render`]).
-//! - [`app`]: wires the stages together and runs them until shutdown.
+//! - [`app`]: wires the stages together, runs them until shutdown, and applies config reloads
+//!   (on SIGHUP or when the file is saved).
 //! - [`cli`]: the text of the read-only commands (`sources`, `stories`, `explain`).
 //! - [`ops`]: what operators see: metrics, readiness, systemd notifications, log setup.
 //! - [`model`]: the shared vocabulary.

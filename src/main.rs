@@ -1,13 +1,13 @@
 //! The `wiredesk` command: parse the CLI, set up logging, load the config,
 //! run. Everything else lives in the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 
-use wiredesk::app::App;
+use wiredesk::app::{self, App};
 use wiredesk::cli;
 use wiredesk::config::{self, Settings};
 use wiredesk::ops::logging::{self, LogFormat};
@@ -92,27 +92,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Commands that need no config.
-    match &cli.command {
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                *shell,
-                &mut Cli::command(),
-                "wiredesk",
-                &mut std::io::stdout(),
-            );
-            return ExitCode::SUCCESS;
-        }
-        Command::Man => {
-            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("wiredesk: {e}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
-        _ => {}
+    if let Some(done) = without_config(&cli.command) {
+        return done;
     }
     let config_path = match cli.config.clone() {
         Some(path) => Ok(path),
@@ -126,40 +107,14 @@ fn main() -> ExitCode {
         }
     };
     if let Command::ImportOpml { file } = &cli.command {
-        // The ids of an existing config are taken; no config is fine too.
-        let settings = config_path
-            .as_ref()
-            .ok()
-            .and_then(|path| config::load(path, std::env::vars()).ok());
-        let taken: Vec<&str> = settings
-            .iter()
-            .flat_map(|s| s.sources.iter().map(|s| s.id.as_str()))
-            .collect();
-        let result = std::fs::read_to_string(file)
-            .map_err(|e| format!("{}: {e}", file.display()))
-            .and_then(|text| {
-                cli::import_opml(&text, &taken).map_err(|e| format!("{}: {e}", file.display()))
-            });
-        return match result {
-            Ok(toml) => {
-                print!("{toml}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("wiredesk: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return import_opml(file, config_path.as_deref().ok());
     }
-    let config_path = match config_path {
-        Ok(path) => path,
-        Err(e) => {
-            eprintln!("wiredesk: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    let settings = match config::load(&config_path, std::env::vars()) {
-        Ok(settings) => settings,
+    let loaded = config_path.and_then(|path| {
+        let settings = config::load(&path, std::env::vars())?;
+        Ok((path, settings))
+    });
+    let (config_path, settings) = match loaded {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("wiredesk: {e}");
             return ExitCode::from(EXIT_CONFIG);
@@ -170,14 +125,75 @@ fn main() -> ExitCode {
         _ => "warn",
     };
     logging::init(cli.log_format, settings.log.level.as_deref(), default_level);
-    let result = match cli.command {
+    match with_config(cli.command, settings, config_path) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wiredesk: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command that needs no config; `None` for the others.
+fn without_config(command: &Command) -> Option<ExitCode> {
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "wiredesk",
+                &mut std::io::stdout(),
+            );
+            Some(ExitCode::SUCCESS)
+        }
+        Command::Man => Some(
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("wiredesk: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+        ),
+        _ => None,
+    }
+}
+
+/// `import-opml`: the ids of the config at `config`, if there is a valid
+/// one, are taken; no config is fine too.
+fn import_opml(file: &Path, config: Option<&Path>) -> ExitCode {
+    let settings = config.and_then(|path| config::load(path, std::env::vars()).ok());
+    let taken: Vec<&str> = settings
+        .iter()
+        .flat_map(|s| s.sources.iter().map(|s| s.id.as_str()))
+        .collect();
+    let result = std::fs::read_to_string(file)
+        .map_err(|e| format!("{}: {e}", file.display()))
+        .and_then(|text| {
+            cli::import_opml(&text, &taken).map_err(|e| format!("{}: {e}", file.display()))
+        });
+    match result {
+        Ok(toml) => {
+            print!("{toml}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wiredesk: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command with the config it loaded from `config_path`.
+fn with_config(command: Command, settings: Settings, config_path: PathBuf) -> anyhow::Result<()> {
+    match command {
         Command::Check => {
             println!(
                 "{}: ok ({} sources)",
                 settings.file.display(),
                 settings.sources.len()
             );
-            return ExitCode::SUCCESS;
+            Ok(())
         }
         Command::Poll => runtime().and_then(|rt| rt.block_on(poll(settings))),
         Command::Run => runtime().and_then(|rt| rt.block_on(run(settings, config_path))),
@@ -191,13 +207,6 @@ fn main() -> ExitCode {
         Command::Explain { item_a, item_b } => report(&settings, |store| {
             cli::explain(store, &settings.dedup, item_a, item_b)
         }),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("wiredesk: {e:#}");
-            ExitCode::FAILURE
-        }
     }
 }
 
@@ -222,83 +231,9 @@ async fn run(settings: Settings, config: PathBuf) -> anyhow::Result<()> {
     let app = App::build(settings)
         .await
         .context("cannot start the daemon")?;
-    app.run_with_reloads(shutdown, reload_on_sighup(config))
+    app.run_with_reloads(shutdown, app::watch_config(config))
         .await?;
     Ok(())
-}
-
-/// How often the config file is checked for changes.
-const CONFIG_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Re-reads the config on SIGHUP, and when the file changes on disk: its
-/// modification time and size are checked every [`CONFIG_CHECK`], and a
-/// change is applied once they have stayed the same for one more check (so
-/// an editor's save, written in several steps, is read once, whole).
-fn reload_on_sighup(
-    config: PathBuf,
-) -> tokio::sync::mpsc::Receiver<Result<Settings, config::ConfigError>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        let mut hangups = {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::hangup()) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot listen for SIGHUP; reload on SIGHUP is off");
-                    None
-                }
-            }
-        };
-        let stamp = |path: &std::path::Path| {
-            std::fs::metadata(path)
-                .ok()
-                .map(|m| (m.modified().ok(), m.len()))
-        };
-        let mut applied = stamp(&config);
-        let mut pending: Option<Option<(Option<std::time::SystemTime>, u64)>> = None;
-        let mut every = tokio::time::interval(CONFIG_CHECK);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            #[cfg(unix)]
-            let hangup = async {
-                match hangups.as_mut() {
-                    Some(h) => h.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            #[cfg(not(unix))]
-            let hangup = std::future::pending::<Option<()>>();
-            let reason = tokio::select! {
-                got = hangup => match got {
-                    Some(()) => "SIGHUP",
-                    None => return,
-                },
-                _ = every.tick() => {
-                    let now = stamp(&config);
-                    match pending.take() {
-                        // Changed and then steady for one check: apply it.
-                        Some(seen) if seen == now && now != applied => "the file changed",
-                        Some(_) | None if now != applied => {
-                            pending = Some(now);
-                            continue;
-                        }
-                        _ => continue,
-                    }
-                }
-            };
-            tracing::info!(config = %config.display(), reason, "reloading the config");
-            applied = stamp(&config);
-            if tx
-                .send(config::load(&config, std::env::vars()))
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 async fn poll(settings: Settings) -> anyhow::Result<()> {

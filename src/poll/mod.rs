@@ -109,6 +109,26 @@ impl Poller {
         store: Store,
         clock: Clock,
     ) -> Result<Poller, FetchError> {
+        Poller::with_ops(
+            settings,
+            dedup,
+            store,
+            clock,
+            Metrics::new(),
+            Readiness::default(),
+        )
+    }
+
+    /// A poller that reads time from `clock` and reports into `metrics` and
+    /// `readiness` (the app's, which the server shares).
+    pub fn with_ops(
+        settings: &PollSettings,
+        dedup: &DedupSettings,
+        store: Store,
+        clock: Clock,
+        metrics: Metrics,
+        readiness: Readiness,
+    ) -> Result<Poller, FetchError> {
         Ok(Poller {
             inner: Arc::new(Inner {
                 fetcher: Fetcher::new(settings)?,
@@ -126,8 +146,8 @@ impl Poller {
                 parsing: Semaphore::new(
                     std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
                 ),
-                metrics: Metrics::new(),
-                readiness: Readiness::default(),
+                metrics,
+                readiness,
             }),
         })
     }
