@@ -6,8 +6,10 @@
 /// sets `server.listen`.
 pub const ENV_PREFIX: &str = "WIREDESK";
 
-/// Environment variables with the prefix that are not config keys.
-const ENV_NOT_KEYS: &[&str] = &["WIREDESK_CONFIG"];
+/// Environment variables with the prefix that are not config keys: the
+/// config file's path and the log format (`--log-format`), both read by the
+/// command line.
+const ENV_NOT_KEYS: &[&str] = &["WIREDESK_CONFIG", "WIREDESK_LOG_FORMAT"];
 
 /// The overriding variables of one environment, and the key each one sets.
 pub(super) struct Overrides {

@@ -208,6 +208,8 @@ fn environment_overrides_the_file() {
         ),
         ("WIREDESK_POLL__CONCURRENCY".to_owned(), "3".to_owned()),
         ("WIREDESK_CONFIG".to_owned(), "elsewhere.toml".to_owned()),
+        // Read by the command line, as the README says: not a config key.
+        ("WIREDESK_LOG_FORMAT".to_owned(), "json".to_owned()),
         ("UNRELATED".to_owned(), "1".to_owned()),
     ];
     let s = from_str(
