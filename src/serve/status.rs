@@ -78,6 +78,14 @@ pub fn render(page: &StatusPage<'_>) -> String {
          <a href=\"feed.json{q}\">JSON Feed</a> · <a href=\"sources.opml{q}\">OPML</a></p>\n",
         t = attr(page.title),
     );
+    sources(&mut out, page);
+    stories(&mut out, page.stories);
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// The sources' table: one row each, with how its last poll went.
+fn sources(out: &mut String, page: &StatusPage<'_>) {
     let failing = page
         .sources
         .iter()
@@ -116,12 +124,17 @@ pub fn render(page: &StatusPage<'_>) -> String {
             error = text(s.error.as_deref().unwrap_or("")),
         );
     }
-    out.push_str("</tbody></table>\n<h2>Latest stories</h2>\n");
-    if page.stories.is_empty() {
+    out.push_str("</tbody></table>\n");
+}
+
+/// The latest stories, as they arrived, each with its other copies.
+fn stories(out: &mut String, stories: &[Story]) {
+    out.push_str("<h2>Latest stories</h2>\n");
+    if stories.is_empty() {
         out.push_str("<p class=\"quiet\">No stories yet.</p>\n");
     } else {
         out.push_str("<ol>\n");
-        for story in page.stories {
+        for story in stories {
             let chosen = &story.chosen;
             // Stories are listed as they arrived; one that came with an
             // older date says when it arrived.
@@ -152,8 +165,6 @@ pub fn render(page: &StatusPage<'_>) -> String {
         }
         out.push_str("</ol>\n");
     }
-    out.push_str("</body></html>\n");
-    out
 }
 
 /// `label`, linked to `href` when it is an http(s) URL.
