@@ -118,81 +118,30 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("wiredesk");
-        let polls = Family::<PollLabels, Counter>::default();
-        registry.register(
-            "polls",
-            "Polls finished, by source and outcome",
-            polls.clone(),
+        let mut r = Registry::with_prefix("wiredesk");
+        let polls = register(&mut r, POLLS, Family::<PollLabels, Counter>::default());
+        let fetch_seconds: HistogramFamily<SourceLabel> = register(
+            &mut r,
+            FETCH_SECONDS,
+            Family::new_with_constructor(|| Histogram::new(FETCH_BUCKETS)),
         );
-        let fetch_seconds: HistogramFamily<SourceLabel> =
-            Family::new_with_constructor(|| Histogram::new(FETCH_BUCKETS));
-        registry.register_with_unit(
-            "fetch_duration",
-            "How long fetching a source's feed took, body included",
-            Unit::Seconds,
-            fetch_seconds.clone(),
-        );
-        let fetched_bytes = Family::<SourceLabel, Counter>::default();
-        registry.register_with_unit(
-            "fetched",
-            "Feed body bytes received (after decompression)",
-            Unit::Bytes,
-            fetched_bytes.clone(),
-        );
-        let items_stored = Family::<SourceLabel, Counter>::default();
-        registry.register(
-            "items_stored",
-            "Items new to the store",
-            items_stored.clone(),
-        );
-        let copies_merged = Counter::default();
-        registry.register(
-            "copies_merged",
-            "New items that joined an existing story as a copy",
-            copies_merged.clone(),
-        );
-        let stories = Gauge::default();
-        registry.register("stories", "Stories in the store", stories.clone());
-        let items = Gauge::default();
-        registry.register("items", "Items in the store", items.clone());
-        let sources_failing = Gauge::default();
-        registry.register(
-            "sources_failing",
-            "Configured sources whose last poll failed",
-            sources_failing.clone(),
-        );
-        let next_poll_lag = Gauge::<f64, AtomicU64>::default();
-        registry.register_with_unit(
-            "next_poll_lag",
-            "How far past its due time the most overdue source is",
-            Unit::Seconds,
-            next_poll_lag.clone(),
-        );
-        let database_bytes = Gauge::default();
-        registry.register_with_unit(
-            "database_size",
-            "Size of the SQLite database (main file)",
-            Unit::Bytes,
-            database_bytes.clone(),
-        );
-        let http_requests = Family::<RouteStatus, Counter>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests answered, by route and status",
-            http_requests.clone(),
-        );
-        let http_seconds: HistogramFamily<RouteLabel> =
-            Family::new_with_constructor(|| Histogram::new(HTTP_BUCKETS));
-        registry.register_with_unit(
-            "http_request_duration",
-            "How long answering an HTTP request took, by route",
-            Unit::Seconds,
-            http_seconds.clone(),
+        let fetched_bytes = register(&mut r, FETCHED, Family::<SourceLabel, Counter>::default());
+        let items_stored = register(&mut r, ITEMS_STORED, Family::default());
+        let copies_merged = register(&mut r, COPIES_MERGED, Counter::default());
+        let stories = register(&mut r, STORIES, Gauge::default());
+        let items = register(&mut r, ITEMS, Gauge::default());
+        let sources_failing = register(&mut r, SOURCES_FAILING, Gauge::default());
+        let next_poll_lag = register(&mut r, NEXT_POLL_LAG, Gauge::<f64, AtomicU64>::default());
+        let database_bytes = register(&mut r, DATABASE_SIZE, Gauge::default());
+        let http_requests = register(&mut r, HTTP_REQUESTS, Family::default());
+        let http_seconds: HistogramFamily<RouteLabel> = register(
+            &mut r,
+            HTTP_REQUEST_DURATION,
+            Family::new_with_constructor(|| Histogram::new(HTTP_BUCKETS)),
         );
         Metrics {
             inner: Arc::new(Inner {
-                registry,
+                registry: r,
                 polls,
                 fetch_seconds,
                 fetched_bytes,
@@ -266,6 +215,68 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry);
         out
     }
+}
+
+/// A metric's name (after the `wiredesk_` prefix), help text and unit.
+type Desc = (&'static str, &'static str, Option<Unit>);
+
+const POLLS: Desc = ("polls", "Polls finished, by source and outcome", None);
+const FETCH_SECONDS: Desc = (
+    "fetch_duration",
+    "How long fetching a source's feed took, body included",
+    Some(Unit::Seconds),
+);
+const FETCHED: Desc = (
+    "fetched",
+    "Feed body bytes received (after decompression)",
+    Some(Unit::Bytes),
+);
+const ITEMS_STORED: Desc = ("items_stored", "Items new to the store", None);
+const COPIES_MERGED: Desc = (
+    "copies_merged",
+    "New items that joined an existing story as a copy",
+    None,
+);
+const STORIES: Desc = ("stories", "Stories in the store", None);
+const ITEMS: Desc = ("items", "Items in the store", None);
+const SOURCES_FAILING: Desc = (
+    "sources_failing",
+    "Configured sources whose last poll failed",
+    None,
+);
+const NEXT_POLL_LAG: Desc = (
+    "next_poll_lag",
+    "How far past its due time the most overdue source is",
+    Some(Unit::Seconds),
+);
+const DATABASE_SIZE: Desc = (
+    "database_size",
+    "Size of the SQLite database (main file)",
+    Some(Unit::Bytes),
+);
+const HTTP_REQUESTS: Desc = (
+    "http_requests",
+    "HTTP requests answered, by route and status",
+    None,
+);
+const HTTP_REQUEST_DURATION: Desc = (
+    "http_request_duration",
+    "How long answering an HTTP request took, by route",
+    Some(Unit::Seconds),
+);
+
+/// Registers `metric` under its [`Desc`] and hands it back, to be kept and
+/// updated.
+fn register<M: prometheus_client::registry::Metric + Clone>(
+    registry: &mut Registry,
+    (name, help, unit): Desc,
+    metric: M,
+) -> M {
+    match unit {
+        Some(unit) => registry.register_with_unit(name, help, unit, metric.clone()),
+        None => registry.register(name, help, metric.clone()),
+    }
+    metric
 }
 
 #[cfg(test)]
