@@ -64,93 +64,98 @@ pub fn token_of(raw: Option<&str>) -> Option<String> {
 
 /// Parses a raw query string. `is_source` says whether a source id exists.
 pub fn parse(raw: Option<&str>, is_source: impl Fn(&str) -> bool) -> Result<Params, ParamError> {
-    let mut query = FeedQuery {
-        limit: DEFAULT_LIMIT,
-        ..FeedQuery::default()
+    let mut params = Params {
+        query: FeedQuery {
+            limit: DEFAULT_LIMIT,
+            ..FeedQuery::default()
+        },
+        token: None,
     };
-    let mut token = None;
     let mut seen = BTreeSet::new();
     for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        // Readers and proxies add their own (`utm_source`, a cache-buster
+        // `_`): a parameter we do not know is left alone.
+        if !KNOWN.contains(&key.as_ref()) {
+            continue;
+        }
         let bad = |message: String| ParamError {
             param: key.clone().into_owned(),
             message,
         };
-        if !KNOWN.contains(&key.as_ref()) {
-            continue;
-        }
         if !seen.insert(key.clone().into_owned()) {
             return Err(bad("is given more than once".into()));
         }
-        let value = value.trim();
-        match key.as_ref() {
-            "limit" => {
-                query.limit = value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "{value:?} is not a whole number from 1 to {MAX_LIMIT}"
-                        ))
-                    })?;
-            }
-            "source" => {
-                let mut ids = BTreeSet::new();
-                for id in value.split(',').map(str::trim) {
-                    if id.is_empty() {
-                        return Err(bad(
-                            "lists source ids separated by commas, with none empty".into()
-                        ));
-                    }
-                    if !is_source(id) {
-                        return Err(bad(format!("{id:?} is not a configured source")));
-                    }
-                    ids.insert(id.to_owned());
-                }
-                query.sources = ids.into_iter().map(SourceId::new).collect();
-            }
-            "tag" => {
-                if value.is_empty() || value.chars().count() > MAX_TAG_CHARS {
-                    return Err(bad(format!(
-                        "must be a tag of 1 to {MAX_TAG_CHARS} characters"
-                    )));
-                }
-                query.tag = Some(value.to_owned());
-            }
-            "q" => {
-                if value.is_empty() || value.chars().count() > MAX_SEARCH_CHARS {
-                    return Err(bad(format!(
-                        "must be a search of 1 to {MAX_SEARCH_CHARS} characters"
-                    )));
-                }
-                query.search = Some(value.to_owned());
-            }
-            "since" => {
-                let since = DateTime::parse_from_rfc3339(value).map_err(|_| {
-                    bad(format!(
-                        "{value:?} is not an RFC 3339 time such as 2026-11-01T08:00:00Z"
-                    ))
-                })?;
-                query.since = Some(since.with_timezone(&Utc));
-            }
-            "copies" => {
-                if value != "all" {
-                    return Err(bad(format!(
-                        "{value:?} is not understood; copies=all lists every item unmerged"
-                    )));
-                }
-                query.copies = true;
-            }
-            "cursor" => {
-                query.after = Some(decode_cursor(value).ok_or_else(|| {
-                    bad("is not a cursor this server gave out (follow the feed's next link)".into())
-                })?);
-            }
-            "token" => token = Some(value.to_owned()),
-            _ => unreachable!("every known parameter is handled"),
-        }
+        apply(&mut params, &key, value.trim(), &is_source).map_err(bad)?;
     }
-    Ok(Params { query, token })
+    Ok(params)
+}
+
+/// Sets the known parameter `key` from `value`, or says what is wrong with
+/// the value.
+fn apply(
+    params: &mut Params,
+    key: &str,
+    value: &str,
+    is_source: &impl Fn(&str) -> bool,
+) -> Result<(), String> {
+    let query = &mut params.query;
+    match key {
+        "limit" => query.limit = limit(value)?,
+        "source" => query.sources = sources(value, is_source)?,
+        "tag" => query.tag = Some(bounded(value, MAX_TAG_CHARS, "tag")?),
+        "q" => query.search = Some(bounded(value, MAX_SEARCH_CHARS, "search")?),
+        "since" => {
+            let since = DateTime::parse_from_rfc3339(value).map_err(|_| {
+                format!("{value:?} is not an RFC 3339 time such as 2026-11-01T08:00:00Z")
+            })?;
+            query.since = Some(since.with_timezone(&Utc));
+        }
+        "copies" if value == "all" => query.copies = true,
+        "copies" => {
+            return Err(format!(
+                "{value:?} is not understood; copies=all lists every item unmerged"
+            ));
+        }
+        "cursor" => {
+            query.after = Some(decode_cursor(value).ok_or_else(|| {
+                "is not a cursor this server gave out (follow the feed's next link)".to_owned()
+            })?);
+        }
+        "token" => params.token = Some(value.to_owned()),
+        _ => unreachable!("every known parameter is handled"),
+    }
+    Ok(())
+}
+
+fn limit(value: &str) -> Result<usize, String> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .ok_or_else(|| format!("{value:?} is not a whole number from 1 to {MAX_LIMIT}"))
+}
+
+/// `source=a,b`: configured ids, each once, in order.
+fn sources(value: &str, is_source: &impl Fn(&str) -> bool) -> Result<Vec<SourceId>, String> {
+    let mut ids = BTreeSet::new();
+    for id in value.split(',').map(str::trim) {
+        if id.is_empty() {
+            return Err("lists source ids separated by commas, with none empty".into());
+        }
+        if !is_source(id) {
+            return Err(format!("{id:?} is not a configured source"));
+        }
+        ids.insert(id.to_owned());
+    }
+    Ok(ids.into_iter().map(SourceId::new).collect())
+}
+
+/// A text of 1 to `max` characters (a `what`).
+fn bounded(value: &str, max: usize, what: &str) -> Result<String, String> {
+    if value.is_empty() || value.chars().count() > max {
+        return Err(format!("must be a {what} of 1 to {max} characters"));
+    }
+    Ok(value.to_owned())
 }
 
 /// The parameters of `query` (and `token`, if given) as a query string in
