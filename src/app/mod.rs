@@ -42,9 +42,10 @@ pub enum AppError {
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: SocketAddr, reason: String },
     #[error("cannot set up polling: {0}")]
-    Poll(String),
+    Poll(#[source] crate::poll::fetch::FetchError),
+    /// The server's task panicked or was cancelled.
     #[error("the HTTP server failed: {0}")]
-    Serve(String),
+    Serve(#[source] tokio::task::JoinError),
 }
 
 /// Runs retention every `[storage].prune_every` until `stop`; a failure is
@@ -101,7 +102,7 @@ impl App {
             metrics.clone(),
             readiness.clone(),
         )
-        .map_err(|e| AppError::Poll(e.to_string()))?;
+        .map_err(AppError::Poll)?;
         readiness.store_opened();
         Ok(App {
             settings,
@@ -300,7 +301,7 @@ impl App {
 async fn stop_server(mut server: JoinHandle<()>, grace: Duration) -> Result<(), AppError> {
     match tokio::time::timeout(grace, &mut server).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(AppError::Serve(e.to_string())),
+        Ok(Err(e)) => Err(AppError::Serve(e)),
         Err(_) => {
             tracing::warn!("open HTTP connections did not close in time; closing them");
             server.abort();
