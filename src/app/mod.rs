@@ -32,7 +32,7 @@ use crate::model::Source;
 use crate::ops::{Metrics, Readiness, notify};
 use crate::poll::{PollReport, Poller};
 use crate::serve::{self, ServeState};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, WriterLock};
 
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -85,12 +85,15 @@ pub struct App {
     metrics: Metrics,
     /// Told by the store and the poller, read by the server (`/readyz`).
     readiness: Readiness,
+    /// This process writes the database, and no other wiredesk does.
+    _lock: WriterLock,
 }
 
 impl App {
     /// Opens the store and prepares polling, without binding a listener
     /// (for one-off commands such as `poll`).
     pub fn build_offline(settings: Settings) -> Result<App, AppError> {
+        let lock = WriterLock::acquire(&settings.storage.path)?;
         let store = Store::open(&settings.storage.path)?;
         store.sync_sources(&settings.sources)?;
         let (metrics, readiness) = (Metrics::new(), Readiness::default());
@@ -111,6 +114,7 @@ impl App {
             listener: None,
             metrics,
             readiness,
+            _lock: lock,
         })
     }
 

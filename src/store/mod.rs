@@ -42,6 +42,7 @@
 mod checkpoint;
 mod feed;
 mod items;
+mod lock;
 mod migrations;
 mod readers;
 mod retention;
@@ -81,6 +82,7 @@ pub use write::{ExistingItem, PollTx, StoredDates};
 
 pub use feed::{DEFAULT_PAGE, FeedPage, FeedQuery, FeedQueryError, PageKey};
 pub use items::Counts;
+pub use lock::WriterLock;
 
 use items::stored_item;
 pub(crate) use items::{ITEM_COLUMN_COUNT, ITEM_COLUMNS};
@@ -110,6 +112,12 @@ pub enum StoreError {
     },
     #[error("database migration {version} failed: {reason}")]
     Migration { version: i64, reason: String },
+    /// Another wiredesk holds the database's writer lock ([`WriterLock`]).
+    #[error(
+        "the database {path} is in use by {holder}: one wiredesk writes to a database at a \
+         time; stop the other first (`wiredesk poll` does not run beside a running daemon)"
+    )]
+    InUse { path: String, holder: String },
     /// SQLite failed a statement; [`StoreError::kind`] tells the usual
     /// causes apart.
     #[error("database error: {0}")]

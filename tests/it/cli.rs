@@ -432,3 +432,29 @@ fn poll_shows_progress_on_a_terminal_and_plain_lines_otherwise() {
     );
     assert!(!text(&out.stderr).contains("3/3"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn a_second_daemon_or_a_poll_beside_a_running_daemon_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let mut daemon = crate::helpers::Daemon::start(&config, dir.path(), &[]);
+    daemon.wait_for(|seen| crate::helpers::Daemon::saw(seen, "READY=1"));
+    let pid = daemon.id();
+
+    for command in ["run", "poll"] {
+        let out = wiredesk(&config, &[command]);
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let err = text(&out.stderr);
+        assert!(err.contains("data.db is in use by"), "{command}: {err}");
+        assert!(err.contains(&format!("process {pid}")), "{command}: {err}");
+    }
+    // Reading beside it is fine.
+    let out = wiredesk(&config, &["sources"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait().code(), Some(0));
+    // Once it has gone, a poll runs.
+    let out = wiredesk(&config, &["poll"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

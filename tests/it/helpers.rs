@@ -338,6 +338,11 @@ impl Daemon {
         seen.iter().any(|m| m.contains(text))
     }
 
+    /// The daemon's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends a signal (`HUP`, `TERM`...) to the daemon.
     pub fn signal(&self, name: &str) {
         let status = std::process::Command::new("kill")
