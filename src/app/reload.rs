@@ -31,6 +31,20 @@ fn restart_needed(running: &Settings, loaded: &Settings) -> Vec<&'static str> {
     .collect()
 }
 
+/// Why a config that parsed must still not replace the running one, if it
+/// must not: one that lists no sources where some are running is most
+/// likely a file caught half-written by an editor or a deploy, and applying
+/// it would stop every poll (#20).
+fn refusal(running: &Settings, loaded: &Settings) -> Option<String> {
+    (loaded.sources.is_empty() && !running.sources.is_empty()).then(|| {
+        format!(
+            "it lists no sources where {} are running (a file saved half-written?); \
+             to stop polling every source, stop the daemon",
+            running.sources.len()
+        )
+    })
+}
+
 impl App {
     /// Applies a re-read config: the `[[sources]]` take effect at once
     /// (added ones start polling, removed ones stop, changed ones poll with
@@ -50,6 +64,10 @@ impl App {
                 return;
             }
         };
+        if let Some(reason) = refusal(&self.settings, &loaded) {
+            tracing::error!(reason, "config reload rejected; the running config stays");
+            return;
+        }
         for key in restart_needed(&self.settings, &loaded) {
             tracing::warn!(key, "changed in the config; takes effect after a restart");
         }
@@ -138,5 +156,23 @@ jitter = 0.2
 ",
         );
         assert_eq!(restart_needed(&running, &jitter), ["poll"]);
+    }
+
+    #[test]
+    fn a_config_with_no_sources_where_some_run_is_refused() {
+        let two = settings(
+            "[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\n\
+             [[sources]]\nid = \"b\"\nurl = \"https://b.example/f\"\n",
+        );
+        let none = settings("");
+        let reason = refusal(&two, &none).expect("refused");
+        assert!(
+            reason.contains("no sources where 2 are running"),
+            "{reason}"
+        );
+        // Fewer sources, or none from none, is an ordinary change.
+        let one = settings("[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\n");
+        assert_eq!(refusal(&two, &one), None);
+        assert_eq!(refusal(&none, &none), None);
     }
 }
