@@ -228,12 +228,26 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 async fn run(settings: Settings, config: PathBuf) -> anyhow::Result<()> {
     // Signal handlers first: the daemon starts polling as soon as it runs.
     let shutdown = shutdown_signal();
+    raise_open_file_limit();
     let app = App::build(settings)
         .await
         .context("cannot start the daemon")?;
     app.run_with_reloads(shutdown, app::watch_config(config))
         .await?;
     Ok(())
+}
+
+/// Raises the soft limit on open files to the hard one, and says both:
+/// every poll and every reader's connection takes a descriptor, and
+/// systemd gives services a soft limit of 1 024 unless the unit sets
+/// `LimitNOFILE` (#20: a flood of connections held them all, and polls
+/// failed with "Too many open files").
+fn raise_open_file_limit() {
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((0, 0));
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(now) => tracing::info!(soft = now, soft_before = soft, hard, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
 }
 
 async fn poll(settings: Settings) -> anyhow::Result<()> {
