@@ -54,6 +54,8 @@ pub(super) async fn json(state: State<ServeState>, headers: HeaderMap, raw: RawQ
 /// Why a page could not be rendered.
 enum Failure {
     BadSearch(String),
+    /// The page took longer than the store's budget to read.
+    TooSlow(String),
     Internal(String),
 }
 
@@ -108,6 +110,7 @@ async fn feed(
                 query::search_problem(&message)
             ),
         }),
+        Err(Failure::TooSlow(why)) => too_slow(&why),
         Err(Failure::Internal(e)) => internal_error(format.path, &e),
     }
 }
@@ -128,6 +131,7 @@ async fn render_page(
         .map_err(|e| Failure::Internal(e.to_string()))?
         .map_err(|e| match e {
             FeedQueryError::BadSearch(m) => Failure::BadSearch(m),
+            e @ FeedQueryError::TooSlow(_) => Failure::TooSlow(e.to_string()),
             FeedQueryError::Store(e) => Failure::Internal(e.to_string()),
         })?;
     let next_url = page.next.map(|key| {
@@ -248,4 +252,16 @@ pub(super) fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
         .split(',')
         .map(str::trim)
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == ours)
+}
+
+/// `503` for a page cut off by the store's time budget: the server is
+/// fine, the question was too costly (a search of many prefixes or a wide
+/// `NEAR`); a narrower one gets an answer.
+fn too_slow(why: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "10")],
+        format!("{why}: narrow the search (fewer words, prefixes or a closer NEAR)\n"),
+    )
+        .into_response()
 }

@@ -21,6 +21,7 @@ mod sql;
 mod tests;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params_from_iter};
@@ -117,6 +118,9 @@ pub enum FeedQueryError {
     /// The search is not a valid FTS5 query; the message says why.
     #[error("{0}")]
     BadSearch(String),
+    /// Reading the page took longer than its budget and was stopped.
+    #[error("the query ran longer than {} s and was stopped", .0.as_secs_f32())]
+    TooSlow(Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -148,69 +152,117 @@ impl Store {
         g.value.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// One page of the merged feed (or of every copy, with `query.copies`).
+    /// One page of the merged feed (or of every copy, with `query.copies`),
+    /// read within [`QUERY_BUDGET`].
     pub fn feed_page(&self, query: &FeedQuery) -> Result<FeedPage, FeedQueryError> {
-        let conn = self.reader()?;
-        let maps_sources = !query.copies && !query.sources.is_empty();
-        // Every plan weighs its count against the size of the store.
-        let stored = if query.search.is_some() || maps_sources || query.tag.is_some() {
-            stored_items(&conn)?
-        } else {
-            0.0
-        };
-        let plan = match &query.search {
-            Some(search) => {
-                check_search(&conn, search)?;
-                search_plan(&conn, stored, search, query.copies, query.limit)?
-            }
-            None => SearchPlan::Matches,
-        };
-        let sources = if maps_sources {
-            source_plan(&conn, stored, &query.sources)?
-        } else {
-            FilterPlan::Walk
-        };
-        let tag = match &query.tag {
-            Some(tag) => tag_plan(&conn, stored, tag)?,
-            None => FilterPlan::Walk,
-        };
-        let plans = Plans {
-            search: plan,
-            sources,
-            tag,
-        };
-        let (sql, values) = page_sql(query, plans);
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params_from_iter(values))?;
-        // (story id, uid, key, copies) in page order.
-        let mut groups: Vec<(StoryId, String, PageKey, Vec<StoredItem>)> = Vec::new();
-        while let Some(row) = rows.next()? {
-            let at = 2 + super::ITEM_COLUMN_COUNT;
-            let key = PageKey {
-                date: row.get(at)?,
-                id: row.get(at + 1)?,
-            };
-            let copy = stored_item(row)?;
-            match groups.last_mut() {
-                Some((_, _, last, copies)) if *last == key => copies.push(copy),
-                _ => groups.push((row.get(0)?, row.get(1)?, key, vec![copy])),
-            }
-        }
-        let limit = query.limit.max(1);
-        let next = if groups.len() > limit {
-            groups.truncate(limit);
-            groups.last().map(|(_, _, key, _)| *key)
-        } else {
-            None
-        };
-        let stories = groups
-            .into_iter()
-            .filter_map(|(id, uid, key, copies)| {
-                Story::from_copies(id, uid, super::from_unix(key.date), copies)
-            })
-            .collect();
-        Ok(FeedPage { stories, next })
+        self.feed_page_within(query, QUERY_BUDGET)
     }
+
+    /// [`Store::feed_page`], cut off once it has run for `budget`: SQLite
+    /// asks a progress handler every few thousand steps of its program, and
+    /// the handler stops the query past the deadline.
+    pub(crate) fn feed_page_within(
+        &self,
+        query: &FeedQuery,
+        budget: Duration,
+    ) -> Result<FeedPage, FeedQueryError> {
+        let mut conn = self.reader()?;
+        let deadline = Instant::now() + budget;
+        conn.progress_handler(PROGRESS_STEPS, Some(move || Instant::now() > deadline))
+            .map_err(StoreError::from)?;
+        let page = read_page(&conn, query);
+        // The connection goes back to the pool: a read without a page's
+        // budget must not be cut off by this one's.
+        conn.progress_handler(0, None::<fn() -> bool>)
+            .map_err(StoreError::from)?;
+        page.map_err(|e| {
+            if interrupted(&e) {
+                FeedQueryError::TooSlow(budget)
+            } else {
+                e
+            }
+        })
+    }
+}
+
+/// How long reading one page may take: the slowest search measured on a
+/// store of a million items took 52 ms, a hostile one (`NEAR` of a dozen
+/// prefixes) seconds, holding a reader connection all along (#20).
+pub const QUERY_BUDGET: Duration = Duration::from_secs(2);
+
+/// Steps of SQLite's program between two looks at the clock (some µs).
+const PROGRESS_STEPS: std::ffi::c_int = 1_000;
+
+/// Whether `e` is a query stopped by the progress handler.
+fn interrupted(e: &FeedQueryError) -> bool {
+    matches!(
+        e,
+        FeedQueryError::Store(StoreError::Sql(rusqlite::Error::SqliteFailure(f, _)))
+            if f.code == rusqlite::ErrorCode::OperationInterrupted
+    )
+}
+
+/// Reads one page on `conn`.
+fn read_page(conn: &Connection, query: &FeedQuery) -> Result<FeedPage, FeedQueryError> {
+    let maps_sources = !query.copies && !query.sources.is_empty();
+    // Every plan weighs its count against the size of the store.
+    let stored = if query.search.is_some() || maps_sources || query.tag.is_some() {
+        stored_items(conn)?
+    } else {
+        0.0
+    };
+    let plan = match &query.search {
+        Some(search) => {
+            check_search(conn, search)?;
+            search_plan(conn, stored, search, query.copies, query.limit)?
+        }
+        None => SearchPlan::Matches,
+    };
+    let sources = if maps_sources {
+        source_plan(conn, stored, &query.sources)?
+    } else {
+        FilterPlan::Walk
+    };
+    let tag = match &query.tag {
+        Some(tag) => tag_plan(conn, stored, tag)?,
+        None => FilterPlan::Walk,
+    };
+    let plans = Plans {
+        search: plan,
+        sources,
+        tag,
+    };
+    let (sql, values) = page_sql(query, plans);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(values))?;
+    // (story id, uid, key, copies) in page order.
+    let mut groups: Vec<(StoryId, String, PageKey, Vec<StoredItem>)> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let at = 2 + super::ITEM_COLUMN_COUNT;
+        let key = PageKey {
+            date: row.get(at)?,
+            id: row.get(at + 1)?,
+        };
+        let copy = stored_item(row)?;
+        match groups.last_mut() {
+            Some((_, _, last, copies)) if *last == key => copies.push(copy),
+            _ => groups.push((row.get(0)?, row.get(1)?, key, vec![copy])),
+        }
+    }
+    let limit = query.limit.max(1);
+    let next = if groups.len() > limit {
+        groups.truncate(limit);
+        groups.last().map(|(_, _, key, _)| *key)
+    } else {
+        None
+    };
+    let stories = groups
+        .into_iter()
+        .filter_map(|(id, uid, key, copies)| {
+            Story::from_copies(id, uid, super::from_unix(key.date), copies)
+        })
+        .collect();
+    Ok(FeedPage { stories, next })
 }
 
 /// Runs `search` against the index alone, so that a malformed query is told
@@ -223,6 +275,11 @@ fn check_search(conn: &Connection, search: &str) -> Result<(), FeedQueryError> {
         .map_err(FeedQueryError::from)?;
     match stmt.query_row([search], |r| r.get::<_, i64>(0)) {
         Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(f, m))
+            if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+        {
+            Err(rusqlite::Error::SqliteFailure(f, m).into())
+        }
         Err(rusqlite::Error::SqliteFailure(_, Some(message))) => {
             Err(FeedQueryError::BadSearch(message))
         }

@@ -532,3 +532,24 @@ fn only_a_near_group_counts_as_near() {
     assert!(!has_near("LINEAR(x)"));
     assert!(!has_near("NEARLY"));
 }
+
+#[test]
+fn a_page_past_its_budget_is_stopped_and_the_reader_is_fine_after() {
+    let (_dir, store) = store();
+    let items: Vec<Item> = (1..=40)
+        .map(|n| new_item(n, &format!("Harbour strike day {n}")))
+        .collect();
+    write(&store, "agency", &items);
+    let query = FeedQuery {
+        search: Some("NEAR(h* s* d* b*, 50)".into()),
+        ..FeedQuery::default()
+    };
+    let e = store
+        .feed_page_within(&query, Duration::ZERO)
+        .expect_err("no time at all");
+    assert!(matches!(e, FeedQueryError::TooSlow(_)), "{e}");
+    // Every reader of the pool reads whole pages again.
+    for _ in 0..crate::store::READERS {
+        assert_eq!(store.feed_page(&query).unwrap().stories.len(), 40);
+    }
+}
