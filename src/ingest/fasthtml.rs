@@ -399,19 +399,47 @@ pub(crate) fn clean(src: &str, base: Option<&Url>) -> Option<String> {
     if src.starts_with('\u{FEFF}') {
         return None;
     }
-    let s = src.as_bytes();
-    let n = s.len();
-    let mut out = String::with_capacity(n + n / 8);
-    let mut stack: Vec<Open> = Vec::new();
-    let mut buf = String::new();
+    let n = src.len();
+    let mut sc = Scan {
+        src,
+        s: src.as_bytes(),
+        base,
+        out: String::with_capacity(n + n / 8),
+        stack: Vec::new(),
+        buf: String::new(),
+    };
     let mut i = 0;
     while i < n {
         // Text up to the next tag.
-        i = push_text(src, i, &mut out)?;
+        i = push_text(src, i, &mut sc.out)?;
         if i >= n {
             break;
         }
-        // A tag at `i`.
+        i = sc.tag(i)?;
+    }
+    // At the end of the input html5ever stops with the elements still open
+    // in the tree; the serialiser closes them.
+    while let Some(open) = sc.stack.pop() {
+        close(&mut sc.out, open.name);
+    }
+    Some(sc.out)
+}
+
+/// The state of one [`clean`]: the input, the output so far, the open
+/// elements, and a buffer reused for every attribute value.
+struct Scan<'a> {
+    src: &'a str,
+    s: &'a [u8],
+    base: Option<&'a Url>,
+    out: String,
+    stack: Vec<Open>,
+    buf: String,
+}
+
+impl Scan<'_> {
+    /// Handles the tag at `i` (a `<`); returns the offset after it.
+    fn tag(&mut self, i: usize) -> Option<usize> {
+        let (src, s, n) = (self.src, self.s, self.s.len());
         let end_tag = s.get(i + 1) == Some(&b'/');
         let name_start = i + 1 + usize::from(end_tag);
         let mut j = name_start;
@@ -424,47 +452,82 @@ pub(crate) fn clean(src: &str, base: Option<&Url>) -> Option<String> {
         let name = static_name(&src[name_start..j])?;
         let cls = class(name)?;
         if end_tag {
-            while j < n && is_space(s[j]) {
-                j += 1;
-            }
-            if s.get(j) != Some(&b'>') || cls == Class::Void {
-                return None;
-            }
-            // `</ul>`, `</div>`...: html5ever first generates implied end
-            // tags, which closes an open `p` or `li` above the element;
-            // `</li>` closes an open `p` the same way.
-            if matches!(cls, Class::Container | Class::ListItem) {
-                while let Some(top) = stack.last().filter(|o| o.name != name) {
-                    if !matches!(top.name, "p" | "li") {
-                        return None;
-                    }
-                    close(&mut out, top.name);
-                    stack.pop();
-                }
-            }
-            let top = stack.pop()?;
-            if top.name != name {
-                return None;
-            }
-            out.push_str("</");
-            out.push_str(name);
-            out.push('>');
-            i = j + 1;
-            continue;
+            self.end_tag(j, name, cls)
+        } else {
+            self.start_tag(j, name, cls)
         }
-        // Where this start tag may appear without the tree builder
-        // changing anything: blocks only among containers, `li` right in a
-        // list, no formatting element inside itself.
+    }
+
+    /// The end tag `</name` whose name ends at `j`.
+    fn end_tag(&mut self, mut j: usize, name: &'static str, cls: Class) -> Option<usize> {
+        let (s, n) = (self.s, self.s.len());
+        while j < n && is_space(s[j]) {
+            j += 1;
+        }
+        if s.get(j) != Some(&b'>') || cls == Class::Void {
+            return None;
+        }
+        // `</ul>`, `</div>`...: html5ever first generates implied end
+        // tags, which closes an open `p` or `li` above the element;
+        // `</li>` closes an open `p` the same way.
+        if matches!(cls, Class::Container | Class::ListItem) {
+            while let Some(top) = self.stack.last().filter(|o| o.name != name) {
+                if !matches!(top.name, "p" | "li") {
+                    return None;
+                }
+                close(&mut self.out, top.name);
+                self.stack.pop();
+            }
+        }
+        let top = self.stack.pop()?;
+        if top.name != name {
+            return None;
+        }
+        close(&mut self.out, name);
+        Some(j + 1)
+    }
+
+    /// The start tag `<name` whose name ends at `j`.
+    fn start_tag(&mut self, j: usize, name: &'static str, cls: Class) -> Option<usize> {
+        let (s, n) = (self.s, self.s.len());
+        self.make_room(name, cls)?;
+        if !(j < n && (is_space(s[j]) || s[j] == b'>' || s[j] == b'/')) {
+            return None;
+        }
+        self.out.push('<');
+        self.out.push_str(name);
+        let (j, self_closing) = self.attributes(j, name)?;
+        if name == "a" {
+            self.out.push_str(" rel=\"");
+            self.out.push_str(LINK_REL);
+            self.out.push('"');
+        }
+        self.out.push('>');
+        if cls != Class::Void {
+            if self_closing {
+                return None;
+            }
+            self.stack.push(Open { name, class: cls });
+        }
+        Some(j)
+    }
+
+    /// Where this start tag may appear without the tree builder changing
+    /// anything: blocks only among containers, `li` right in a list, no
+    /// formatting element inside itself. Closes what the tag implicitly
+    /// closes; `None` for any other place.
+    fn make_room(&mut self, name: &str, cls: Class) -> Option<()> {
+        let stack = &mut self.stack;
         match cls {
             Class::Container | Class::Leaf | Class::ListItem => {
                 // A block start tag closes a `p` that is the current node
                 // ("close a p element"); `<li>` closes an `li` that is.
                 if stack.last().is_some_and(|o| o.name == "p") {
-                    close(&mut out, "p");
+                    close(&mut self.out, "p");
                     stack.pop();
                 }
                 if cls == Class::ListItem && stack.last().is_some_and(|o| o.name == "li") {
-                    close(&mut out, "li");
+                    close(&mut self.out, "li");
                     stack.pop();
                 }
                 if stack
@@ -491,34 +554,28 @@ pub(crate) fn clean(src: &str, base: Option<&Url>) -> Option<String> {
                 }
             }
         }
-        if !(j < n && (is_space(s[j]) || s[j] == b'>' || s[j] == b'/')) {
-            return None;
-        }
-        out.push('<');
-        out.push_str(name);
-        // Attributes.
+        Some(())
+    }
+
+    /// The attributes of the start tag `name` from `j` up to and including
+    /// its `>` or `/>`: returns the offset after it and whether it was `/>`.
+    fn attributes(&mut self, mut j: usize, name: &'static str) -> Option<(usize, bool)> {
+        let (src, s, n) = (self.src, self.s, self.s.len());
         // Attribute names seen in this tag (spans in `src`), for duplicates.
         let mut seen = [(0usize, 0usize); 12];
         let mut n_seen = 0;
-        let self_closing;
         loop {
             while j < n && is_space(s[j]) {
                 j += 1;
             }
             match s.get(j) {
                 None => return None,
-                Some(b'>') => {
-                    self_closing = false;
-                    j += 1;
-                    break;
-                }
+                Some(b'>') => return Some((j + 1, false)),
                 Some(b'/') => {
                     if s.get(j + 1) != Some(&b'>') {
                         return None;
                     }
-                    self_closing = true;
-                    j += 2;
-                    break;
+                    return Some((j + 2, true));
                 }
                 _ => {}
             }
@@ -539,82 +596,80 @@ pub(crate) fn clean(src: &str, base: Option<&Url>) -> Option<String> {
             }
             seen[n_seen] = (an_start, j);
             n_seen += 1;
-            while j < n && is_space(s[j]) {
-                j += 1;
+            j = self.attr_value(j)?;
+            self.push_attr(name, raw_name)?;
+        }
+    }
+
+    /// Reads the `= value` (if any) after an attribute name ending at `j`
+    /// into `self.buf`, decoded; returns the offset after it.
+    fn attr_value(&mut self, mut j: usize) -> Option<usize> {
+        let (src, s, n) = (self.src, self.s, self.s.len());
+        while j < n && is_space(s[j]) {
+            j += 1;
+        }
+        self.buf.clear();
+        if s.get(j) != Some(&b'=') {
+            return Some(j);
+        }
+        j += 1;
+        while j < n && is_space(s[j]) {
+            j += 1;
+        }
+        match s.get(j) {
+            Some(&q @ (b'"' | b'\'')) => {
+                let vs = j + 1;
+                let ve = vs + s[vs..].iter().position(|&c| c == q)?;
+                decode_into(src, vs, ve, &mut self.buf)?;
+                j = ve + 1;
+                if !(j < n && (is_space(s[j]) || s[j] == b'>' || s[j] == b'/')) {
+                    return None;
+                }
             }
-            buf.clear();
-            if s.get(j) == Some(&b'=') {
-                j += 1;
-                while j < n && is_space(s[j]) {
+            Some(_) => {
+                let vs = j;
+                while j < n && !is_space(s[j]) && s[j] != b'>' {
+                    if matches!(s[j], b'"' | b'\'' | b'<' | b'=' | b'`') {
+                        return None;
+                    }
                     j += 1;
                 }
-                match s.get(j) {
-                    Some(&q @ (b'"' | b'\'')) => {
-                        let vs = j + 1;
-                        let ve = vs + s[vs..].iter().position(|&c| c == q)?;
-                        decode_into(src, vs, ve, &mut buf)?;
-                        j = ve + 1;
-                        if !(j < n && (is_space(s[j]) || s[j] == b'>' || s[j] == b'/')) {
-                            return None;
-                        }
-                    }
-                    Some(_) => {
-                        let vs = j;
-                        while j < n && !is_space(s[j]) && s[j] != b'>' {
-                            if matches!(s[j], b'"' | b'\'' | b'<' | b'=' | b'`') {
-                                return None;
-                            }
-                            j += 1;
-                        }
-                        if j == vs {
-                            return None;
-                        }
-                        decode_into(src, vs, j, &mut buf)?;
-                    }
-                    None => return None,
+                if j == vs {
+                    return None;
                 }
+                decode_into(src, vs, j, &mut self.buf)?;
             }
-            let Some(attr_name) = allowed_attr_name(name, raw_name) else {
-                continue;
-            };
-            let url;
-            let value = if matches!(attr_name, "href" | "src") {
-                match url_value(&buf, base).ok()? {
-                    Some(v) => {
-                        url = v;
-                        url.as_str()
-                    }
-                    None => continue,
+            None => return None,
+        }
+        Some(j)
+    }
+
+    /// Writes the attribute `raw_name` of `tag` with the value in `self.buf`
+    /// if ammonia keeps it (URLs resolved as ammonia does); `None` when
+    /// ammonia's handling is not reproduced here.
+    fn push_attr(&mut self, tag: &str, raw_name: &str) -> Option<()> {
+        let Some(attr_name) = allowed_attr_name(tag, raw_name) else {
+            return Some(());
+        };
+        let url;
+        let value = if matches!(attr_name, "href" | "src") {
+            match url_value(&self.buf, self.base).ok()? {
+                Some(v) => {
+                    url = v;
+                    url.as_str()
                 }
-            } else {
-                buf.as_str()
-            };
-            out.push(' ');
-            out.push_str(attr_name);
-            out.push_str("=\"");
-            push_escaped(&mut out, value, true);
-            out.push('"');
-        }
-        if name == "a" {
-            out.push_str(" rel=\"");
-            out.push_str(LINK_REL);
-            out.push('"');
-        }
-        out.push('>');
-        if cls != Class::Void {
-            if self_closing {
-                return None;
+                None => return Some(()),
             }
-            stack.push(Open { name, class: cls });
-        }
-        i = j;
+        } else {
+            self.buf.as_str()
+        };
+        self.out.push(' ');
+        self.out.push_str(attr_name);
+        self.out.push_str("=\"");
+        push_escaped(&mut self.out, value, true);
+        self.out.push('"');
+        Some(())
     }
-    // At the end of the input html5ever stops with the elements still open
-    // in the tree; the serialiser closes them.
-    while let Some(open) = stack.pop() {
-        close(&mut out, open.name);
-    }
-    Some(out)
 }
 
 fn close(out: &mut String, name: &str) {
