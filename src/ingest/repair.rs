@@ -203,6 +203,60 @@ fn find_cdata_end(s: &str) -> Option<usize> {
     None
 }
 
+/// A start tag: finds its '>' outside quotes in `b` (which starts with its
+/// `<`). Stops at a `<` outside quotes; returns the '>' if found and the quote
+/// still open at the end.
+fn start_tag_end(b: &[u8]) -> (Option<usize>, Option<u8>) {
+    let mut quote: Option<u8> = None;
+    for (j, &c) in b.iter().enumerate().skip(1) {
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(c),
+            (None, b'>') => return (Some(j), quote),
+            (None, b'<') => break,
+            _ => {}
+        }
+    }
+    (None, quote)
+}
+
+/// The Atom 1.0 name of the Atom 0.3 element `lname` inside `parent`.
+fn atom03_local<'a>(lname: &'a str, parent: &str) -> &'a str {
+    match lname {
+        "issued" => "published",
+        "modified" => "updated",
+        "created" => "wd-created",
+        "tagline" => "subtitle",
+        "copyright" => "rights",
+        "url" if parent == "author" || parent == "contributor" => "uri",
+        other => other,
+    }
+}
+
+/// What an Atom text construct's `type`/`mode` (lower case) becomes: `"keep"`,
+/// a type feed-rs reads, or `None` when the element carries no text.
+fn atom_text_type(
+    ty: Option<&str>,
+    mode: Option<&str>,
+    has_src: bool,
+    new_local: &str,
+) -> Option<&'static str> {
+    match (ty, mode) {
+        (_, Some("base64")) => None,
+        (_, _) if has_src && new_local == "content" => ty.map(|_| "keep"),
+        (Some("text" | "html" | "xhtml"), _) => Some("keep"),
+        (Some("text/html"), _) | (None, Some("escaped")) => Some("html"),
+        (Some("application/xhtml+xml"), _) | (None, Some("xml")) => Some("xhtml"),
+        (Some(t), _) if t.is_empty() || t.starts_with("text/") => Some("text"),
+        (Some(t), _) if new_local == "content" && (t.ends_with("+xml") || t.ends_with("/xml")) => {
+            Some("keep")
+        }
+        (None, _) => Some("keep"),
+        (Some(_), _) => None,
+    }
+}
+
 fn local(name: &str) -> &str {
     name.rsplit(':').next().unwrap_or(name)
 }
@@ -414,6 +468,13 @@ impl Scanner<'_> {
             self.end_tag(name);
             return Ok(Some(i + 2 + gt + 1));
         }
+        self.start_tag_at(i)
+    }
+
+    /// Handles a `<` that is neither a comment, CDATA, a DOCTYPE, a
+    /// processing instruction nor an end tag: a start tag, or a stray `<`.
+    fn start_tag_at(&mut self, i: usize) -> Result<Option<usize>, IngestError> {
+        let rest = &self.text[i..];
         let starts_name = rest[1..]
             .chars()
             .next()
@@ -423,23 +484,8 @@ impl Scanner<'_> {
             self.out.push_str("&lt;");
             return Ok(Some(i + 1));
         }
-        // A start tag: find its '>' outside quotes.
         let b = rest.as_bytes();
-        let mut quote: Option<u8> = None;
-        let mut gt = None;
-        for (j, &c) in b.iter().enumerate().skip(1) {
-            match (quote, c) {
-                (Some(q), _) if c == q => quote = None,
-                (Some(_), _) => {}
-                (None, b'"' | b'\'') => quote = Some(c),
-                (None, b'>') => {
-                    gt = Some(j);
-                    break;
-                }
-                (None, b'<') => break,
-                _ => {}
-            }
-        }
+        let (gt, quote) = start_tag_end(b);
         let Some(gt) = gt else {
             if quote.is_none() && b.iter().skip(1).any(|&c| c == b'<') {
                 // `<name ... <` : not a tag after all.
@@ -482,43 +528,14 @@ impl Scanner<'_> {
         let tag_start = self.out.len();
         let depth = self.stack.len();
         let lname = local(name);
-        let is_entry = self.current.is_none()
-            && matches!(lname, "item" | "entry")
-            && match self.dialect {
-                Dialect::Atom | Dialect::Rdf => depth == 1,
-                Dialect::Rss => {
-                    depth == 2
-                        && self
-                            .stack
-                            .get(1)
-                            .is_some_and(|o| local(&o.raw) == "channel")
-                }
-            };
+        let is_entry = self.starts_entry(lname, depth);
         let is_entry_child =
             self.current.is_some() && self.stack.last().is_some_and(|o| o.is_entry);
         if is_entry && self.header_end.is_none() {
-            self.header_end = Some(tag_start);
-            let closers = self
-                .stack
-                .iter()
-                .rev()
-                .map(|o| format!("</{}>", o.name))
-                .collect();
-            self.closers = Some(closers);
+            self.end_header(tag_start);
         }
 
-        let out_name = if depth == 0 {
-            self.root_base = xml_base(attrs);
-            self.root_tag(name, attrs);
-            name.to_owned()
-        } else if self.dialect == Dialect::Atom {
-            self.atom_tag(name, attrs)
-        } else {
-            self.out.push('<');
-            self.out.push_str(name);
-            self.push_attrs(attrs);
-            name.to_owned()
-        };
+        let out_name = self.write_start_tag(name, attrs, depth);
         if self_closing {
             self.out.push_str("/>");
         } else {
@@ -535,20 +552,7 @@ impl Scanner<'_> {
             });
         }
         if is_entry_child && lname == "enclosure" && self.dialect != Dialect::Atom {
-            let list = parse_attrs(attrs);
-            let get = |key: &str| {
-                list.iter()
-                    .find(|(k, _)| k == key)
-                    .map(|(_, v)| unescape_attr(v.trim()))
-                    .filter(|v| !v.is_empty())
-            };
-            if let (Some(url), Some(cur)) = (get("url"), self.current.as_mut()) {
-                cur.enclosures.push(crate::model::Enclosure {
-                    url,
-                    mime_type: get("type"),
-                    length: get("length").and_then(|l| l.parse().ok()),
-                });
-            }
+            self.record_enclosure(attrs);
         }
         if self_closing {
             if is_entry {
@@ -569,6 +573,70 @@ impl Scanner<'_> {
             });
         }
         Ok(())
+    }
+
+    /// Whether an element named `lname` opened at `depth` starts an entry.
+    fn starts_entry(&self, lname: &str, depth: usize) -> bool {
+        self.current.is_none()
+            && matches!(lname, "item" | "entry")
+            && match self.dialect {
+                Dialect::Atom | Dialect::Rdf => depth == 1,
+                Dialect::Rss => {
+                    depth == 2
+                        && self
+                            .stack
+                            .get(1)
+                            .is_some_and(|o| local(&o.raw) == "channel")
+                }
+            }
+    }
+
+    /// The first entry starts at `tag_start`: the header ends there, and the
+    /// elements open around it are the document's closers.
+    fn end_header(&mut self, tag_start: usize) {
+        self.header_end = Some(tag_start);
+        let closers = self
+            .stack
+            .iter()
+            .rev()
+            .map(|o| format!("</{}>", o.name))
+            .collect();
+        self.closers = Some(closers);
+    }
+
+    /// Writes `<name attrs` (without its `>`), renamed and normalised as the
+    /// root or Atom need; returns the name written.
+    fn write_start_tag(&mut self, name: &str, attrs: &str, depth: usize) -> String {
+        if depth == 0 {
+            self.root_base = xml_base(attrs);
+            self.root_tag(name, attrs);
+            name.to_owned()
+        } else if self.dialect == Dialect::Atom {
+            self.atom_tag(name, attrs)
+        } else {
+            self.out.push('<');
+            self.out.push_str(name);
+            self.push_attrs(attrs);
+            name.to_owned()
+        }
+    }
+
+    /// Keeps an RSS `<enclosure>` of the current entry (see [`Span::enclosures`]).
+    fn record_enclosure(&mut self, attrs: &str) {
+        let list = parse_attrs(attrs);
+        let get = |key: &str| {
+            list.iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| unescape_attr(v.trim()))
+                .filter(|v| !v.is_empty())
+        };
+        if let (Some(url), Some(cur)) = (get("url"), self.current.as_mut()) {
+            cur.enclosures.push(crate::model::Enclosure {
+                url,
+                mime_type: get("type"),
+                length: get("length").and_then(|l| l.parse().ok()),
+            });
+        }
     }
 
     fn close_entry(&mut self) {
@@ -667,23 +735,12 @@ impl Scanner<'_> {
     fn atom_tag(&mut self, name: &str, attrs: &str) -> String {
         let lname = local(name);
         let prefix = &name[..name.len() - lname.len()];
-        let parent = self
-            .stack
-            .last()
-            .map(|o| local(&o.raw).to_owned())
-            .unwrap_or_default();
-        let mut new_local = lname;
-        if self.atom03 {
-            new_local = match lname {
-                "issued" => "published",
-                "modified" => "updated",
-                "created" => "wd-created",
-                "tagline" => "subtitle",
-                "copyright" => "rights",
-                "url" if parent == "author" || parent == "contributor" => "uri",
-                other => other,
-            };
-        }
+        let new_local = if self.atom03 {
+            let parent = self.stack.last().map_or("", |o| local(&o.raw));
+            atom03_local(lname, parent)
+        } else {
+            lname
+        };
         let is_text = matches!(
             new_local,
             "content" | "summary" | "title" | "subtitle" | "rights"
@@ -696,6 +753,12 @@ impl Scanner<'_> {
             self.push_attrs(attrs);
             return out_name;
         }
+        self.atom_text_tag(prefix, new_local, attrs)
+    }
+
+    /// An Atom text construct with a `type` or `mode`: kept, its type mapped
+    /// to one feed-rs reads, or renamed out of the way when it is not text.
+    fn atom_text_tag(&mut self, prefix: &str, new_local: &str, attrs: &str) -> String {
         let mut list = parse_attrs(attrs);
         let ty = list
             .iter()
@@ -707,21 +770,7 @@ impl Scanner<'_> {
             .map(|(_, v)| v.trim().to_ascii_lowercase());
         let has_src = list.iter().any(|(k, _)| k == "src");
         list.retain(|(k, _)| k != "mode");
-        let mapped: Option<&str> = match (ty.as_deref(), mode.as_deref()) {
-            (_, Some("base64")) => None,
-            (_, _) if has_src && new_local == "content" => ty.as_deref().map(|_| "keep"),
-            (Some("text" | "html" | "xhtml"), _) => Some("keep"),
-            (Some("text/html"), _) | (None, Some("escaped")) => Some("html"),
-            (Some("application/xhtml+xml"), _) | (None, Some("xml")) => Some("xhtml"),
-            (Some(t), _) if t.is_empty() || t.starts_with("text/") => Some("text"),
-            (Some(t), _)
-                if new_local == "content" && (t.ends_with("+xml") || t.ends_with("/xml")) =>
-            {
-                Some("keep")
-            }
-            (None, _) => Some("keep"),
-            (Some(_), _) => None,
-        };
+        let mapped = atom_text_type(ty.as_deref(), mode.as_deref(), has_src, new_local);
         let out_name = match mapped {
             Some(m) => {
                 if m != "keep" {
@@ -877,90 +926,10 @@ impl Scanner<'_> {
 
     fn finish(mut self, truncated_at: Option<usize>, warnings: &mut Vec<Warning>) -> Repaired {
         if let Some(at) = truncated_at {
-            // Drop the incomplete entry, then close what is still open.
-            let mut dropped_partial = false;
-            if let Some(cur) = self.current.take() {
-                self.out.truncate(cur.start);
-                while self.stack.last().is_some_and(|o| !o.is_entry) {
-                    self.stack.pop();
-                }
-                self.stack.pop();
-                dropped_partial = true;
-            }
-            while let Some(open) = self.stack.pop() {
-                self.out.push_str("</");
-                self.out.push_str(&open.name);
-                self.out.push('>');
-            }
-            warnings.push(Warning::new(
-                WarningKind::Truncated,
-                format!(
-                    "the document ends inside an element at byte {at}; {} complete entr{} kept{}",
-                    self.entries.len(),
-                    if self.entries.len() == 1 { "y" } else { "ies" },
-                    if dropped_partial {
-                        ", the incomplete one dropped"
-                    } else {
-                        ""
-                    }
-                ),
-            ));
+            warnings.push(self.close_truncated(at));
         }
-        let c = &self.counts;
-        if c.amp > 0 || c.entities > 0 || c.lt > 0 {
-            let mut detail = format!(
-                "{} bare '&' escaped, {} HTML/cp1252 entit{} mapped, {} stray '<' escaped",
-                c.amp,
-                c.entities,
-                if c.entities == 1 { "y" } else { "ies" },
-                c.lt
-            );
-            if !c.unknown_entities.is_empty() {
-                detail.push_str(&format!(
-                    "; unknown entities kept as text: {}",
-                    c.unknown_entities.join(", ")
-                ));
-            }
-            warnings.push(Warning::new(WarningKind::EntitiesRepaired, detail));
-        }
-        if c.ctrl > 0 {
-            warnings.push(Warning::new(
-                WarningKind::ControlCharsRemoved,
-                format!(
-                    "{} control character(s)/NUL(s) or references to them removed",
-                    c.ctrl
-                ),
-            ));
-        }
-        if c.closed > 0 || c.stray > 0 || c.trailing {
-            warnings.push(Warning::new(
-                WarningKind::TagsRepaired,
-                format!(
-                    "{} unclosed element(s) closed, {} stray end tag(s) dropped{}",
-                    c.closed,
-                    c.stray,
-                    if c.trailing {
-                        ", junk after the root element dropped"
-                    } else {
-                        ""
-                    }
-                ),
-            ));
-        }
-        // One warning per distinct repair, with a count, not one per entry.
-        let mut distinct: Vec<(Warning, usize)> = Vec::new();
-        for w in self.warnings.drain(..) {
-            match distinct.iter_mut().find(|(d, _)| *d == w) {
-                Some((_, n)) => *n += 1,
-                None => distinct.push((w, 1)),
-            }
-        }
-        for (mut w, n) in distinct {
-            if n > 1 {
-                w.detail.push_str(&format!(" ({n} times)"));
-            }
-            warnings.push(w);
-        }
+        push_count_warnings(&self.counts, warnings);
+        push_distinct(self.warnings.drain(..), warnings);
         let header_end = self.header_end.unwrap_or(self.out.len());
         Repaired {
             closers: self.closers.unwrap_or_default(),
@@ -970,6 +939,101 @@ impl Scanner<'_> {
             header_end,
             hints: self.hints,
         }
+    }
+
+    /// The input ended at `at` inside an element: closes the document after
+    /// its last complete entry; returns the warning that says so.
+    fn close_truncated(&mut self, at: usize) -> Warning {
+        // Drop the incomplete entry, then close what is still open.
+        let mut dropped_partial = false;
+        if let Some(cur) = self.current.take() {
+            self.out.truncate(cur.start);
+            while self.stack.last().is_some_and(|o| !o.is_entry) {
+                self.stack.pop();
+            }
+            self.stack.pop();
+            dropped_partial = true;
+        }
+        while let Some(open) = self.stack.pop() {
+            self.out.push_str("</");
+            self.out.push_str(&open.name);
+            self.out.push('>');
+        }
+        Warning::new(
+            WarningKind::Truncated,
+            format!(
+                "the document ends inside an element at byte {at}; {} complete entr{} kept{}",
+                self.entries.len(),
+                if self.entries.len() == 1 { "y" } else { "ies" },
+                if dropped_partial {
+                    ", the incomplete one dropped"
+                } else {
+                    ""
+                }
+            ),
+        )
+    }
+}
+
+/// One warning per kind of repair counted in `c`.
+fn push_count_warnings(c: &Counts, warnings: &mut Vec<Warning>) {
+    if c.amp > 0 || c.entities > 0 || c.lt > 0 {
+        let mut detail = format!(
+            "{} bare '&' escaped, {} HTML/cp1252 entit{} mapped, {} stray '<' escaped",
+            c.amp,
+            c.entities,
+            if c.entities == 1 { "y" } else { "ies" },
+            c.lt
+        );
+        if !c.unknown_entities.is_empty() {
+            detail.push_str(&format!(
+                "; unknown entities kept as text: {}",
+                c.unknown_entities.join(", ")
+            ));
+        }
+        warnings.push(Warning::new(WarningKind::EntitiesRepaired, detail));
+    }
+    if c.ctrl > 0 {
+        warnings.push(Warning::new(
+            WarningKind::ControlCharsRemoved,
+            format!(
+                "{} control character(s)/NUL(s) or references to them removed",
+                c.ctrl
+            ),
+        ));
+    }
+    if c.closed > 0 || c.stray > 0 || c.trailing {
+        warnings.push(Warning::new(
+            WarningKind::TagsRepaired,
+            format!(
+                "{} unclosed element(s) closed, {} stray end tag(s) dropped{}",
+                c.closed,
+                c.stray,
+                if c.trailing {
+                    ", junk after the root element dropped"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+}
+
+/// Appends `repairs` to `warnings`, each distinct one once with its count.
+fn push_distinct(repairs: impl Iterator<Item = Warning>, warnings: &mut Vec<Warning>) {
+    // One warning per distinct repair, with a count, not one per entry.
+    let mut distinct: Vec<(Warning, usize)> = Vec::new();
+    for w in repairs {
+        match distinct.iter_mut().find(|(d, _)| *d == w) {
+            Some((_, n)) => *n += 1,
+            None => distinct.push((w, 1)),
+        }
+    }
+    for (mut w, n) in distinct {
+        if n > 1 {
+            w.detail.push_str(&format!(" ({n} times)"));
+        }
+        warnings.push(w);
     }
 }
 
