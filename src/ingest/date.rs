@@ -164,10 +164,47 @@ const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// RFC 822-like dates in any order: `Thurs, 5 Jan 24 10:00 CEST`, `January 5, 2024 10:00 PM`.
 fn words_lenient(s: &str) -> Option<DateTime<Utc>> {
-    let (mut day, mut month, mut year, mut time, mut off) = (None, None, None, None, None::<i32>);
-    let mut pm: Option<bool> = None;
-    let tokens: Vec<&str> = s
-        .split(|c: char| c.is_whitespace() || c == ',')
+    let tokens = lenient_tokens(s);
+    if tokens.len() > 10 {
+        return None;
+    }
+    let mut p = Parts::default();
+    for (idx, tok) in tokens.iter().enumerate() {
+        let lower = tok.to_ascii_lowercase();
+        let lower = lower.trim_end_matches('.');
+        if lower.bytes().all(|b| b.is_ascii_alphabetic()) {
+            p.word(lower, idx + 1 == tokens.len())?;
+        } else if tok.contains(':') && p.time.is_none() && !tok.starts_with(['+', '-']) {
+            let zone_at = tok.find(['Z', 'z', '+', '-']).unwrap_or(tok.len());
+            let (t, z) = tok.split_at(zone_at);
+            let t = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            p.time = Some(parse_time(t)?);
+            if !z.is_empty() {
+                p.off = Some(offset_minutes(z)?);
+            }
+        } else if tok.starts_with(['+', '-'])
+            || lower.starts_with("gmt")
+            || lower.starts_with("utc")
+        {
+            p.off = Some(offset_minutes(tok)?);
+        } else {
+            p.number(lower)?;
+        }
+    }
+    let date = NaiveDate::from_ymd_opt(p.year?, p.month?, p.day?)?;
+    let mut time = p.time.unwrap_or(NaiveTime::MIN);
+    if let Some(pm) = p.pm {
+        use chrono::Timelike;
+        let h = time.hour() % 12 + if pm { 12 } else { 0 };
+        time = time.with_hour(h)?;
+    }
+    finish(date, time, p.off.unwrap_or(0))
+}
+
+/// The words of `s`, split at spaces and commas, and at `-` and `/` inside
+/// a word that has letters (`5-Jan-2024`) or slashes (`5/1/2024`).
+fn lenient_tokens(s: &str) -> Vec<&str> {
+    s.split(|c: char| c.is_whitespace() || c == ',')
         .filter(|t| !t.is_empty())
         .flat_map(|t| {
             let has_alpha = t.bytes().any(|b| b.is_ascii_alphabetic());
@@ -179,79 +216,72 @@ fn words_lenient(s: &str) -> Option<DateTime<Utc>> {
                 vec![t]
             }
         })
-        .collect();
-    if tokens.len() > 10 {
-        return None;
-    }
-    for (idx, tok) in tokens.iter().enumerate() {
-        let lower = tok.to_ascii_lowercase();
-        let lower = lower.trim_end_matches('.');
-        if lower.bytes().all(|b| b.is_ascii_alphabetic()) {
-            if lower.len() >= 3
-                && month.is_none()
-                && let Some(m) = MONTHS.iter().position(|m| lower.starts_with(m))
-            {
-                month = Some(m as u32 + 1);
-                continue;
-            }
-            if lower.len() >= 3 && WEEKDAYS.iter().any(|w| lower.starts_with(w)) {
-                continue;
-            }
-            match lower {
-                "am" | "a.m" => pm = Some(false),
-                "pm" | "p.m" => pm = Some(true),
-                "at" | "of" => {}
-                _ => match named_zone(lower) {
-                    Some(m) => off = Some(m),
-                    // An unknown zone name at the end is read as UTC.
-                    None if idx + 1 == tokens.len() && time.is_some() => off = Some(0),
-                    None => return None,
-                },
-            }
-        } else if tok.contains(':') && time.is_none() && !tok.starts_with(['+', '-']) {
-            let zone_at = tok.find(['Z', 'z', '+', '-']).unwrap_or(tok.len());
-            let (t, z) = tok.split_at(zone_at);
-            let t = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-            time = Some(parse_time(t)?);
-            if !z.is_empty() {
-                off = Some(offset_minutes(z)?);
-            }
-        } else if tok.starts_with(['+', '-'])
-            || lower.starts_with("gmt")
-            || lower.starts_with("utc")
+        .collect()
+}
+
+/// What [`words_lenient`] has read so far.
+#[derive(Default)]
+struct Parts {
+    day: Option<u32>,
+    month: Option<u32>,
+    year: Option<i32>,
+    time: Option<NaiveTime>,
+    /// The zone's offset in minutes.
+    off: Option<i32>,
+    pm: Option<bool>,
+}
+
+impl Parts {
+    /// A word of letters (lower case): a month, a weekday, AM/PM, a filler or
+    /// a zone name. `None` when it is none of these.
+    fn word(&mut self, lower: &str, last: bool) -> Option<()> {
+        if lower.len() >= 3
+            && self.month.is_none()
+            && let Some(m) = MONTHS.iter().position(|m| lower.starts_with(m))
         {
-            off = Some(offset_minutes(tok)?);
-        } else {
-            let digits = lower.trim_end_matches(['s', 't', 'n', 'd', 'r', 'h']);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 4
-            {
-                return None;
-            }
-            let v: i32 = digits.parse().ok()?;
-            if digits.len() == 4 || (day.is_some() && year.is_none()) || v > 31 {
-                if year.is_some() {
-                    return None;
-                }
-                year = Some(match (digits.len(), v) {
-                    (4, _) => v,
-                    (_, 0..=49) => 2000 + v,
-                    _ => 1900 + v,
-                });
-            } else if day.is_none() {
-                day = Some(v as u32);
-            } else {
-                return None;
-            }
+            self.month = Some(m as u32 + 1);
+            return Some(());
         }
+        if lower.len() >= 3 && WEEKDAYS.iter().any(|w| lower.starts_with(w)) {
+            return Some(());
+        }
+        match lower {
+            "am" | "a.m" => self.pm = Some(false),
+            "pm" | "p.m" => self.pm = Some(true),
+            "at" | "of" => {}
+            _ => match named_zone(lower) {
+                Some(m) => self.off = Some(m),
+                // An unknown zone name at the end is read as UTC.
+                None if last && self.time.is_some() => self.off = Some(0),
+                None => return None,
+            },
+        }
+        Some(())
     }
-    let date = NaiveDate::from_ymd_opt(year?, month?, day?)?;
-    let mut time = time.unwrap_or(NaiveTime::MIN);
-    if let Some(pm) = pm {
-        use chrono::Timelike;
-        let h = time.hour() % 12 + if pm { 12 } else { 0 };
-        time = time.with_hour(h)?;
+
+    /// A number, perhaps with an ordinal suffix (`5th`): the year or the day.
+    fn number(&mut self, lower: &str) -> Option<()> {
+        let digits = lower.trim_end_matches(['s', 't', 'n', 'd', 'r', 'h']);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 4 {
+            return None;
+        }
+        let v: i32 = digits.parse().ok()?;
+        if digits.len() == 4 || (self.day.is_some() && self.year.is_none()) || v > 31 {
+            if self.year.is_some() {
+                return None;
+            }
+            self.year = Some(match (digits.len(), v) {
+                (4, _) => v,
+                (_, 0..=49) => 2000 + v,
+                _ => 1900 + v,
+            });
+        } else if self.day.is_none() {
+            self.day = Some(v as u32);
+        } else {
+            return None;
+        }
+        Some(())
     }
-    finish(date, time, off.unwrap_or(0))
 }
 
 #[cfg(test)]

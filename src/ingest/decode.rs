@@ -36,19 +36,9 @@ pub(crate) fn decode<'a>(
     url: &url::Url,
     warnings: &mut Vec<Warning>,
 ) -> Cow<'a, str> {
-    // 1. Byte-order marks (UTF-32 first: its LE mark starts with UTF-16's).
-    if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        return decode_utf8_repairing(rest, "UTF-8 (byte-order mark)", url, warnings);
-    }
-    for (bom, wide) in [
-        (&[0xFF, 0xFE, 0, 0][..], Wide::Utf32Le),
-        (&[0, 0, 0xFE, 0xFF][..], Wide::Utf32Be),
-        (&[0xFF, 0xFE][..], Wide::Utf16Le),
-        (&[0xFE, 0xFF][..], Wide::Utf16Be),
-    ] {
-        if let Some(rest) = bytes.strip_prefix(bom) {
-            return Cow::Owned(decode_wide(rest, wide, warnings));
-        }
+    // 1. Byte-order marks.
+    if let Some(text) = decode_bom(bytes, url, warnings) {
+        return text;
     }
     // 2. UTF-16/32 without a BOM: markup bytes interleaved with NULs.
     if let Some(wide) = sniff_wide(bytes) {
@@ -66,47 +56,8 @@ pub(crate) fn decode<'a>(
     let mut rejected: Vec<String> = Vec::new();
     for (label, whence) in [(http, "HTTP charset"), (decl.as_deref(), "XML declaration")] {
         let Some(label) = label else { continue };
-        match resolve_label(label) {
-            Some(Label::Enc(enc)) if enc == UTF_8 => {
-                if let Some(s) = utf8 {
-                    return Cow::Borrowed(s);
-                }
-                rejected.push(format!(
-                    "{whence} says {label} but the bytes are not valid UTF-8"
-                ));
-            }
-            Some(Label::Enc(enc)) => {
-                if let Some(s) = utf8.filter(|s| !s.is_ascii()) {
-                    rejected.push(format!(
-                        "{whence} says {label} but the bytes are valid UTF-8; decoded as UTF-8"
-                    ));
-                    warnings.push(Warning::new(
-                        WarningKind::EncodingGuessed,
-                        rejected.join("; "),
-                    ));
-                    return Cow::Borrowed(s);
-                }
-                let (text, had_errors) = enc.decode_without_bom_handling(bytes);
-                if !had_errors {
-                    if !rejected.is_empty() {
-                        warnings.push(Warning::new(
-                            WarningKind::EncodingGuessed,
-                            format!("{}; used {whence} {label}", rejected.join("; ")),
-                        ));
-                    }
-                    return text;
-                }
-                rejected.push(format!(
-                    "{whence} says {label} but the bytes are not valid {}",
-                    enc.name()
-                ));
-            }
-            Some(Label::Wide) => {
-                rejected.push(format!(
-                    "{whence} says {label} but the bytes are not UTF-16/32"
-                ));
-            }
-            None => rejected.push(format!("{whence} names an unknown encoding {label:?}")),
+        if let Some(text) = decode_declared(bytes, utf8, label, whence, &mut rejected, warnings) {
+            return text;
         }
     }
     // 5. No (believable) declaration.
@@ -125,6 +76,91 @@ pub(crate) fn decode<'a>(
         rejected.join("; ")
     };
     decode_utf8_repairing(bytes, &why, url, warnings)
+}
+
+/// The text after a byte-order mark, if `bytes` start with one (UTF-32
+/// first: its LE mark starts with UTF-16's).
+fn decode_bom<'a>(
+    bytes: &'a [u8],
+    url: &url::Url,
+    warnings: &mut Vec<Warning>,
+) -> Option<Cow<'a, str>> {
+    if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+        return Some(decode_utf8_repairing(
+            rest,
+            "UTF-8 (byte-order mark)",
+            url,
+            warnings,
+        ));
+    }
+    for (bom, wide) in [
+        (&[0xFF, 0xFE, 0, 0][..], Wide::Utf32Le),
+        (&[0, 0, 0xFE, 0xFF][..], Wide::Utf32Be),
+        (&[0xFF, 0xFE][..], Wide::Utf16Le),
+        (&[0xFE, 0xFF][..], Wide::Utf16Be),
+    ] {
+        if let Some(rest) = bytes.strip_prefix(bom) {
+            return Some(Cow::Owned(decode_wide(rest, wide, warnings)));
+        }
+    }
+    None
+}
+
+/// Decodes `bytes` as the encoding `label` that `whence` (the HTTP header,
+/// the XML declaration) declares, if the bytes agree with it (`utf8`: the
+/// same bytes if they are valid UTF-8); otherwise adds why not to
+/// `rejected` (the reasons so far, which any warning quotes).
+fn decode_declared<'a>(
+    bytes: &'a [u8],
+    utf8: Option<&'a str>,
+    label: &str,
+    whence: &str,
+    rejected: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
+) -> Option<Cow<'a, str>> {
+    match resolve_label(label) {
+        Some(Label::Enc(enc)) if enc == UTF_8 => {
+            if let Some(s) = utf8 {
+                return Some(Cow::Borrowed(s));
+            }
+            rejected.push(format!(
+                "{whence} says {label} but the bytes are not valid UTF-8"
+            ));
+        }
+        Some(Label::Enc(enc)) => {
+            if let Some(s) = utf8.filter(|s| !s.is_ascii()) {
+                rejected.push(format!(
+                    "{whence} says {label} but the bytes are valid UTF-8; decoded as UTF-8"
+                ));
+                warnings.push(Warning::new(
+                    WarningKind::EncodingGuessed,
+                    rejected.join("; "),
+                ));
+                return Some(Cow::Borrowed(s));
+            }
+            let (text, had_errors) = enc.decode_without_bom_handling(bytes);
+            if !had_errors {
+                if !rejected.is_empty() {
+                    warnings.push(Warning::new(
+                        WarningKind::EncodingGuessed,
+                        format!("{}; used {whence} {label}", rejected.join("; ")),
+                    ));
+                }
+                return Some(text);
+            }
+            rejected.push(format!(
+                "{whence} says {label} but the bytes are not valid {}",
+                enc.name()
+            ));
+        }
+        Some(Label::Wide) => {
+            rejected.push(format!(
+                "{whence} says {label} but the bytes are not UTF-16/32"
+            ));
+        }
+        None => rejected.push(format!("{whence} names an unknown encoding {label:?}")),
+    }
+    None
 }
 
 /// Decodes bytes that should be UTF-8 but may not be. Mostly-UTF-8 text with

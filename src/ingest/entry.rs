@@ -140,18 +140,7 @@ fn clean_entry(
     warnings: &mut Vec<Warning>,
 ) -> Item {
     let xml_base = e.base.as_deref().and_then(|b| feed_url.join(b.trim()).ok());
-    let link_base = xml_base.as_ref().unwrap_or(feed_url);
-    let link = e
-        .link
-        .as_deref()
-        .and_then(|l| http_url(l, link_base))
-        .or_else(|| {
-            // An RSS guid that is a URL is the permalink when no <link> is given.
-            e.guid
-                .as_deref()
-                .filter(|g| g.starts_with("http"))
-                .and_then(|g| http_url(g, link_base))
-        });
+    let link = entry_link(&e, xml_base.as_ref().unwrap_or(feed_url));
     // Relative URLs in content: xml:base, else the entry's link, else the feed URL.
     let content_base = xml_base
         .clone()
@@ -163,49 +152,11 @@ fn clean_entry(
         .as_ref()
         .map(|t| plain(cleaner, t))
         .unwrap_or_default();
-    let mut to_html = |b: &Body| -> Option<String> {
-        let h = match b.kind {
-            Kind::Html => cleaner.html(&b.text, Some(&content_base)),
-            Kind::Plain => escape_html(&b.text),
-        };
-        (!h.is_empty()).then_some(h)
-    };
-    let content = e.content.as_ref().and_then(&mut to_html);
-    // Feeds often repeat the content as the summary: clean it once.
-    let summary = match (&e.summary, &e.content) {
-        (Some(s), Some(c)) if s == c => content.clone(),
-        (s, _) => s.as_ref().and_then(&mut to_html),
-    };
+    let (content, summary) = content_and_summary(&e, cleaner, &content_base);
 
-    let mut authors: Vec<String> = Vec::new();
-    for a in &e.authors {
-        let a = cleaner.text_from_html(a);
-        if !a.is_empty() && !authors.contains(&a) {
-            authors.push(a);
-        }
-    }
-    let mut categories: Vec<String> = Vec::new();
-    for c in &e.categories {
-        let c = cleaner.text_from_html(c);
-        if !c.is_empty() && !categories.contains(&c) {
-            categories.push(c);
-        }
-    }
-    let mut enclosures: Vec<Enclosure> = Vec::new();
-    let mut dropped_enclosures = 0;
-    for enc in e.enclosures {
-        match http_url(&enc.url, &content_base) {
-            Some(u) if !enclosures.iter().any(|x| x.url == u.as_str()) => {
-                enclosures.push(Enclosure {
-                    url: u.to_string(),
-                    mime_type: enc.mime_type.map(|m| fold(&m)).filter(|m| !m.is_empty()),
-                    length: enc.length.filter(|l| *l > 0),
-                })
-            }
-            Some(_) => {}
-            None => dropped_enclosures += 1,
-        }
-    }
+    let authors = distinct_texts(cleaner, &e.authors);
+    let categories = distinct_texts(cleaner, &e.categories);
+    let (enclosures, dropped_enclosures) = http_enclosures(e.enclosures, &content_base);
 
     let raw_title = e.title.as_ref().map_or("", |t| t.text.as_str());
     let raw_body = e
@@ -232,24 +183,8 @@ fn clean_entry(
         ));
     }
 
-    let limit = now + FUTURE_TOLERANCE;
     let mut clamp = |d: Option<DateTime<Utc>>, which: &str| {
-        d.map(|d| {
-            if d > limit {
-                warnings.push(Warning::for_item(
-                    WarningKind::DateClamped,
-                    &identity,
-                    format!(
-                        "entry {}: {which} date {} is in the future; clamped to now",
-                        e.position,
-                        d.to_rfc3339()
-                    ),
-                ));
-                now
-            } else {
-                d
-            }
-        })
+        d.map(|d| clamp_date(d, which, now, &identity, e.position, warnings))
     };
     let published = clamp(e.published.or(e.updated), "published");
     let updated = clamp(e.updated, "updated");
@@ -269,6 +204,101 @@ fn clean_entry(
 }
 
 /// RSS `ttl` and the syndication module's period / frequency.
+/// The entry's content and summary as sanitised HTML, relative URLs
+/// resolved against `base`; empty ones are `None`.
+fn content_and_summary(
+    e: &RawEntry,
+    cleaner: &mut Cleaner,
+    base: &Url,
+) -> (Option<String>, Option<String>) {
+    let mut to_html = |b: &Body| -> Option<String> {
+        let h = match b.kind {
+            Kind::Html => cleaner.html(&b.text, Some(base)),
+            Kind::Plain => escape_html(&b.text),
+        };
+        (!h.is_empty()).then_some(h)
+    };
+    let content = e.content.as_ref().and_then(&mut to_html);
+    // Feeds often repeat the content as the summary: clean it once.
+    let summary = match (&e.summary, &e.content) {
+        (Some(s), Some(c)) if s == c => content.clone(),
+        (s, _) => s.as_ref().and_then(&mut to_html),
+    };
+    (content, summary)
+}
+
+/// The entry's link: its `<link>`, else a guid that is an http(s) URL.
+fn entry_link(e: &RawEntry, link_base: &Url) -> Option<Url> {
+    e.link
+        .as_deref()
+        .and_then(|l| http_url(l, link_base))
+        .or_else(|| {
+            // An RSS guid that is a URL is the permalink when no <link> is given.
+            e.guid
+                .as_deref()
+                .filter(|g| g.starts_with("http"))
+                .and_then(|g| http_url(g, link_base))
+        })
+}
+
+/// The plain texts of `raw` (authors, categories), empty ones and repeats dropped.
+fn distinct_texts(cleaner: &Cleaner, raw: &[String]) -> Vec<String> {
+    let mut texts: Vec<String> = Vec::new();
+    for t in raw {
+        let t = cleaner.text_from_html(t);
+        if !t.is_empty() && !texts.contains(&t) {
+            texts.push(t);
+        }
+    }
+    texts
+}
+
+/// The enclosures with an http(s) URL (resolved against `base`), each URL
+/// once, and how many were dropped for lack of one.
+fn http_enclosures(raw: Vec<Enclosure>, base: &Url) -> (Vec<Enclosure>, usize) {
+    let mut enclosures: Vec<Enclosure> = Vec::new();
+    let mut dropped = 0;
+    for enc in raw {
+        match http_url(&enc.url, base) {
+            Some(u) if !enclosures.iter().any(|x| x.url == u.as_str()) => {
+                enclosures.push(Enclosure {
+                    url: u.to_string(),
+                    mime_type: enc.mime_type.map(|m| fold(&m)).filter(|m| !m.is_empty()),
+                    length: enc.length.filter(|l| *l > 0),
+                })
+            }
+            Some(_) => {}
+            None => dropped += 1,
+        }
+    }
+    (enclosures, dropped)
+}
+
+/// `d`, or `now` with a warning when `d` lies further in the future than
+/// [`FUTURE_TOLERANCE`].
+fn clamp_date(
+    d: DateTime<Utc>,
+    which: &str,
+    now: DateTime<Utc>,
+    identity: &str,
+    position: usize,
+    warnings: &mut Vec<Warning>,
+) -> DateTime<Utc> {
+    if d > now + FUTURE_TOLERANCE {
+        warnings.push(Warning::for_item(
+            WarningKind::DateClamped,
+            identity,
+            format!(
+                "entry {position}: {which} date {} is in the future; clamped to now",
+                d.to_rfc3339()
+            ),
+        ));
+        now
+    } else {
+        d
+    }
+}
+
 pub(crate) fn hints(ttl: Option<&str>, period: Option<&str>, frequency: Option<&str>) -> FeedHints {
     let ttl = ttl
         .and_then(|t| t.trim().parse::<u64>().ok())
