@@ -97,44 +97,62 @@ pub fn store_items(
                 .into_iter()
                 .map(|h| (source.clone(), h)),
         );
-        let keys = fp.index_keys();
-        let hash = content_hash(&fp);
         match existing {
-            Some(old) if old.matches(item, &hash) => {}
             Some(old) => {
+                let hash = content_hash(&fp);
+                if old.matches(item, &hash) {
+                    continue;
+                }
                 tx.update_item(old.id, item, &hash, fp.version, now)?;
-                tx.set_keys(old.id, &keys, at.timestamp())?;
+                tx.set_keys(old.id, &fp.index_keys(), at.timestamp())?;
                 summary.updated += 1;
                 known.fresh.insert(old.id, Arc::new(fp));
             }
             None => {
-                let story = if settings.enabled {
-                    choose_story(tx, &fp, &keys, settings, known)?
-                } else {
-                    None
-                };
-                let story = match story {
-                    Some((story, verdict)) => {
-                        tracing::debug!(
-                            source = %source,
-                            item = %item.identity,
-                            story,
-                            rule = ?verdict.rule,
-                            "copy of a stored story"
-                        );
-                        summary.merged += 1;
-                        story
-                    }
-                    None => tx.insert_story(source, &item.identity, now)?,
-                };
-                let id = tx.insert_item(source, story, item, &hash, fp.version, &keys, now)?;
-                tx.observe_boilerplate(source, fp.boilerplate_observations())?;
+                let (id, merged) = store_new(tx, source, item, &fp, now, settings, known)?;
                 summary.new += 1;
+                summary.merged += usize::from(merged);
                 known.fresh.insert(id, Arc::new(fp));
             }
         }
     }
     Ok(summary)
+}
+
+/// Stores `item`, new to `source`, as a copy of the story it matches or
+/// as a story of its own; its id, and whether it joined a story.
+fn store_new(
+    tx: &PollTx<'_>,
+    source: &SourceId,
+    item: &Item,
+    fp: &Fingerprint,
+    now: DateTime<Utc>,
+    settings: &DedupSettings,
+    known: &Known<'_>,
+) -> Result<(crate::model::ItemId, bool), StoreError> {
+    let keys = fp.index_keys();
+    let hash = content_hash(fp);
+    let story = if settings.enabled {
+        choose_story(tx, fp, &keys, settings, known)?
+    } else {
+        None
+    };
+    let (story, merged) = match story {
+        Some((story, verdict)) => {
+            tracing::debug!(
+                source = %source,
+                item = %item.identity,
+                story,
+                rule = ?verdict.rule,
+                "copy of a stored story"
+            );
+            (story, true)
+        }
+        None => (tx.insert_story(source, &item.identity, now)?, false),
+    };
+    let id = tx.insert_item(source, story, item, &hash, fp.version, &keys, now)?;
+    tx.observe_boilerplate(source, fp.boilerplate_observations())?;
+    Ok((id, merged))
 }
 
 /// Answers from `inner`, noting the paragraphs it calls boilerplate.
