@@ -136,17 +136,25 @@ impl Fetcher {
         })
     }
 
-    /// Fetches `url`, whatever its scheme, sending `validators`.
+    /// Fetches `url`, whatever its scheme, sending `validators`, within
+    /// `[poll].timeout` in all: every redirect hop and the body together
+    /// (the HTTP client's own timeout is per request, so five slow hops
+    /// could take five times it, #20).
     pub async fn fetch(
         &self,
         url: &Url,
         validators: &Validators,
         now: DateTime<Utc>,
     ) -> Result<Fetched, FetchError> {
-        match url.scheme() {
-            "file" => self.read_file(url).await,
-            _ => self.get(url, validators, now).await,
-        }
+        let fetch = async {
+            match url.scheme() {
+                "file" => self.read_file(url).await,
+                _ => self.get(url, validators, now).await,
+            }
+        };
+        tokio::time::timeout(self.timeout, fetch)
+            .await
+            .unwrap_or(Err(FetchError::Timeout(self.timeout)))
     }
 
     async fn get(
@@ -293,6 +301,16 @@ impl Fetcher {
             path: path.display().to_string(),
             reason: e.to_string(),
         };
+        // Only a regular file: opening a FIFO (or a device) for reading
+        // blocks a thread until a writer comes, past any timeout, and kept
+        // the daemon from stopping (#20).
+        let kind = tokio::fs::metadata(&path).await.map_err(file_err)?;
+        if !kind.is_file() {
+            return Err(FetchError::File {
+                path: path.display().to_string(),
+                reason: "not a regular file (a folder, FIFO or device)".into(),
+            });
+        }
         let file = tokio::fs::File::open(&path).await.map_err(file_err)?;
         let mut bytes = Vec::new();
         let cap = u64::try_from(self.max_body).unwrap_or(u64::MAX);

@@ -1193,3 +1193,69 @@ async fn a_slow_client_is_cut_off_and_oversized_request_heads_are_refused() {
     assert_eq!(status, StatusCode::OK);
     running.stop().await;
 }
+
+/// A source's fetch within the config's `[poll].timeout` (2 s here) in all.
+async fn fetch_once(url: &str) -> Result<wiredesk::poll::fetch::Fetched, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = wiredesk::config::from_str(
+        "[poll]\ntimeout = \"2s\"\n",
+        &dir.path().join("t.toml"),
+        dir.path(),
+        [],
+    )
+    .unwrap();
+    let fetcher = wiredesk::poll::fetch::Fetcher::new(&settings.poll).unwrap();
+    fetcher
+        .fetch(
+            &url::Url::parse(url).unwrap(),
+            &wiredesk::model::Validators::default(),
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn a_chain_of_slow_redirects_is_bounded_by_the_timeout_in_all() {
+    // Five answers of 0.8 s each: every one within the 2 s timeout, 4 s in
+    // all. The client's own timeout is per request, so this used to succeed.
+    let server = ScriptedServer::start(Duration::from_millis(800), |seen, _| {
+        let hop: u32 = seen.path.trim_start_matches("/hop").parse().unwrap_or(0);
+        if hop < 4 {
+            (
+                StatusCode::FOUND,
+                [(header::LOCATION, format!("/hop{}", hop + 1))],
+            )
+                .into_response()
+        } else {
+            (
+                [(header::CONTENT_TYPE, "application/rss+xml")],
+                crate::helpers::AGENCY_RSS,
+            )
+                .into_response()
+        }
+    })
+    .await;
+    let e = fetch_once(&server.url("/hop0")).await.unwrap_err();
+    assert_eq!(e, "timed out after 2s");
+}
+
+#[tokio::test]
+async fn a_file_source_that_is_not_a_regular_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("feed.xml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: mkfifo is not available here");
+        return;
+    }
+    let url = url::Url::from_file_path(&fifo).unwrap();
+    // Opening a FIFO for reading waits for a writer: for ever, past any
+    // timeout, on a thread no one can stop.
+    let e = fetch_once(url.as_str()).await.unwrap_err();
+    assert!(e.contains("not a regular file"), "{e}");
+    let e = fetch_once(url::Url::from_directory_path(dir.path()).unwrap().as_str())
+        .await
+        .unwrap_err();
+    assert!(e.contains("not a regular file"), "{e}");
+}
