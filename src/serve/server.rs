@@ -51,14 +51,41 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// reader was free (#17: 1.2 s behind three slow searches with two).
 const LOOP_BLOCKING_THREADS: usize = crate::store::READERS as usize + 1;
 
+/// Connections served at once: the open-file soft limit less a quarter of
+/// it (at least 256) kept for polls, the store's connections and logs, so a
+/// flood of connections never takes the descriptors a poll needs (#20: 260
+/// connections that never read held every descriptor, and every poll
+/// failed with "Too many open files").
+pub fn connection_cap() -> usize {
+    let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
+    let reserve = (soft / 4).max(256);
+    usize::try_from(soft.saturating_sub(reserve))
+        .unwrap_or(usize::MAX)
+        .clamp(16, 65_536)
+}
+
 /// Serves `router` on `listener` until `stop` is cancelled; then stops
 /// accepting, lets each connection finish the request it is answering, and
-/// returns once all are closed.
+/// returns once all are closed. At most [`connection_cap`] connections at
+/// once.
 pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToken) {
+    serve_capped(listener, router, stop, connection_cap()).await;
+}
+
+/// [`serve`] with at most `cap` connections at once: one more is closed as
+/// soon as it is accepted, without a word (a client retries; a flood gets
+/// nothing).
+pub async fn serve_capped(
+    listener: TcpListener,
+    router: Router,
+    stop: CancellationToken,
+    cap: usize,
+) {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let loops = Loops::start(cores);
     let mut next = 0;
     let connections = TaskTracker::new();
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(cap.max(1)));
     loop {
         let stream = tokio::select! {
             () = stop.cancelled() => break,
@@ -71,6 +98,11 @@ pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToke
                     continue;
                 }
             },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(cap, "connection refused: as many open as allowed");
+            drop(stream);
+            continue;
         };
         let service = TowerToHyperService::new(router.clone());
         let stop = stop.clone();
@@ -93,13 +125,17 @@ pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToke
                             Ok(stream) => connection(stream, service, stop).await,
                             Err(e) => tracing::debug!(error = %e, "cannot register a connection"),
                         }
+                        drop(slot);
                     },
                     handle,
                 );
             }
             // No loop could be started: serve on this runtime.
             None => {
-                connections.spawn(connection(stream, service, stop));
+                connections.spawn(async move {
+                    connection(stream, service, stop).await;
+                    drop(slot);
+                });
             }
         }
     }

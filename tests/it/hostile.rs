@@ -1259,3 +1259,60 @@ async fn a_file_source_that_is_not_a_regular_file_is_refused_at_once() {
         .unwrap_err();
     assert!(e.contains("not a regular file"), "{e}");
 }
+
+#[tokio::test]
+async fn over_the_connection_cap_a_new_connection_is_closed_and_let_in_once_one_ends() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let store = wiredesk::store::Store::open(&dir.path().join("cap.db")).unwrap();
+    let state = wiredesk::serve::ServeState::new(
+        store,
+        "cap",
+        &url::Url::parse("http://127.0.0.1/").unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(wiredesk::serve::server::serve_capped(
+        listener,
+        wiredesk::serve::router(state),
+        stop.clone(),
+        2,
+    ));
+    const REQUEST: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    // One request on a connection kept open; the status line, or None when
+    // the server closed it.
+    async fn ask(conn: &mut tokio::net::TcpStream) -> Option<String> {
+        conn.write_all(REQUEST).await.ok()?;
+        let mut buf = [0u8; 4096];
+        let n = conn.read(&mut buf).await.ok()?;
+        (n > 0).then(|| {
+            String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+    }
+    // Two connections answered and kept alive hold both places.
+    let mut a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut b = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert_eq!(ask(&mut a).await.as_deref(), Some("HTTP/1.1 200 OK"));
+    assert_eq!(ask(&mut b).await.as_deref(), Some("HTTP/1.1 200 OK"));
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert_eq!(ask(&mut c).await, None, "the third is closed at once");
+    // One goes: a new connection is served again (once the server has
+    // seen it go).
+    drop(a);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut d = tokio::net::TcpStream::connect(addr).await.unwrap();
+        if ask(&mut d).await.as_deref() == Some("HTTP/1.1 200 OK") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never let in again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(b);
+    stop.cancel();
+}
