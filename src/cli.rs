@@ -350,25 +350,18 @@ mod tests {
     /// Issue #18: `sources` said `not_modified` where `poll` says `not modified`.
     #[test]
     fn a_source_row_says_its_status_in_words() {
-        let state = SourceState {
+        let source = crate::model::Source {
             id: crate::model::SourceId::new("agency"),
-            url: "https://agency.example/feed".into(),
             name: "Agency".into(),
-            last_polled_at: None,
-            last_ok_at: None,
+            url: url::Url::parse("https://agency.example/feed").unwrap(),
+            interval: std::time::Duration::from_secs(600),
+            priority: 0,
+            tags: vec![],
+        };
+        let state = SourceState {
             last_status: Some("not_modified".into()),
-            last_error: None,
             last_http_status: Some(304),
-            last_duration_ms: None,
-            last_bytes: None,
-            consecutive_failures: 0,
-            validators: Default::default(),
-            body_hash: None,
-            next_poll_at: None,
-            interval_hint: None,
-            effective_url: None,
-            moved_to: None,
-            moved_count: 0,
+            ..SourceState::blank(&source)
         };
         let row = source_row(&state, true);
         assert_eq!(row[..3], ["agency", "not modified", "304"]);

@@ -250,7 +250,7 @@ impl Poller {
     async fn state_of(&self, source: &Source) -> Result<SourceState, StoreError> {
         let id = source.id.clone();
         let state = self.inner.store.run(move |s| s.source_state(&id)).await?;
-        Ok(state.unwrap_or_else(|| decide::blank_state(source)))
+        Ok(state.unwrap_or_else(|| SourceState::blank(source)))
     }
 
     /// Fetches `target` once its host allows, sending the stored

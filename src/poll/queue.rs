@@ -150,7 +150,7 @@ mod tests {
         };
         SourceState {
             next_poll_at: next.map(minutes),
-            ..super::super::decide::blank_state(&source)
+            ..crate::store::SourceState::blank(&source)
         }
     }
 

@@ -35,6 +35,30 @@ pub struct SourceState {
 }
 
 impl SourceState {
+    /// The state of a source the store does not know yet: never polled.
+    pub fn blank(source: &Source) -> SourceState {
+        SourceState {
+            id: source.id.clone(),
+            url: source.url.to_string(),
+            name: source.name.clone(),
+            last_polled_at: None,
+            last_ok_at: None,
+            last_status: None,
+            last_error: None,
+            last_http_status: None,
+            last_duration_ms: None,
+            last_bytes: None,
+            consecutive_failures: 0,
+            validators: Validators::default(),
+            body_hash: None,
+            next_poll_at: None,
+            interval_hint: None,
+            effective_url: None,
+            moved_to: None,
+            moved_count: 0,
+        }
+    }
+
     /// The status to show for the source: how its last poll ended, `new`
     /// before the first, or `removed` when the config no longer lists it
     /// (`configured` is false).

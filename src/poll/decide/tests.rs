@@ -33,7 +33,7 @@ fn source() -> Source {
 fn state() -> SourceState {
     SourceState {
         body_hash: Some([1; 32]),
-        ..blank_state(&source())
+        ..SourceState::blank(&source())
     }
 }
 
