@@ -261,6 +261,12 @@ impl Fetcher {
                     next.scheme()
                 )));
             }
+            if is_local(&next) && !is_local(url) {
+                return Err(FetchError::BadRedirect(format!(
+                    "to {}: a loopback or private address, from a public one",
+                    next.host_str().unwrap_or("")
+                )));
+            }
             if !visited.insert(next.to_string()) {
                 return Err(FetchError::RedirectLoop(next.to_string()));
             }
@@ -346,6 +352,41 @@ impl Fetcher {
     }
 }
 
+/// Whether `url` names this machine or a private network: a loopback,
+/// private, link-local, shared (100.64/10) or unspecified address, or
+/// `localhost`. A public source redirected there would have wiredesk fetch
+/// from the daemon's own ports or a service behind the firewall and show
+/// the answer as the source's error (#20). A name is judged as written, not
+/// resolved.
+fn is_local(url: &Url) -> bool {
+    let v4 = |ip: std::net::Ipv4Addr| {
+        ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast()
+            || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
+    };
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => v4(ip),
+        Some(url::Host::Ipv6(ip)) => match ip.to_ipv4_mapped() {
+            Some(mapped) => v4(mapped),
+            None => {
+                let first = ip.segments()[0];
+                ip.is_loopback()
+                    || ip.is_unspecified()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80
+            }
+        },
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => true,
+    }
+}
+
 fn request_headers(validators: &Validators) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
@@ -394,4 +435,44 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 pub fn install_crypto_provider() {
     // `Err` means a provider is already installed, which is the goal.
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(url: &str) -> bool {
+        is_local(&Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn loopback_private_and_link_local_addresses_are_local_public_ones_are_not() {
+        for url in [
+            "http://127.0.0.1:9090/metrics",
+            "http://localhost/",
+            "http://LOCALHOST./",
+            "http://admin.localhost/",
+            "http://10.1.2.3/",
+            "http://172.16.0.1/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://[::ffff:127.0.0.1]/",
+        ] {
+            assert!(local(url), "{url}");
+        }
+        for url in [
+            "https://news.example/feed",
+            "http://93.184.216.34/",
+            "http://100.128.0.1/",
+            "http://[2001:db8::1]/",
+            "http://localhost.example/",
+        ] {
+            assert!(!local(url), "{url}");
+        }
+    }
 }
