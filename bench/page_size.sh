@@ -18,20 +18,8 @@ CONFIG=${1:?usage: bench/page_size.sh CONFIG}
 LIMITS=${LIMITS:-"50 100 200 500"}
 REQUESTS=${REQUESTS:-15}
 WD_PORT=${WD_PORT:-18382}
-root=$(cd "$(dirname "$0")/.." && pwd)
-if [ -z "${BIN:-}" ]; then
-  (cd "$root" && cargo build --release --locked -q --bin wiredesk)
-  BIN="${CARGO_TARGET_DIR:-$root/target}/release/wiredesk"
-fi
-log=$(mktemp)
-WIREDESK_SERVER__LISTEN="127.0.0.1:$WD_PORT" RUST_LOG=warn "$BIN" --config "$CONFIG" run > "$log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 500); do
-  curl -sf -o /dev/null "http://127.0.0.1:$WD_PORT/readyz" && break
-  kill -0 $pid 2>/dev/null || { cat "$log"; exit 1; }
-  sleep 0.02
-done
+source "$(dirname "$0")/daemon.sh"
+start_daemon "$CONFIG" "$WD_PORT"
 python3 - "$WD_PORT" "$REQUESTS" $LIMITS <<'PY'
 import statistics, subprocess, sys
 port, requests, limits = int(sys.argv[1]), int(sys.argv[2]), [int(x) for x in sys.argv[3:]]

@@ -26,22 +26,9 @@ if [ $# -eq 0 ]; then
 fi
 REQUESTS=${REQUESTS:-9}
 WD_PORT=${WD_PORT:-18384}
-root=$(cd "$(dirname "$0")/.." && pwd)
-if [ -z "${BIN:-}" ]; then
-  (cd "$root" && cargo build --release --locked -q --bin wiredesk)
-  BIN="${CARGO_TARGET_DIR:-$root/target}/release/wiredesk"
-fi
-log=$(mktemp)
-started=$(date +%s.%N)
-WIREDESK_SERVER__LISTEN="127.0.0.1:$WD_PORT" RUST_LOG=warn "$BIN" --config "$CONFIG" run > "$log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 3000); do
-  curl -sf -o /dev/null "http://127.0.0.1:$WD_PORT/readyz" && break
-  kill -0 $pid 2>/dev/null || { cat "$log"; exit 1; }
-  sleep 0.02
-done
-echo "ready after $(echo "$(date +%s.%N) - $started" | bc) s"
+source "$(dirname "$0")/daemon.sh"
+start_daemon "$CONFIG" "$WD_PORT"
+echo "ready after $ready_after s"
 python3 - "$WD_PORT" "$REQUESTS" "$@" <<'PY'
 import statistics, subprocess, sys
 port, requests, queries = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
