@@ -480,6 +480,7 @@ fn sources() -> Vec<Source> {
             url: url::Url::parse(&format!("https://{}.example/feed", source_name(i))).unwrap(),
             interval: Duration::from_secs(900),
             priority: 0,
+            fixed_interval: false,
             tags: vec!["world".into()],
         })
         .collect()

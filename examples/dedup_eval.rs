@@ -237,6 +237,7 @@ fn main() {
                 url: url::Url::parse(&format!("https://{o}.example/feed")).expect("url"),
                 interval: Duration::from_secs(900),
                 priority: 0,
+                fixed_interval: false,
                 tags: vec![],
             })
             .collect();
@@ -554,6 +555,7 @@ fn prefill(store: &Store, merging: &merge::Merging, count: usize, first: i64, la
             url: url::Url::parse(&format!("https://filler{i}.example/feed")).expect("url"),
             interval: Duration::from_secs(900),
             priority: 0,
+            fixed_interval: false,
             tags: vec![],
         })
         .collect();

@@ -158,6 +158,7 @@ pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
             "LAST POLL (UTC)",
             "NEXT POLL (UTC)",
             "FAILS",
+            "GAPS",
             "ERROR",
         ],
         &rows,
@@ -175,6 +176,10 @@ fn source_row(s: &SourceState, configured: bool) -> Vec<String> {
         time(s.last_polled_at),
         time(s.next_poll_at),
         s.consecutive_failures.to_string(),
+        match s.last_gap_at {
+            Some(at) => format!("{} (last {})", s.gaps, time(Some(at))),
+            None => s.gaps.to_string(),
+        },
         s.last_error.as_deref().map_or("-".into(), safe),
     ]
 }
@@ -356,6 +361,7 @@ mod tests {
             url: url::Url::parse("https://agency.example/feed").unwrap(),
             interval: std::time::Duration::from_secs(600),
             priority: 0,
+            fixed_interval: false,
             tags: vec![],
         };
         let state = SourceState {

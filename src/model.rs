@@ -45,8 +45,14 @@ pub struct Source {
     pub name: String,
     /// Where the feed is fetched from: `http`, `https` or `file`.
     pub url: Url,
-    /// How often the source is polled.
+    /// How often the source is polled: its own `interval`, else
+    /// `[poll].interval`, which is then the average when polling is
+    /// adaptive.
     pub interval: Duration,
+    /// Polled at `interval` exactly: the source sets its own, or
+    /// `[poll] adaptive = false`. Otherwise it is polled to its rhythm
+    /// (`poll::rhythm`).
+    pub fixed_interval: bool,
     /// Higher wins when a story has copies from several sources.
     pub priority: i64,
     pub tags: Vec<String>,

@@ -65,6 +65,7 @@ pub(super) struct RawPoll {
     #[serde(default, deserialize_with = "duration")]
     pub max_interval: Option<Duration>,
     pub jitter: Option<f64>,
+    pub adaptive: Option<bool>,
     #[serde(default, deserialize_with = "duration")]
     pub max_backoff: Option<Duration>,
     #[serde(default, deserialize_with = "duration")]

@@ -77,6 +77,10 @@ pub struct PollSettings {
     pub max_interval: Duration,
     /// Up to this share of the interval is added at random to each poll.
     pub jitter: f64,
+    /// Sources without an `interval` of their own are polled to their
+    /// rhythm, `interval` being the average (#15); `false`: every source at
+    /// its fixed interval.
+    pub adaptive: bool,
     /// The longest wait between tries of a failing source.
     pub max_backoff: Duration,
     /// Total time one fetch may take.

@@ -207,6 +207,7 @@ fn poll(raw: RawPoll) -> Result<PollSettings, Invalid> {
         min_interval,
         max_interval,
         jitter,
+        adaptive: raw.adaptive.unwrap_or(true),
         max_backoff,
         timeout,
         connect_timeout,
@@ -377,12 +378,12 @@ fn source(
         ));
     }
     let url = source_url(&raw.url, base_dir).map_err(|m| at("url", m))?;
-    let interval = match raw.interval {
+    let (interval, fixed_interval) = match raw.interval {
         Some(d) => {
             check_interval(d, poll.min_interval).map_err(|m| at("interval", m))?;
-            d
+            (d, true)
         }
-        None => poll.interval,
+        None => (poll.interval, !poll.adaptive),
     };
     let tags = tags(raw.tags).map_err(|m| at("tags", m))?;
     let display_name = raw
@@ -395,6 +396,7 @@ fn source(
         name: display_name,
         url,
         interval,
+        fixed_interval,
         priority: raw.priority,
         tags,
     })

@@ -219,6 +219,8 @@ mod tests {
             effective_url: None,
             moved_to: None,
             moved_count: 0,
+            rhythm: None,
+            gap: false,
         };
         let (reply, answer) = oneshot::channel();
         let job = Job {

@@ -100,6 +100,7 @@ struct Inner {
     fetch_seconds: HistogramFamily<SourceLabel>,
     fetched_bytes: Family<SourceLabel, Counter>,
     items_stored: Family<SourceLabel, Counter>,
+    poll_gaps: Family<SourceLabel, Counter>,
     copies_merged: Counter,
     stories: Gauge,
     items: Gauge,
@@ -127,6 +128,7 @@ impl Metrics {
         );
         let fetched_bytes = register(&mut r, FETCHED, Family::<SourceLabel, Counter>::default());
         let items_stored = register(&mut r, ITEMS_STORED, Family::default());
+        let poll_gaps = register(&mut r, POLL_GAPS, Family::default());
         let copies_merged = register(&mut r, COPIES_MERGED, Counter::default());
         let stories = register(&mut r, STORIES, Gauge::default());
         let items = register(&mut r, ITEMS, Gauge::default());
@@ -146,6 +148,7 @@ impl Metrics {
                 fetch_seconds,
                 fetched_bytes,
                 items_stored,
+                poll_gaps,
                 copies_merged,
                 stories,
                 items,
@@ -180,6 +183,16 @@ impl Metrics {
         }
         m.items_stored.get_or_create(&source).inc_by(sample.stored);
         m.copies_merged.inc_by(sample.merged);
+    }
+
+    /// Counts a poll that found a gap in `source`'s feed.
+    pub fn gap(&self, source: &str) {
+        self.inner
+            .poll_gaps
+            .get_or_create(&SourceLabel {
+                source: source.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts one answered HTTP request; `route` is the router's pattern.
@@ -232,6 +245,11 @@ const FETCHED: Desc = (
     Some(Unit::Bytes),
 );
 const ITEMS_STORED: Desc = ("items_stored", "Items new to the store", None);
+const POLL_GAPS: Desc = (
+    "poll_gaps",
+    "Polls whose window shared no item with the last one (items probably missed)",
+    None,
+);
 const COPIES_MERGED: Desc = (
     "copies_merged",
     "New items that joined an existing story as a copy",

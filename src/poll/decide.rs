@@ -16,6 +16,7 @@ use url::Url;
 
 use super::fetch::FetchError;
 use super::parse::ParseError;
+use super::rhythm::{Learned, Rhythm, Seen};
 use super::schedule::{self, Attempt, Cadence, MOVED_CONFIRMATIONS, Moved};
 use crate::model::{ContentHash, Source, Validators};
 use crate::store::{PollRecord, PollStatus, SourceState, StoreError, WriteSummary};
@@ -64,7 +65,12 @@ pub struct Input<'a> {
     pub state: &'a SourceState,
     /// The URL polled (see [`target`]).
     pub target: &'a str,
+    /// The source's settings; its `interval` is replaced by the paced one
+    /// when `price` is given.
     pub cadence: Cadence,
+    /// The request budget's price (`rhythm::Pacer`) when the source is
+    /// polled to its rhythm; `None` when its interval is fixed.
+    pub price: Option<f64>,
     /// The fetch's answer (with what became of its body), or why it failed.
     pub fetched: Result<Answer, FetchError>,
     /// When the poll is recorded.
@@ -113,6 +119,8 @@ pub struct Feed {
     pub hint: Option<Duration>,
     /// A note when items beyond the item cap were dropped.
     pub capped: Option<String>,
+    /// Its items as the source's rhythm sees them.
+    pub window: Vec<Seen>,
 }
 
 /// What the poll comes to, before its write.
@@ -123,6 +131,11 @@ pub struct Decision {
     /// Where the source has moved to, when this poll confirmed a permanent
     /// move (the operator is told once, to update the config).
     pub confirmed_move: Option<String>,
+    /// The source's rhythm after this poll (also in the record), when the
+    /// source answered.
+    pub rhythm: Option<Rhythm>,
+    /// What the answer taught (new items, a gap).
+    pub learned: Learned,
 }
 
 /// The URL to poll: where a permanent redirect led, else the configured one.
@@ -135,7 +148,23 @@ pub fn target(source: &Source, state: &SourceState) -> Url {
 }
 
 /// What one poll comes to: the record to store and the outcome to report.
-pub fn decide(input: Input<'_>) -> Decision {
+///
+/// An answer teaches the source's rhythm (a new window, or that nothing
+/// changed); when the source is paced, its interval comes from the rhythm
+/// and the price, and every other rule (hints, jitter, backoff) applies to
+/// it as to a fixed one.
+pub fn decide(mut input: Input<'_>) -> Decision {
+    let known = Rhythm::load(input.state.rhythm.as_ref());
+    let observed = observation(&input.fetched).map(|window| known.observe(window, input.now));
+    let (rhythm, learned) = match observed {
+        Some((rhythm, learned)) => (Some(rhythm), learned),
+        None => (None, Learned::default()),
+    };
+    if let Some(price) = input.price {
+        let bounds = input.cadence.bounds();
+        let paced = rhythm.as_ref().unwrap_or(&known);
+        input.cadence.interval = paced.interval(price, bounds, input.now);
+    }
     let before = Moved {
         effective_url: input.state.effective_url.clone(),
         moved_to: input.state.moved_to.clone(),
@@ -155,10 +184,28 @@ pub fn decide(input: Input<'_>) -> Decision {
         effective_url: before.effective_url.clone(),
         moved_to: before.moved_to.clone(),
         moved_count: before.count,
+        rhythm: rhythm.as_ref().map(Rhythm::store),
+        gap: learned.gap,
     };
-    match &input.fetched {
+    let decision = match &input.fetched {
         Ok(answer) => answered(&input, answer, &before, blank),
         Err(error) => not_answered(&input, error, blank),
+    };
+    Decision {
+        rhythm,
+        learned,
+        ..decision
+    }
+}
+
+/// What an answer shows the rhythm: `Some(None)` when nothing changed,
+/// `Some(Some(window))` for a new body parsed, `None` when there was no
+/// answer to learn from (a failure, or a body that did not parse).
+fn observation(fetched: &Result<Answer, FetchError>) -> Option<Option<&[Seen]>> {
+    match &fetched.as_ref().ok()?.body {
+        Body::NotModified | Body::Unchanged { .. } => Some(None),
+        Body::New { feed: Ok(feed), .. } => Some(Some(&feed.window)),
+        Body::New { feed: Err(_), .. } => None,
     }
 }
 
@@ -208,6 +255,8 @@ fn answered(input: &Input<'_>, answer: &Answer, before: &Moved, blank: PollRecor
         record,
         outcome,
         confirmed_move,
+        rhythm: None,
+        learned: Learned::default(),
     }
 }
 
@@ -279,6 +328,8 @@ fn not_answered(input: &Input<'_>, error: &FetchError, blank: PollRecord) -> Dec
         record,
         outcome,
         confirmed_move: None,
+        rhythm: None,
+        learned: Learned::default(),
     }
 }
 

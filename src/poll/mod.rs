@@ -26,10 +26,11 @@ pub mod fetch;
 mod hosts;
 mod parse;
 mod queue;
+pub mod rhythm;
 pub mod schedule;
 mod scheduler;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -91,6 +92,9 @@ struct Inner {
     parsing: Semaphore,
     metrics: Metrics,
     readiness: Readiness,
+    /// The request budget of the sources polled to their rhythm, and its
+    /// price.
+    pacer: Mutex<rhythm::Pacer<SourceId>>,
 }
 
 impl Poller {
@@ -148,8 +152,35 @@ impl Poller {
                 ),
                 metrics,
                 readiness,
+                pacer: Mutex::new(rhythm::Pacer::new(rhythm::Bounds {
+                    min_interval: settings.min_interval,
+                    max_interval: settings.max_interval,
+                })),
             }),
         })
+    }
+
+    /// The sources to pace (those without a fixed interval), with what the
+    /// store has learned of them: their budget is what fixed polling at
+    /// their interval would spend.
+    fn pace(&self, sources: &[&Source], states: &[SourceState]) {
+        let learned: std::collections::HashMap<&SourceId, rhythm::Rhythm> = states
+            .iter()
+            .filter_map(|s| Some((&s.id, rhythm::Rhythm::load(Some(s.rhythm.as_ref()?)))))
+            .collect();
+        let paced = sources
+            .iter()
+            .filter(|s| !s.fixed_interval)
+            .map(|s| (s.id.clone(), s.interval, learned.get(&s.id)));
+        self.pacer().set_sources(paced);
+    }
+
+    fn pacer(&self) -> std::sync::MutexGuard<'_, rhythm::Pacer<SourceId>> {
+        // A panic while holding it leaves numbers, not broken invariants.
+        self.inner
+            .pacer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The metrics every poll reports into.
@@ -199,10 +230,15 @@ impl Poller {
         let (fetched, fetch_took) = self.fetch(&target, &state).await;
         let (now, dice) = (self.now(), fastrand::f64());
         let (fetched, items) = self.read(source, &target, &state, fetched, now).await;
+        let price = {
+            let mut pacer = self.pacer();
+            pacer.paces(&source.id).then(|| pacer.price(now))
+        };
         let decision = decide::decide(decide::Input {
             state: &state,
             target: target.as_str(),
             cadence: self.cadence(source),
+            price,
             fetched,
             now,
             elapsed: started.elapsed(),
@@ -215,6 +251,26 @@ impl Poller {
                 moved_to = moved_to.as_str(),
                 "the source has moved permanently; update its url in the config"
             );
+        }
+        if decision.learned.gap {
+            tracing::warn!(
+                source = %source.id,
+                url = %target,
+                items = decision.learned.new,
+                "the feed shows none of the items it showed last time: items were probably \
+                 published and dropped from it between two polls; polling it sooner"
+            );
+            self.inner.metrics.gap(source.id.as_str());
+        }
+        {
+            let mut pacer = self.pacer();
+            if let Some(rhythm) = &decision.rhythm {
+                pacer.update(&source.id, rhythm);
+            }
+            let wait = (decision.record.next_poll_at - now)
+                .to_std()
+                .unwrap_or_default();
+            pacer.scheduled(&source.id, wait);
         }
         let (next_poll_at, bytes) = (decision.record.next_poll_at, decision.record.bytes);
         let job = group::Job {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::decide::Feed;
-use super::{Poller, fetch};
+use super::{Poller, fetch, rhythm};
 use crate::ingest::{self, FetchedBody, IngestError};
 use crate::merge;
 use crate::model::{Item, Source, SourceId};
@@ -85,6 +85,14 @@ impl Poller {
                 .iter()
                 .find(|w| w.kind == ingest::WarningKind::TooManyItems)
                 .map(|w| format!("items capped: {}", w.detail)),
+            window: parsed
+                .items
+                .iter()
+                .map(|item| rhythm::Seen {
+                    key: rhythm::key(&item.identity),
+                    date: item.published.or(item.updated),
+                })
+                .collect(),
         };
         let boilerplate = self.inner.merging.learned.of(&source.id);
         // Most items of a feed that changed are the ones stored last time.

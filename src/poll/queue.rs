@@ -146,6 +146,7 @@ mod tests {
             url: url::Url::parse("https://agency.example/feed").unwrap(),
             interval: Duration::from_secs(900),
             priority: 0,
+            fixed_interval: false,
             tags: vec![],
         };
         SourceState {

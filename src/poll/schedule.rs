@@ -49,6 +49,14 @@ pub enum Attempt {
 }
 
 impl Cadence {
+    /// The bounds a paced interval keeps.
+    pub fn bounds(&self) -> super::rhythm::Bounds {
+        super::rhythm::Bounds {
+            min_interval: self.min_interval,
+            max_interval: self.max_interval,
+        }
+    }
+
     /// The interval between two successful polls, before jitter: the
     /// configured interval, never below the floor, lengthened (never
     /// shortened) by a hint up to `max_interval`.

@@ -36,6 +36,13 @@ impl Poller {
         sources: &[Source],
         mut done: impl FnMut(&PollReport),
     ) -> Vec<PollReport> {
+        // The round's sources share the budget, with what the store has
+        // learned of them, so the next poll times it records are paced.
+        let store = self.inner.store.clone();
+        match store.run(|s| s.source_states()).await {
+            Ok(states) => self.pace(&sources.iter().collect::<Vec<_>>(), &states),
+            Err(e) => tracing::warn!(error = %e, "cannot read what the sources' polls taught"),
+        }
         let mut tasks = JoinSet::new();
         let mut waiting = sources.iter().cloned().enumerate();
         let mut reports: Vec<Option<PollReport>> = vec![None; sources.len()];
@@ -180,6 +187,8 @@ impl Scheduler {
             Vec::new()
         });
         self.sources = next.into_iter().map(|s| (s.id.clone(), s)).collect();
+        let configured: Vec<&Source> = self.sources.values().collect();
+        self.poller.pace(&configured, &states);
         self.queue = Queue::plan(self.sources.keys().cloned(), &states, self.poller.now());
         let sources = &self.sources;
         self.failing.retain(|id| sources.contains_key(id));

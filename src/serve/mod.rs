@@ -243,6 +243,13 @@ struct SourceView {
     last_error: Option<String>,
     duration_ms: Option<u64>,
     bytes: Option<u64>,
+    /// Polls whose window shared nothing with the last one (items were
+    /// probably missed), and when the last one was.
+    gaps: u32,
+    last_gap_at: Option<DateTime<Utc>>,
+    /// The rate its polls have learned, items an hour (`null` before the
+    /// first answer).
+    items_per_hour: Option<f64>,
 }
 
 /// `GET /sources.json`: every source with its poll state.
@@ -277,6 +284,12 @@ async fn sources_json(
                 last_error: s.last_error,
                 duration_ms: s.last_duration_ms,
                 bytes: s.last_bytes,
+                gaps: s.gaps,
+                last_gap_at: s.last_gap_at,
+                items_per_hour: s.rhythm.as_ref().map(|r| {
+                    let rate = crate::poll::rhythm::Rhythm::load(Some(r)).mean_rate() * 3600.0;
+                    (rate * 100.0).round() / 100.0
+                }),
             }
         })
         .collect();

@@ -25,6 +25,9 @@ pub struct SourceRow {
     pub next_poll_at: Option<DateTime<Utc>>,
     pub failures: u32,
     pub error: Option<String>,
+    /// Polls that found a gap, and when the last one was.
+    pub gaps: u32,
+    pub last_gap_at: Option<DateTime<Utc>>,
 }
 
 impl SourceRow {
@@ -39,6 +42,8 @@ impl SourceRow {
             next_poll_at: state.next_poll_at,
             failures: state.consecutive_failures,
             error: state.last_error,
+            gaps: state.gaps,
+            last_gap_at: state.last_gap_at,
         }
     }
 }
@@ -111,10 +116,18 @@ fn sources(out: &mut String, page: &StatusPage<'_>) {
         } else {
             String::new()
         };
+        let gaps = match s.gaps {
+            0 => String::new(),
+            n => format!(
+                "<br><span class=\"quiet\">{n} gap{}, last {}</span>",
+                if n == 1 { "" } else { "s" },
+                time(s.last_gap_at)
+            ),
+        };
         let _ = writeln!(
             out,
             "<tr><td>{name}<br><span class=\"quiet\">{id}</span></td>\
-             <td class=\"{class}\">{status}{http}{failures}</td><td>{last}</td><td>{next}</td>\
+             <td class=\"{class}\">{status}{http}{failures}{gaps}</td><td>{last}</td><td>{next}</td>\
              <td class=\"err\">{error}</td></tr>",
             name = text(&s.name),
             id = text(&s.id),
@@ -213,6 +226,8 @@ mod tests {
             next_poll_at: None,
             failures: 3,
             error: Some("</td><script>alert(1)</script>".into()),
+            gaps: 0,
+            last_gap_at: None,
         }];
         let html = render(&StatusPage {
             title: "t\"<",

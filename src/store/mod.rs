@@ -69,6 +69,7 @@ pub(crate) mod testing {
                 url: url::Url::parse(&format!("https://{id}.example/feed")).unwrap(),
                 interval: std::time::Duration::from_secs(600),
                 priority: 0,
+                fixed_interval: false,
                 tags: vec![format!("{id}-tag")],
             })
             .collect();
@@ -87,7 +88,7 @@ pub use lock::WriterLock;
 use items::stored_item;
 pub(crate) use items::{ITEM_COLUMN_COUNT, ITEM_COLUMNS};
 pub use readers::READERS;
-pub use sources::{PollRecord, PollStatus, SourceState};
+pub use sources::{PollRecord, PollStatus, SourceState, StoredRhythm};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -32,6 +32,21 @@ pub struct SourceState {
     pub effective_url: Option<String>,
     pub moved_to: Option<String>,
     pub moved_count: u32,
+    /// What its polls have taught about when it publishes (the poller's
+    /// `Rhythm`, kept as it wrote it), `None` before the first answer.
+    pub rhythm: Option<StoredRhythm>,
+    /// Polls whose window shared nothing with the last one (items were
+    /// probably missed), and when the last one was.
+    pub gaps: u32,
+    pub last_gap_at: Option<DateTime<Utc>>,
+}
+
+/// A source's rhythm as the store keeps it: the poller's own JSON, and the
+/// keys of the items it showed lately.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoredRhythm {
+    pub json: String,
+    pub keys: Vec<u64>,
 }
 
 impl SourceState {
@@ -56,6 +71,9 @@ impl SourceState {
             effective_url: None,
             moved_to: None,
             moved_count: 0,
+            rhythm: None,
+            gaps: 0,
+            last_gap_at: None,
         }
     }
 
@@ -123,6 +141,10 @@ pub struct PollRecord {
     pub effective_url: Option<String>,
     pub moved_to: Option<String>,
     pub moved_count: u32,
+    /// Replaces the stored rhythm when `Some`.
+    pub rhythm: Option<StoredRhythm>,
+    /// This poll found a gap.
+    pub gap: bool,
 }
 
 impl Store {
@@ -146,6 +168,8 @@ impl Store {
                     moved_to = iif(url = excluded.url, moved_to, NULL),
                     moved_count = iif(url = excluded.url, moved_count, 0),
                     next_poll_at = iif(url = excluded.url, next_poll_at, NULL),
+                    rhythm = iif(url = excluded.url, rhythm, NULL),
+                    seen_keys = iif(url = excluded.url, seen_keys, NULL),
                     url = excluded.url",
             )?;
             for s in sources {
@@ -206,7 +230,11 @@ impl PollTx<'_> {
                     interval_hint = coalesce(?14, interval_hint),
                     effective_url = ?15,
                     moved_to = ?16,
-                    moved_count = ?17
+                    moved_count = ?17,
+                    rhythm = coalesce(?18, rhythm),
+                    seen_keys = iif(?18 IS NULL, seen_keys, ?19),
+                    gaps = gaps + ?20,
+                    last_gap_at = iif(?20, ?2, last_gap_at)
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -229,6 +257,9 @@ impl PollTx<'_> {
                 record.effective_url,
                 record.moved_to,
                 record.moved_count,
+                record.rhythm.as_ref().map(|r| r.json.as_str()),
+                record.rhythm.as_ref().map(|r| keys_blob(&r.keys)),
+                record.gap,
             ])?;
         Ok(())
     }
@@ -236,8 +267,20 @@ impl PollTx<'_> {
 
 const SOURCE_STATE_SELECT: &str = "SELECT id, url, name, last_polled_at, last_ok_at, last_status,
         last_error, last_http_status, last_duration_ms, last_bytes, consecutive_failures, etag,
-        last_modified, body_hash, next_poll_at, interval_hint, effective_url, moved_to, moved_count
+        last_modified, body_hash, next_poll_at, interval_hint, effective_url, moved_to, moved_count,
+        rhythm, seen_keys, gaps, last_gap_at
     FROM sources";
+
+/// The keys as the store keeps them: 8 bytes each, little endian.
+fn keys_blob(keys: &[u64]) -> Vec<u8> {
+    keys.iter().flat_map(|k| k.to_le_bytes()).collect()
+}
+
+fn keys_from_blob(blob: &[u8]) -> Vec<u64> {
+    blob.chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+        .collect()
+}
 
 fn source_state(r: &Row<'_>) -> rusqlite::Result<SourceState> {
     let hash: Option<Vec<u8>> = r.get(13)?;
@@ -270,5 +313,16 @@ fn source_state(r: &Row<'_>) -> rusqlite::Result<SourceState> {
         effective_url: r.get(16)?,
         moved_to: r.get(17)?,
         moved_count: r.get(18)?,
+        rhythm: r.get::<_, Option<String>>(19)?.map(|json| StoredRhythm {
+            json,
+            keys: r
+                .get::<_, Option<Vec<u8>>>(20)
+                .ok()
+                .flatten()
+                .map(|b| keys_from_blob(&b))
+                .unwrap_or_default(),
+        }),
+        gaps: r.get(21)?,
+        last_gap_at: r.get::<_, Option<i64>>(22)?.map(from_unix),
     })
 }

@@ -15,5 +15,6 @@ mod ops;
 mod poll;
 mod properties;
 mod retention;
+mod rhythm;
 mod serve;
 mod storage;

@@ -47,6 +47,7 @@ impl Desk {
             url: Url::parse(&format!("https://{id}.example/feed?a=1&b=2")).unwrap(),
             interval: Duration::from_secs(600),
             priority,
+            fixed_interval: false,
             tags: tags.iter().map(|t| t.to_string()).collect(),
         };
         let sources = vec![

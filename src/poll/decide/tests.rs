@@ -25,6 +25,7 @@ fn source() -> Source {
         url: Url::parse(FEED).unwrap(),
         interval: 15 * MIN,
         priority: 0,
+        fixed_interval: false,
         tags: vec![],
     }
 }
@@ -66,8 +67,19 @@ fn feed(items: usize) -> Body {
             items,
             hint: None,
             capped: None,
+            window: window(0..items as u64),
         }),
     }
+}
+
+/// A window of the items numbered `range`, dated a minute apart up to t0.
+fn window(range: std::ops::Range<u64>) -> Vec<Seen> {
+    range
+        .map(|n| Seen {
+            key: n,
+            date: Some(t0() - chrono::Duration::minutes(n as i64)),
+        })
+        .collect()
 }
 
 fn input(state: &SourceState, fetched: Result<Answer, FetchError>) -> Input<'_> {
@@ -81,6 +93,7 @@ fn input(state: &SourceState, fetched: Result<Answer, FetchError>) -> Input<'_> 
             jitter: 0.1,
             backoff_cap: 24 * 60 * MIN,
         },
+        price: None,
         fetched,
         now: t0(),
         elapsed: Duration::from_millis(150),
@@ -113,8 +126,14 @@ fn a_new_body_is_recorded_ok_with_its_hash_and_polled_again_an_interval_later() 
             effective_url: None,
             moved_to: None,
             moved_count: 0,
+            rhythm: d.record.rhythm.clone(),
+            gap: false,
         }
     );
+    // The window taught the rhythm, which is stored with the poll.
+    let rhythm = Rhythm::load(d.record.rhythm.as_ref());
+    assert_eq!(rhythm.keys.len(), 3);
+    assert_eq!(d.learned, Learned { new: 3, gap: false });
     assert_eq!(
         d.outcome,
         PollOutcome::Ok {
@@ -136,6 +155,7 @@ fn a_feed_hint_lengthens_the_interval_and_is_stored() {
             items: 1,
             hint: Some(60 * MIN),
             capped: None,
+            window: vec![],
         }),
     };
     let d = decide_with(&state(), answer(body));
@@ -152,6 +172,7 @@ fn items_beyond_the_cap_are_noted_on_an_ok_poll() {
             items: 5000,
             hint: None,
             capped: Some("items capped: 7000 entries, 5000 kept".into()),
+            window: vec![],
         }),
     };
     let d = decide_with(&state(), answer(body));
@@ -363,4 +384,93 @@ fn the_write_gives_an_ok_poll_its_counts_and_a_failed_write_fails_the_poll() {
             reason: "cannot store the poll: the store's worker failed: disk full".into()
         }
     );
+}
+
+/// A state whose rhythm has seen the items numbered `range`, an hour ago.
+fn state_having_seen(range: std::ops::Range<u64>) -> SourceState {
+    let (rhythm, _) = Rhythm::default().observe(Some(&window(range)), minutes(-60));
+    SourceState {
+        rhythm: Some(rhythm.store()),
+        ..state()
+    }
+}
+
+fn feed_of(window: Vec<Seen>) -> Body {
+    Body::New {
+        bytes: 2048,
+        hash: [3; 32],
+        feed: Ok(Feed {
+            items: window.len(),
+            hint: None,
+            capped: None,
+            window,
+        }),
+    }
+}
+
+#[test]
+fn a_window_sharing_nothing_with_the_last_is_recorded_as_a_gap() {
+    let state = state_having_seen(0..10);
+    let d = decide_with(&state, answer(feed_of(window(100..110))));
+    assert_eq!(d.learned, Learned { new: 10, gap: true });
+    assert!(d.record.gap);
+    // One shared item: no gap.
+    let d = decide_with(&state, answer(feed_of(window(9..19))));
+    assert_eq!(d.learned, Learned { new: 9, gap: false });
+    assert!(!d.record.gap);
+}
+
+#[test]
+fn a_paced_source_gets_its_interval_from_its_rhythm_and_a_fixed_one_keeps_its_own() {
+    // Ten items a minute apart: a busy source.
+    let busy_state = state_having_seen(0..10);
+    let busy = feed_of(window(5..15));
+    let fixed = decide(input(&busy_state, answer(busy)));
+    assert_eq!(fixed.record.next_poll_at, minutes(15));
+    let busy = feed_of(window(5..15));
+    let paced = decide(Input {
+        price: Some(0.05),
+        ..input(&busy_state, answer(busy))
+    });
+    assert!(paced.record.next_poll_at < minutes(15));
+    assert!(paced.record.next_poll_at >= minutes(1));
+    // The same price for a source that has shown nothing new in a day.
+    let quiet = SourceState {
+        rhythm: Some(
+            Rhythm::default()
+                .observe(Some(&window(0..10)), t0() - chrono::Duration::days(8))
+                .0
+                .observe(None, t0() - chrono::Duration::days(1))
+                .0
+                .store(),
+        ),
+        ..state()
+    };
+    let paced = decide(Input {
+        price: Some(0.05),
+        ..input(&quiet, answer(Body::NotModified))
+    });
+    assert!(paced.record.next_poll_at > minutes(15));
+    assert!(paced.record.next_poll_at <= minutes(120));
+}
+
+#[test]
+fn a_failure_or_a_body_that_does_not_parse_teaches_the_rhythm_nothing() {
+    let state = state_having_seen(0..10);
+    let failed = decide_with(&state, Err(FetchError::Status { status: 503 }));
+    assert_eq!(failed.record.rhythm, None);
+    assert_eq!(failed.rhythm, None);
+    let garbled = decide_with(
+        &state,
+        answer(Body::New {
+            bytes: 10,
+            hash: [4; 32],
+            feed: Err(ParseError::Crashed("boom".into())),
+        }),
+    );
+    assert_eq!(garbled.record.rhythm, None);
+    // A 304 is watched time: the rhythm is stored again.
+    let unchanged = decide_with(&state, answer(Body::NotModified));
+    assert!(unchanged.record.rhythm.is_some());
+    assert!(!unchanged.record.gap);
 }
