@@ -434,10 +434,12 @@ impl Rhythm {
             .window_floor(self.current_rate())
             .max(bounds.floor())
             .min(ceiling);
+        let bursting = self.gapped || self.surge > 2.0 * self.usual_rate();
         Demand {
             root,
             floor,
             ceiling,
+            bursting,
         }
     }
 
@@ -534,6 +536,10 @@ pub struct Demand {
     pub floor: f64,
     /// And at most this often (`min_interval`).
     pub ceiling: f64,
+    /// A burst is under way (a gap, or a window half filled between two
+    /// polls at more than twice the usual rate): what it spends is catching
+    /// up, on top of the budget, and it does not make the others wait.
+    pub bursting: bool,
 }
 
 /// The price that spends `budget` polls per second on `demands`: each
@@ -584,6 +590,8 @@ pub struct Pacer<K> {
     demands: HashMap<K, Demand>,
     /// Polls per second each paced source is scheduled at now.
     spent: HashMap<K, f64>,
+    /// Polls per second fixed polling would spend on each paced source.
+    shares: HashMap<K, f64>,
     /// Polls per second that fixed intervals would spend on these sources.
     budget: f64,
     /// The budget the price is worked out for, over the budget: below 1
@@ -602,6 +610,7 @@ impl<K: Hash + Eq + Clone> Pacer<K> {
             bounds,
             demands: HashMap::new(),
             spent: HashMap::new(),
+            shares: HashMap::new(),
             budget: 0.0,
             correction: 1.0,
             price: 0.0,
@@ -617,12 +626,15 @@ impl<K: Hash + Eq + Clone> Pacer<K> {
         sources: impl IntoIterator<Item = (K, Duration, Option<&'a Rhythm>)>,
     ) {
         self.demands.clear();
+        self.shares.clear();
         self.budget = 0.0;
         let mut spent = std::mem::take(&mut self.spent);
         let fresh = Rhythm::default();
         for (id, interval, rhythm) in sources {
             let interval = interval.max(self.bounds.min_interval).as_secs_f64();
-            self.budget += 1.0 / interval.max(1.0);
+            let share = 1.0 / interval.max(1.0);
+            self.budget += share;
+            self.shares.insert(id.clone(), share);
             let demand = rhythm.unwrap_or(&fresh).demand(self.bounds);
             if let Some(polls) = spent.remove(&id) {
                 self.spent.insert(id.clone(), polls);
@@ -681,10 +693,20 @@ impl<K: Hash + Eq + Clone> Pacer<K> {
             Some(at) => self.changed && (now - at).to_std().is_ok_and(|d| d >= REPRICE),
         };
         if stale {
-            let demands: Vec<Demand> = self.demands.values().copied().collect();
+            // Sources in a burst spend on top of the budget: the others
+            // share what is left of it after their shares.
+            let calm: Vec<(&K, &Demand)> =
+                self.demands.iter().filter(|(_, d)| !d.bursting).collect();
+            let budget = self.budget
+                - self
+                    .demands
+                    .iter()
+                    .filter(|(_, d)| d.bursting)
+                    .filter_map(|(id, _)| self.shares.get(id))
+                    .sum::<f64>();
             if self.priced_at.is_some() && !self.spent.is_empty() {
-                // What the schedule spends, a source not yet scheduled
-                // counted as the price plans it.
+                // What the schedule spends on the calm ones, a source not
+                // yet scheduled counted as the price plans it.
                 let spending: f64 = self
                     .demands
                     .iter()
@@ -698,7 +720,8 @@ impl<K: Hash + Eq + Clone> Pacer<K> {
                     self.correction = (self.correction * step).clamp(CORRECTION.0, CORRECTION.1);
                 }
             }
-            self.price = price(&demands, self.budget * self.correction);
+            let demands: Vec<Demand> = calm.into_iter().map(|(_, d)| *d).collect();
+            self.price = price(&demands, budget.max(0.0) * self.correction);
             self.priced_at = Some(now);
             self.changed = false;
         }

@@ -263,6 +263,7 @@ fn the_price_spends_the_budget_by_the_square_root_of_the_rate() {
         root,
         floor: 0.0,
         ceiling: 1.0,
+        bursting: false,
     };
     let demands = [d(1.0), d(4.0)];
     let c = price(&demands, 0.5);
@@ -281,17 +282,20 @@ fn floors_and_ceilings_are_kept_and_the_rest_share_what_is_left() {
             root: 100.0,
             floor: 0.0,
             ceiling: 0.1,
+            bursting: false,
         },
         // Wants little but its window needs 0.2.
         Demand {
             root: 0.001,
             floor: 0.2,
             ceiling: 1.0,
+            bursting: false,
         },
         Demand {
             root: 1.0,
             floor: 0.0,
             ceiling: 1.0,
+            bursting: false,
         },
     ];
     let c = price(&demands, 0.5);
@@ -394,4 +398,50 @@ fn spread_splits_time_over_the_hours_of_the_day() {
     assert_eq!(days[0], 3.0 * 3600.0);
     assert_eq!(days[5], 2.0 * 3600.0);
     assert_eq!(spread(10, 10).iter().sum::<f64>(), 0.0);
+}
+
+#[test]
+fn a_burst_spends_on_top_of_the_budget_and_does_not_starve_the_others() {
+    let calm = watch(
+        &Feed {
+            every: 10 * MIN,
+            size: 50,
+            dates: Dates::True,
+        },
+        0,
+        86_400,
+        10 * MIN,
+    )
+    .0;
+    // A source whose window was just overrun.
+    let (burst, learned) = calm.observe(
+        Some(
+            &(0..50)
+                .map(|n| Seen {
+                    key: 1_000_000 + n,
+                    date: None,
+                })
+                .collect::<Vec<_>>(),
+        ),
+        at(86_400 + 600),
+    );
+    assert!(learned.gap);
+    assert!(burst.demand(bounds()).bursting);
+    assert!(!calm.demand(bounds()).bursting);
+    // It is polled again as soon as allowed.
+    assert_eq!(
+        burst.interval(0.0, bounds(), at(86_400 + 600)).as_secs(),
+        60
+    );
+
+    let mut quiet_only = Pacer::new(bounds());
+    quiet_only.set_sources([("a", Duration::from_secs(900), Some(&calm))]);
+    let alone = quiet_only.price(at(86_400 + 600));
+    let mut with_burst = Pacer::new(bounds());
+    with_burst.set_sources([
+        ("a", Duration::from_secs(900), Some(&calm)),
+        ("b", Duration::from_secs(900), Some(&burst)),
+    ]);
+    // The calm source gets the same price, burst or not.
+    assert!(close(with_burst.price(at(86_400 + 600)), alone, 1e-9));
 }
