@@ -68,6 +68,8 @@ pub(crate) struct RawFeed {
     pub title: Option<Body>,
     pub entries: Vec<RawEntry>,
     pub hints: FeedHints,
+    /// The link to older items, as written (see [`ParsedFeed::older`]).
+    pub older: Option<String>,
 }
 
 /// Turns raw entries into items: the last, pure step of [`super::parse`].
@@ -112,10 +114,18 @@ pub(crate) fn finish(
             ));
         }
     }
+    // Older items are fetched like the feed itself: only a link of the
+    // same scheme (a web feed never sends the poller to a file).
+    let older = raw
+        .older
+        .as_deref()
+        .and_then(|href| feed_url.join(href.trim()).ok())
+        .filter(|u| u.scheme() == feed_url.scheme() && u != feed_url);
     ParsedFeed {
         title,
         items,
         hints: raw.hints,
+        older,
         warnings,
     }
 }

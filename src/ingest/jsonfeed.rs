@@ -25,6 +25,8 @@ struct Doc {
     author: Value,
     #[serde(default)]
     authors: Value,
+    #[serde(default)]
+    next_url: Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,6 +140,7 @@ pub(crate) fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<RawFeed, 
         title: string(&doc.title).map(Body::html),
         entries,
         hints: Default::default(),
+        older: string(&doc.next_url),
     })
 }
 

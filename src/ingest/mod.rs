@@ -88,6 +88,10 @@ pub struct ParsedFeed {
     /// Items in document order, one per identity.
     pub items: Vec<crate::model::Item>,
     pub hints: FeedHints,
+    /// Where the feed's older items are: an RFC 5005 `prev-archive` link
+    /// (archived feeds) or `next` link (paged feeds), or a JSON Feed's
+    /// `next_url`; resolved, and of the feed's own scheme.
+    pub older: Option<url::Url>,
     /// Every repair made and every entry or field dropped.
     pub warnings: Vec<Warning>,
 }

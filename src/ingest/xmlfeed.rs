@@ -80,6 +80,12 @@ pub(crate) fn parse(
     let mut raw = match runner.run(&rep.xml) {
         Ok(feed) => {
             let title = feed.title.as_ref().map(|t| text_body(t, rep.dialect));
+            let older = ["prev-archive", "next"].iter().find_map(|rel| {
+                feed.links
+                    .iter()
+                    .find(|l| l.rel.as_deref() == Some(*rel))
+                    .map(|l| l.href.clone())
+            });
             let feed_authors = names(&feed.authors);
             // Spans line up with feed-rs's entries when it saw the same number.
             let spans = (feed.entries.len() == rep.entries.len()).then_some(&rep.entries);
@@ -100,6 +106,7 @@ pub(crate) fn parse(
                 title,
                 entries,
                 hints: Default::default(),
+                older,
             }
         }
         Err(whole) => fallback(&runner, rep, &whole, warnings)?,
@@ -181,6 +188,7 @@ fn fallback(
         title,
         entries,
         hints: Default::default(),
+        older: None,
     })
 }
 

@@ -65,6 +65,9 @@ pub struct PollReport {
     pub next_poll_at: DateTime<Utc>,
 }
 
+/// How many older pages one poll fetches, at most, to fill a gap.
+pub const ARCHIVE_PAGES: usize = 3;
+
 /// The clock the poller reads; tests pass their own.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -229,7 +232,18 @@ impl Poller {
         let target = decide::target(source, &state);
         let (fetched, fetch_took) = self.fetch(&target, &state).await;
         let (now, dice) = (self.now(), fastrand::f64());
-        let (fetched, items) = self.read(source, &target, &state, fetched, now).await;
+        let (fetched, mut items, older) = self.read(source, &target, &state, fetched, now).await;
+        // Older pages only on the feed's own host: a feed must not send
+        // the poller elsewhere.
+        let older = older.filter(|o| o.host_str() == target.host_str());
+        if let (Some(older), Ok(answer)) = (older, &fetched)
+            && let decide::Body::New { feed: Ok(feed), .. } = &answer.body
+        {
+            let known = rhythm::Rhythm::load(state.rhythm.as_ref());
+            if known.overrun_by(&feed.window) {
+                self.fill_gap(source, &known, older, &mut items, now).await;
+            }
+        }
         let price = {
             let mut pacer = self.pacer();
             pacer.paces(&source.id).then(|| pacer.price(now))
@@ -333,12 +347,17 @@ impl Poller {
         state: &SourceState,
         fetched: Result<Fetched, FetchError>,
         now: DateTime<Utc>,
-    ) -> (Result<decide::Answer, FetchError>, Vec<merge::Ready>) {
+    ) -> (
+        Result<decide::Answer, FetchError>,
+        Vec<merge::Ready>,
+        Option<Url>,
+    ) {
         let fetched = match fetched {
             Ok(fetched) => fetched,
-            Err(e) => return (Err(e), Vec::new()),
+            Err(e) => return (Err(e), Vec::new(), None),
         };
         let mut items = Vec::new();
+        let mut older = None;
         let body = match fetched.body {
             None => decide::Body::NotModified,
             Some(body) => {
@@ -349,6 +368,7 @@ impl Poller {
                 } else {
                     let feed = self.parse(source, target, body, now).await.map(|parsed| {
                         items = parsed.items;
+                        older = parsed.older;
                         parsed.feed
                     });
                     decide::Body::New { bytes, hash, feed }
@@ -362,7 +382,65 @@ impl Poller {
             moved_permanently: fetched.moved_permanently.map(String::from),
             body,
         };
-        (Ok(answer), items)
+        (Ok(answer), items, older)
+    }
+
+    /// The feed's window was overrun since the last poll: its older pages
+    /// (RFC 5005 archives, or a paged feed's `next`), at most
+    /// [`ARCHIVE_PAGES`], are fetched and their items added to this poll's,
+    /// until a page reaches items shown before. A page that fails ends it
+    /// (the gap is still counted); each fetch keeps the host's limits.
+    async fn fill_gap(
+        &self,
+        source: &Source,
+        known: &rhythm::Rhythm,
+        mut page: Url,
+        items: &mut Vec<merge::Ready>,
+        now: DateTime<Utc>,
+    ) {
+        let mut have: std::collections::HashSet<String> =
+            items.iter().map(|r| r.item.identity.clone()).collect();
+        let mut visited = vec![page.clone()];
+        for _ in 0..ARCHIVE_PAGES {
+            let (fetched, _) = self.fetch(&page, &SourceState::blank(source)).await;
+            let body = match fetched {
+                Ok(Fetched {
+                    body: Some(body), ..
+                }) => body,
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::info!(source = %source.id, url = %page, error = %e,
+                        "cannot fetch the feed's older items to fill a gap");
+                    return;
+                }
+            };
+            let parsed = match self.parse(source, &page, body, now).await {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    tracing::info!(source = %source.id, url = %page, error = %e,
+                        "the feed's older items do not parse; the gap stays");
+                    return;
+                }
+            };
+            let mut reached = false;
+            let mut added = 0;
+            for ready in parsed.items {
+                reached |= known.knows(rhythm::key(&ready.item.identity));
+                if have.insert(ready.item.identity.clone()) {
+                    items.push(ready);
+                    added += 1;
+                }
+            }
+            tracing::info!(source = %source.id, url = %page, items = added,
+                "fetched the feed's older items to fill a gap");
+            match parsed.older {
+                Some(next) if !reached && !visited.contains(&next) => {
+                    visited.push(next.clone());
+                    page = next;
+                }
+                _ => return,
+            }
+        }
     }
 
     /// A report for a poll whose outcome could not be recorded.

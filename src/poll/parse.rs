@@ -33,6 +33,8 @@ pub enum ParseError {
 pub(super) struct Parsed {
     pub(super) items: Vec<merge::Ready>,
     pub(super) feed: Feed,
+    /// Where the feed's older items are (RFC 5005), if it says.
+    pub(super) older: Option<Url>,
 }
 
 impl Poller {
@@ -108,8 +110,9 @@ impl Poller {
                 tracing::debug!(source = %source.id, error = %e, "cannot tell unchanged items");
                 Default::default()
             });
+        let older = parsed.older.take();
         let items = merge::prepare(&source.id, parsed.items, now, &boilerplate, &unchanged);
-        Ok(Parsed { items, feed })
+        Ok(Parsed { items, feed, older })
     }
 
     /// The stored dates of the items of `parsed` that are stored already and

@@ -336,6 +336,22 @@ impl Rhythm {
         (next, learned)
     }
 
+    /// Whether `window` shares nothing with the items shown before: items
+    /// were probably missed (never on a first poll, nor for an empty
+    /// window).
+    pub fn overrun_by(&self, window: &[Seen]) -> bool {
+        if self.keys.is_empty() || window.is_empty() {
+            return false;
+        }
+        let known: HashSet<u64> = self.keys.iter().copied().collect();
+        window.iter().all(|s| !known.contains(&s.key))
+    }
+
+    /// Whether the item with `key` was shown before.
+    pub fn knows(&self, key: u64) -> bool {
+        self.keys.contains(&key)
+    }
+
     /// Seeds a new source from the dates in its first window: the items
     /// dated in the last week (or since the oldest) over the time they
     /// cover. Unusable dates (fewer than two distinct, all in the future)

@@ -850,3 +850,50 @@ fn a_feed_where_every_entry_is_broken_the_same_way_keeps_every_entry() {
     assert_eq!(f.items[499].title, "n499");
     eprintln!("500 broken entries repaired in {:?}", started.elapsed());
 }
+
+#[test]
+fn the_link_to_older_items_is_found_in_atom_rss_and_json_feed() {
+    // RFC 5005 archived feed: prev-archive wins over next.
+    let atom = br#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">
+        <title>t</title><id>urn:t</id><updated>2024-05-01T00:00:00Z</updated>
+        <link rel="next" href="page/2"/><link rel="prev-archive" href="archive/2024-04.xml"/>
+        <entry><id>urn:e1</id><title>one</title><updated>2024-05-01T00:00:00Z</updated></entry>
+        </feed>"#;
+    let older = parse_bytes(atom, None).unwrap().older.unwrap();
+    assert_eq!(
+        older.as_str(),
+        url::Url::parse(FEED_URL)
+            .unwrap()
+            .join("archive/2024-04.xml")
+            .unwrap()
+            .as_str()
+    );
+    // A paged RSS feed, through atom:link.
+    let rss = br#"<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">
+        <channel><title>t</title><link>https://example.org/</link><description>d</description>
+        <atom:link rel="next" href="https://agency.example/feed?page=2"/>
+        <item><guid>a</guid><title>one</title></item></channel></rss>"#;
+    let older = parse_bytes(rss, None).unwrap().older;
+    assert_eq!(
+        older.map(String::from).as_deref(),
+        Some("https://agency.example/feed?page=2")
+    );
+    let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"t",
+        "next_url":"https://agency.example/feed.json?before=9",
+        "items":[{"id":"1","content_text":"x"}]}"#;
+    let older = parse_bytes(json, Some("application/feed+json"))
+        .unwrap()
+        .older;
+    assert_eq!(
+        older.map(String::from).as_deref(),
+        Some("https://agency.example/feed.json?before=9")
+    );
+    // A link to a file from a web feed, or to the feed itself, is not followed.
+    let sneaky = br#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">
+        <title>t</title><id>urn:t</id><updated>2024-05-01T00:00:00Z</updated>
+        <link rel="prev-archive" href="file:///etc/passwd"/>
+        <entry><id>urn:e1</id><title>one</title><updated>2024-05-01T00:00:00Z</updated></entry>
+        </feed>"#;
+    assert_eq!(parse_bytes(sneaky, None).unwrap().older, None);
+    assert_eq!(ok("atom10.xml").older, None);
+}

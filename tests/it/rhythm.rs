@@ -339,3 +339,70 @@ async fn a_source_with_its_own_interval_and_adaptive_off_keep_a_fixed_interval()
     let logs = run(&off, &[wire("paced")], 2 * 3600).await;
     assert!(fixed(&logs["paced"]));
 }
+
+/// An Atom page of the items numbered `range` (newest first), linking to
+/// its older items at `older`, if any.
+fn atom_page(range: std::ops::Range<usize>, older: Option<&str>) -> String {
+    let entries: String = range
+        .rev()
+        .map(|n| {
+            format!(
+                "<entry><id>urn:wire:{n}</id><title>Wire story {n}</title>\
+                 <updated>{}</updated><content>Story {n} in full, told once.</content></entry>",
+                secs(n as i64 * 60).to_rfc3339()
+            )
+        })
+        .collect();
+    let link = older.map_or(String::new(), |href| {
+        format!("<link rel=\"prev-archive\" href=\"{href}\"/>")
+    });
+    format!(
+        "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>wire</title>\
+         <id>urn:wire</id><updated>{}</updated>{link}{entries}</feed>",
+        secs(0).to_rfc3339()
+    )
+}
+
+#[tokio::test]
+async fn a_gap_is_filled_from_the_feeds_archive_pages() {
+    const ATOM: &str = "application/atom+xml";
+    let desk = desk("", &[("wire", "")]).await;
+    let source = desk.settings.sources[0].clone();
+    desk.server
+        .set("wire", Canned::ok(ATOM, &atom_page(0..5, None)));
+    let first = desk.poller.poll_source(&source).await;
+    assert!(
+        matches!(first.outcome, PollOutcome::Ok { new: 5, .. }),
+        "{first:?}"
+    );
+
+    // Twenty more published before the next poll; the feed shows the last
+    // five and links its archive, two pages deep.
+    *desk.clock.lock().unwrap() = secs(1800);
+    let archive = desk.server.url("archive1");
+    desk.server
+        .set("wire", Canned::ok(ATOM, &atom_page(20..25, Some(&archive))));
+    let deeper = desk.server.url("archive2");
+    desk.server.set(
+        "archive1",
+        Canned::ok(ATOM, &atom_page(10..20, Some(&deeper))),
+    );
+    desk.server.set(
+        "archive2",
+        Canned::ok(ATOM, &atom_page(0..10, Some(&desk.server.url("archive3")))),
+    );
+    let report = desk.poller.poll_source(&source).await;
+    // Every item published since is stored: the page's five and fifteen
+    // from the archive (items 0-4 were stored already).
+    assert!(
+        matches!(report.outcome, PollOutcome::Ok { new: 20, .. }),
+        "{report:?}"
+    );
+    // The archive is read only as deep as the items shown before.
+    assert_eq!(desk.server.hits("archive1"), 1);
+    assert_eq!(desk.server.hits("archive2"), 1);
+    assert_eq!(desk.server.hits("archive3"), 0);
+    // The gap is still counted: the feed's window was overrun.
+    let id = wiredesk::model::SourceId::new("wire");
+    assert_eq!(desk.store.source_state(&id).unwrap().unwrap().gaps, 1);
+}
