@@ -15,7 +15,7 @@ use super::wrapper::{
 /// It is part of the content hash input and of every index key, so items fingerprinted
 /// under different rules never collide silently; bump it when a rule changes and
 /// re-fingerprint the items inside the window (their HTML is stored).
-pub const NORMALISATION_VERSION: u32 = 1;
+pub const NORMALISATION_VERSION: u32 = 2;
 
 /// Words (or CJK characters) per shingle.
 pub const SHINGLE_TOKENS: usize = 4;
@@ -68,6 +68,9 @@ pub struct NormalisedBody {
     pub paragraphs: Vec<String>,
     /// Boilerplate-learning hashes of the body's edge paragraphs (distinct), to record.
     pub observations: Vec<u64>,
+    /// Every block of the body is its source's learned boilerplate: the body is kept whole
+    /// (a whole body is never boilerplate) but carries no story ([`Fingerprint::stub`]).
+    pub all_boilerplate: bool,
 }
 
 impl NormalisedBody {
@@ -86,7 +89,10 @@ impl NormalisedBody {
 ///    [`paragraph_hash`] appeared in ≥ [`BOILERPLATE_MIN_ITEMS`] distinct earlier items of
 ///    the same source is dropped (`Available For Posting Ad`, `XY-Agency Report`,
 ///    `Share on Facebook`, a source note like `This story was published from a wire
-///    feed…` once the outlet has used it a few times).
+///    feed…` once the outlet has used it a few times). A whole body is never
+///    boilerplate: when every block is, none is dropped and the body is marked
+///    [`NormalisedBody::all_boilerplate`] (a teaser feed's `Read the full story on our
+///    website.` under every title).
 /// 3. Page date lines ([`super::wrapper::is_date_line`]) and ad labels
 ///    ([`super::wrapper::is_ad_label`]) are dropped anywhere; so are non-prose photo
 ///    captions and credit lines in parentheses.
@@ -109,16 +115,25 @@ pub fn normalise_body(input: &DedupInput<'_>, stats: &impl BoilerplateStats) -> 
 
     let n = raw.len();
     let mut observations = Vec::new();
-    let mut kept: Vec<&Block> = Vec::with_capacity(n);
-    for (i, b) in raw.iter().enumerate() {
-        if i < EDGE_BLOCKS || i + EDGE_BLOCKS >= n {
+    let learned: Vec<bool> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if i >= EDGE_BLOCKS && i + EDGE_BLOCKS < n {
+                return false;
+            }
             let h = paragraph_hash_of_tokens(&b.tokens);
             if !observations.contains(&h) {
                 observations.push(h);
             }
-            if stats.distinct_items(input.source, h) >= BOILERPLATE_MIN_ITEMS {
-                continue;
-            }
+            stats.distinct_items(input.source, h) >= BOILERPLATE_MIN_ITEMS
+        })
+        .collect();
+    let all_boilerplate = n > 0 && learned.iter().all(|&l| l);
+    let mut kept: Vec<&Block> = Vec::with_capacity(n);
+    for (b, &learned) in raw.iter().zip(&learned) {
+        if learned && !all_boilerplate {
+            continue;
         }
         if is_date_line(&b.text) || is_ad_label(&b.text) {
             continue;
@@ -171,6 +186,7 @@ pub fn normalise_body(input: &DedupInput<'_>, stats: &impl BoilerplateStats) -> 
     NormalisedBody {
         paragraphs,
         observations,
+        all_boilerplate,
     }
 }
 
@@ -202,6 +218,10 @@ pub struct Fingerprint {
     pub link_hash: Option<u64>,
     /// Tokens in the normalised body.
     pub body_tokens: u32,
+    /// The body is all learned boilerplate ([`NormalisedBody::all_boilerplate`]): it
+    /// carries no story, so it is evidence only between items with the same title key
+    /// (see [`super::decide`]), and it is not indexed by its text.
+    pub stub: bool,
     /// Distinct shingle hashes with their first token position, sorted by hash.
     pub(super) shingles: Vec<(u32, u32)>,
     /// Shingle hashes that start the first [`LEAD_ANCHORS`] paragraphs.
@@ -293,6 +313,7 @@ pub(super) fn fingerprint_body(input: &DedupInput<'_>, body: NormalisedBody) -> 
         title_hash,
         link_hash,
         body_tokens,
+        stub: body.all_boilerplate,
         shingles,
         anchors,
         observations: body.observations,
@@ -341,11 +362,14 @@ impl Fingerprint {
     /// The keys to index this item under and to look its candidates up by: content hash,
     /// canonical link, title key, lead anchors and MinHash-LSH bands, each tagged by kind
     /// and [`NORMALISATION_VERSION`]. Distinct; at most 3 + LEAD_ANCHORS + LSH_BANDS.
+    /// A [`Fingerprint::stub`] is indexed by its link and title only: its text is what
+    /// every item of its source says, a key shared by all of them.
     pub fn index_keys(&self) -> Vec<u64> {
         let v = self.version;
         let mut keys = Vec::with_capacity(3 + LEAD_ANCHORS + LSH_BANDS);
         if let Some(h) = self.body_hash
             && self.body_tokens >= MIN_BODY_TOKENS_FOR_HASH
+            && !self.stub
         {
             keys.push(key(TAG_BODY, v, h));
         }
@@ -355,10 +379,10 @@ impl Fingerprint {
         if let Some(h) = self.title_hash {
             keys.push(key(TAG_TITLE, v, h));
         }
-        for &a in &self.anchors {
+        for &a in self.anchors.iter().filter(|_| !self.stub) {
             keys.push(key(TAG_LEAD, v, u64::from(a)));
         }
-        if !self.shingles.is_empty() {
+        if !self.shingles.is_empty() && !self.stub {
             let mins = self.minhash();
             for (b, rows) in mins.chunks(LSH_ROWS).enumerate() {
                 let mut h = b as u64;
@@ -387,7 +411,8 @@ impl Fingerprint {
         put_varint(&mut out, zigzag(self.published));
         let flags = u8::from(self.body_hash.is_some())
             | (u8::from(self.title_hash.is_some()) << 1)
-            | (u8::from(self.link_hash.is_some()) << 2);
+            | (u8::from(self.link_hash.is_some()) << 2)
+            | (u8::from(self.stub) << 3);
         out.push(flags);
         for h in [self.body_hash, self.title_hash, self.link_hash]
             .into_iter()
@@ -423,6 +448,9 @@ impl Fingerprint {
         let version = u32::try_from(r.varint()?).map_err(|_| DecodeError::Corrupt)?;
         let published = unzigzag(r.varint()?);
         let flags = r.byte()?;
+        if flags & !0b1111 != 0 {
+            return Err(DecodeError::Corrupt);
+        }
         let mut opt = |bit: u8| -> Result<Option<u64>, DecodeError> {
             if flags & bit != 0 {
                 Ok(Some(r.u64()?))
@@ -463,6 +491,7 @@ impl Fingerprint {
             title_hash,
             link_hash,
             body_tokens,
+            stub: flags & 8 != 0,
             shingles,
             anchors,
             observations,

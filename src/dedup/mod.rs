@@ -34,7 +34,9 @@ mod wrapper;
 #[cfg(test)]
 mod tests;
 
-pub use self::decide::{Rule, Scores, Thresholds, Verdict, assign, decide, explain, scores};
+pub use self::decide::{
+    Rule, STORY_MIN_SHINGLES, Scores, Thresholds, Verdict, assign, decide, explain, scores,
+};
 pub use self::fingerprint::{
     DecodeError, DedupInput, Fingerprint, LEAD_ANCHORS, LSH_BANDS, LSH_ROWS, MAX_TOKENS,
     NORMALISATION_VERSION, NormalisedBody, SHINGLE_TOKENS, fingerprint, normalise_body,

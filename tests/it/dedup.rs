@@ -413,3 +413,65 @@ async fn with_dedup_off_every_item_is_its_own_story() {
     assert_eq!(grouping(&app).len(), 2);
     assert_eq!(app.store().counts().unwrap().items, 2);
 }
+
+/// An RSS feed of generated entries: (guid, title, date, HTML body).
+fn plain_rss(channel: &str, entries: &[(String, String, String, String)]) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>{channel}</title><link>https://{channel}.example/</link>\
+         <description>test</description>\n"
+    );
+    for (guid, title, date, body) in entries {
+        out.push_str(&format!(
+            "<item><guid isPermaLink=\"false\">{guid}</guid><title>{title}</title>\
+             <link>https://{channel}.example/{guid}</link><pubDate>{date}</pubDate>\
+             <description><![CDATA[{body}]]></description></item>\n"
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+/// Headline `i` of 20, each about something else.
+fn headline(i: usize) -> String {
+    const PLACES: [&str; 5] = ["Harbourton", "Caldera", "Lisk", "Norrvik", "Ostmark"];
+    const EVENTS: [&str; 4] = [
+        "council votes to close the old library",
+        "ferry operator cancels winter timetable",
+        "hospital opens a new maternity ward",
+        "police appeal for witnesses after a fire",
+    ];
+    format!("{} {}", PLACES[i % 5], EVENTS[i / 5 % 4])
+}
+
+#[tokio::test]
+async fn items_that_share_only_a_stub_body_stay_apart_under_different_titles() {
+    // #21: a teaser feed's 20 items with one stock line became 16 stories.
+    let entries: Vec<_> = (0..20)
+        .map(|i| {
+            (
+                format!("pw-{i}"),
+                headline(i),
+                format!("Wed, 25 Nov 2026 {:02}:{:02}:00 GMT", 6 + i / 6, i % 6 * 10),
+                "<p>Read the full story on our website.</p>".to_owned(),
+            )
+        })
+        .collect();
+    let (app, _dir) = poll_feeds(
+        &[
+            ("paywalled", 0, plain_rss("paywalled", &entries)),
+            ("northwind", 0, rss("northwind", &[original()])),
+            (
+                "harbour-herald",
+                0,
+                rss("harbour-herald", &[republication()]),
+            ),
+        ],
+        true,
+    )
+    .await;
+    let stories = grouping(&app);
+    assert_eq!(stories.len(), 21, "{stories:#?}");
+    // The copies of a real story still merge.
+    assert!(together(&app, "nw-0412", "hh-58812"));
+}
