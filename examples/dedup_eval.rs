@@ -157,6 +157,8 @@ fn main() {
 
     let n = items.len();
     let mut stats: HashMap<(String, u64), u32> = HashMap::new();
+    // Per (source, paragraph), the remaining texts seen with it, as the store keeps them.
+    let mut rests: HashMap<(String, u64), u64> = HashMap::new();
     let mut index: HashMap<u64, Vec<(usize, i64)>> = HashMap::new();
     let mut fps: Vec<Fingerprint> = Vec::with_capacity(n);
     let mut story_of: Vec<usize> = Vec::with_capacity(n);
@@ -212,12 +214,13 @@ fn main() {
             for k in &keys {
                 index.entry(*k).or_default().push((i, it.published));
             }
-            for &o in fp.boilerplate_observations() {
-                let e = stats.entry((it.source.clone(), o)).or_insert(0);
-                if *e == 0 {
+            for o in fp.boilerplate_observations() {
+                let set = rests.entry((it.source.clone(), o.paragraph)).or_insert(0);
+                if *set == 0 {
                     bp_new_rows += 1;
                 }
-                *e += 1;
+                *set |= o.rest_bit();
+                stats.insert((it.source.clone(), o.paragraph), set.count_ones());
             }
             total += t0.elapsed();
             key_rows += keys.len();
@@ -253,6 +256,7 @@ fn main() {
         }
         let mut cluster: HashMap<i64, usize> = HashMap::new();
         let mut cpu = 0.0;
+        let mut repeated = 0usize;
         // Consecutive items of one source (in published order) are written
         // in one transaction, as one poll of that source writes its new
         // items; `--batch 1` writes every item on its own.
@@ -279,14 +283,24 @@ fn main() {
                     merge::store_items(tx, &source, &mut ready, at, &settings, &mut known)
                 })
                 .expect("store the items");
+            // An item its source sent before under another id is not
+            // stored: it is in the story of the item it repeats.
+            let repeats: HashMap<String, _> = known.repeats.drain(..).collect();
+            repeated += repeats.len();
             known.committed();
             cpu += thread_cpu_secs() - c0;
             total += t0.elapsed();
             for it in &items[start..end] {
-                let story = store
-                    .story_of_identity(&source, &it.id)
-                    .expect("read the story")
-                    .expect("the item is stored");
+                let story = match repeats.get(&it.id) {
+                    Some(&of) => store
+                        .dedup_item(of)
+                        .expect("read the item")
+                        .map(|c| c.story_id),
+                    None => store
+                        .story_of_identity(&source, &it.id)
+                        .expect("read the story"),
+                }
+                .expect("the item is stored");
                 let next = cluster.len();
                 story_of.push(*cluster.entry(story).or_insert(next));
             }
@@ -303,6 +317,7 @@ fn main() {
             .map(|b| b as f64 / stored as f64);
         bp_new_rows = store.boilerplate_rows().map(|n| n as usize).unwrap_or(0);
         store_cpu = Some(cpu);
+        println!("items not stored as repeats of an item of their source: {repeated}");
         baseline_cpu = Some(store_without_dedup(
             &db_dir.path().join("baseline.db"),
             &sources,

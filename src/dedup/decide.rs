@@ -264,6 +264,19 @@ pub fn decide(a: &Fingerprint, b: &Fingerprint, t: &Thresholds) -> Verdict {
     }
 }
 
+/// Whether two items of one source are one item sent twice under different ids: equal
+/// title keys and equal normalised bodies, and, when the body carries no story (shorter
+/// than [`STORY_MIN_SHINGLES`] or a stub), equal canonical links too (two link-only
+/// items with one headline are two items). Feeds whose ids hold a session or a time
+/// send the same items under new ids on every poll (#21); the caller asks this only of
+/// items of the same source.
+pub fn same_item(a: &Fingerprint, b: &Fingerprint) -> bool {
+    let story = |f: &Fingerprint| !f.stub && f.shingle_count() >= STORY_MIN_SHINGLES;
+    a.title_hash == b.title_hash
+        && a.body_hash == b.body_hash
+        && (story(a) || (a.link_hash.is_some() && a.link_hash == b.link_hash))
+}
+
 /// Chooses the story a new item joins: the story holding the member it matches most
 /// strongly ([`Verdict::strength`]); equal strengths go to the smaller story id. Each
 /// candidate is compared with the new item directly (never through chains). `None`: start

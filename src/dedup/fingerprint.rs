@@ -7,8 +7,8 @@ use super::html::html_to_blocks;
 use super::keys::{canonical_link, title_key};
 use super::text::{fold, for_each_token, hash_bytes, mix64};
 use super::wrapper::{
-    BOILERPLATE_MIN_ITEMS, Block, BoilerplateStats, EDGE_BLOCKS, is_ad_label, is_caption,
-    is_credit_line, is_date_line, is_prose, paragraph_hash_of_tokens, strip_dateline,
+    BOILERPLATE_MIN_ITEMS, Block, BoilerplateStats, EDGE_BLOCKS, Observation, is_ad_label,
+    is_caption, is_credit_line, is_date_line, is_prose, paragraph_hash_of_tokens, strip_dateline,
 };
 
 /// Version of every rule that shapes the normalised body, the shingles and the keys.
@@ -66,8 +66,8 @@ pub struct DedupInput<'a> {
 pub struct NormalisedBody {
     /// Kept paragraphs, in order.
     pub paragraphs: Vec<String>,
-    /// Boilerplate-learning hashes of the body's edge paragraphs (distinct), to record.
-    pub observations: Vec<u64>,
+    /// The body's edge paragraphs (distinct), to record for boilerplate learning.
+    pub observations: Vec<Observation>,
     /// Every block of the body is its source's learned boilerplate: the body is kept whole
     /// (a whole body is never boilerplate) but carries no story ([`Fingerprint::stub`]).
     pub all_boilerplate: bool,
@@ -114,17 +114,37 @@ pub fn normalise_body(input: &DedupInput<'_>, stats: &impl BoilerplateStats) -> 
     };
 
     let n = raw.len();
-    let mut observations = Vec::new();
-    let learned: Vec<bool> = raw
+    let is_edge = |i: usize| i < EDGE_BLOCKS || i + EDGE_BLOCKS >= n;
+    // Each block's hash (digits masked at the edges, where page lines with times sit),
+    // and their sum with the title key's: the rest of the item is the sum less one block.
+    let hashes: Vec<u64> = raw
         .iter()
         .enumerate()
         .map(|(i, b)| {
-            if i >= EDGE_BLOCKS && i + EDGE_BLOCKS < n {
+            if is_edge(i) {
+                paragraph_hash_of_tokens(&b.tokens)
+            } else {
+                hash_bytes(b.tokens.as_bytes())
+            }
+        })
+        .collect();
+    let whole = hashes.iter().fold(
+        mix64(hash_bytes(title_key(input.title).as_bytes())),
+        |s, &h| s.wrapping_add(mix64(h)),
+    );
+    let mut observations: Vec<Observation> = Vec::new();
+    let learned: Vec<bool> = hashes
+        .iter()
+        .enumerate()
+        .map(|(i, &h)| {
+            if !is_edge(i) {
                 return false;
             }
-            let h = paragraph_hash_of_tokens(&b.tokens);
-            if !observations.contains(&h) {
-                observations.push(h);
+            if !observations.iter().any(|o| o.paragraph == h) {
+                observations.push(Observation {
+                    paragraph: h,
+                    rest: whole.wrapping_sub(mix64(h)),
+                });
             }
             stats.distinct_items(input.source, h) >= BOILERPLATE_MIN_ITEMS
         })
@@ -227,7 +247,7 @@ pub struct Fingerprint {
     /// Shingle hashes that start the first [`LEAD_ANCHORS`] paragraphs.
     pub(super) anchors: Vec<u32>,
     /// Boilerplate observations to record for the item's source.
-    pub(super) observations: Vec<u64>,
+    pub(super) observations: Vec<Observation>,
 }
 
 fn sha_u64(version: u32, text: &str) -> u64 {
@@ -330,7 +350,7 @@ impl Fingerprint {
         std::mem::size_of::<Fingerprint>()
             + self.shingles.capacity() * std::mem::size_of::<(u32, u32)>()
             + self.anchors.capacity() * std::mem::size_of::<u32>()
-            + self.observations.capacity() * std::mem::size_of::<u64>()
+            + self.observations.capacity() * std::mem::size_of::<Observation>()
     }
 
     /// Number of distinct shingles.
@@ -397,9 +417,10 @@ impl Fingerprint {
         keys
     }
 
-    /// Boilerplate-learning observations: paragraph hashes of the body's edge blocks
-    /// (distinct). After storing the item, add 1 to each `(source, hash)` count.
-    pub fn boilerplate_observations(&self) -> &[u64] {
+    /// Boilerplate-learning observations: the body's edge blocks (distinct paragraph
+    /// hashes, each with the rest of the item). After storing the item, add each rest to
+    /// its `(source, paragraph)` set ([`BoilerplateStats`]).
+    pub fn boilerplate_observations(&self) -> &[Observation] {
         &self.observations
     }
 
@@ -433,8 +454,9 @@ impl Fingerprint {
             out.extend_from_slice(&a.to_le_bytes());
         }
         put_varint(&mut out, self.observations.len() as u64);
-        for &o in &self.observations {
-            out.extend_from_slice(&o.to_le_bytes());
+        for o in &self.observations {
+            out.extend_from_slice(&o.paragraph.to_le_bytes());
+            out.extend_from_slice(&o.rest.to_le_bytes());
         }
         out
     }
@@ -479,7 +501,10 @@ impl Fingerprint {
         let n = r.len_prefix()?;
         let mut observations = Vec::with_capacity(n);
         for _ in 0..n {
-            observations.push(r.u64()?);
+            observations.push(Observation {
+                paragraph: r.u64()?,
+                rest: r.u64()?,
+            });
         }
         if r.pos != bytes.len() {
             return Err(DecodeError::Corrupt);
@@ -499,7 +524,8 @@ impl Fingerprint {
     }
 }
 
-const FORMAT: u8 = 0xD1;
+/// 0xD1: observations without the rest of the item; 0xD2: with it.
+const FORMAT: u8 = 0xD2;
 
 /// Why [`Fingerprint::from_bytes`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

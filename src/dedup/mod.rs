@@ -20,7 +20,7 @@
 //! CREATE TABLE dedup_key (key INTEGER NOT NULL, item_id INTEGER NOT NULL,
 //!   published INTEGER NOT NULL, PRIMARY KEY (key, item_id)) WITHOUT ROWID;
 //! CREATE TABLE dedup_boilerplate (source_id INTEGER NOT NULL, para_hash INTEGER NOT NULL,
-//!   items INTEGER NOT NULL, PRIMARY KEY (source_id, para_hash)) WITHOUT ROWID;
+//!   rests INTEGER NOT NULL, PRIMARY KEY (source_id, para_hash)) WITHOUT ROWID;
 //! -- item.story_id INTEGER, item.dedup_version INTEGER (= NORMALISATION_VERSION)
 //! ```
 
@@ -35,7 +35,8 @@ mod wrapper;
 mod tests;
 
 pub use self::decide::{
-    Rule, STORY_MIN_SHINGLES, Scores, Thresholds, Verdict, assign, decide, explain, scores,
+    Rule, STORY_MIN_SHINGLES, Scores, Thresholds, Verdict, assign, decide, explain, same_item,
+    scores,
 };
 pub use self::fingerprint::{
     DecodeError, DedupInput, Fingerprint, LEAD_ANCHORS, LSH_BANDS, LSH_ROWS, MAX_TOKENS,
@@ -45,6 +46,6 @@ pub use self::html::html_to_blocks;
 pub use self::keys::{canonical_link, title_key};
 pub use self::text::fold;
 pub use self::wrapper::{
-    BOILERPLATE_MIN_ITEMS, BoilerplateStats, EDGE_BLOCKS, NoBoilerplate, paragraph_hash,
-    strip_dateline,
+    BOILERPLATE_MIN_ITEMS, BoilerplateStats, EDGE_BLOCKS, NoBoilerplate, Observation,
+    paragraph_hash, strip_dateline,
 };

@@ -9,11 +9,18 @@
 
 use super::text::{for_each_token, hash_bytes, joined_tokens};
 
-/// A paragraph that appeared in at least this many distinct earlier items of the same
-/// source is boilerplate. A story paragraph legitimately recurs in up to ~4 items of one
-/// agency (the wire copy, a write-thru, a re-filed copy, a follow-up quoting it), so the
-/// bar sits above that. Part of the normalisation: changing it changes
-/// [`super::NORMALISATION_VERSION`].
+/// A paragraph that appeared in at least this many earlier items of the same source,
+/// each with a different remaining text, is boilerplate. A story paragraph legitimately
+/// recurs in up to ~4 items of one agency (the wire copy, a write-thru, a re-filed copy,
+/// a follow-up quoting it), so the bar sits above that. Part of the normalisation:
+/// changing it changes [`super::NORMALISATION_VERSION`].
+///
+/// "Different remaining text" is what keeps a story from being learned as its source's
+/// boilerplate when the same item comes back: a feed that served its 3 items under new
+/// ids on every poll had them learned as boilerplate from the 6th poll on, and every copy
+/// became a new story (#21). The remaining texts are counted in a 64-bit set
+/// ([`Observation::rest_bit`]): two different ones may share a bit, which only makes
+/// learning take an item more; the same item seen again never counts twice.
 pub const BOILERPLATE_MIN_ITEMS: u32 = 5;
 
 /// Only this many blocks at each edge of a body are looked up / recorded for
@@ -24,13 +31,31 @@ pub const EDGE_BLOCKS: usize = 4;
 /// Per-source paragraph statistics, the learned half of boilerplate removal.
 ///
 /// The store implements it as a table
-/// `dedup_boilerplate(source TEXT, para_hash INTEGER, items INTEGER, PRIMARY KEY(source, para_hash))`;
-/// after writing an item it adds 1 to `items` for each hash of
-/// [`super::Fingerprint::boilerplate_observations`] (already distinct within the item).
+/// `dedup_boilerplate(source TEXT, para_hash INTEGER, rests INTEGER, PRIMARY KEY(source, para_hash))`;
+/// after writing an item it ORs [`Observation::rest_bit`] into `rests` for each of
+/// [`super::Fingerprint::boilerplate_observations`] (distinct paragraphs within the item),
+/// and answers with the number of bits set.
 pub trait BoilerplateStats {
-    /// In how many distinct earlier items of `source` a paragraph with this
-    /// [`paragraph_hash`] appeared (0 if never).
+    /// In how many earlier items of `source` with different remaining texts a paragraph
+    /// with this [`paragraph_hash`] appeared (0 if never; see [`BOILERPLATE_MIN_ITEMS`]).
     fn distinct_items(&self, source: &str, paragraph_hash: u64) -> u32;
+}
+
+/// One edge paragraph of an item, to count for its source's boilerplate learning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Observation {
+    /// Its [`paragraph_hash`].
+    pub paragraph: u64,
+    /// A hash of the rest of the item: its title key and its other paragraphs (digits
+    /// masked as in [`paragraph_hash`]).
+    pub rest: u64,
+}
+
+impl Observation {
+    /// The bit of a 64-bit set that stands for the rest of the item.
+    pub fn rest_bit(&self) -> u64 {
+        1u64 << (self.rest % 64)
+    }
 }
 
 /// No learned state (cold start, tests).

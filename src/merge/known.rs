@@ -71,6 +71,9 @@ pub struct Known<'a> {
     /// Fingerprints made before the write that did not hold and were
     /// made again.
     pub remade: usize,
+    /// Items not stored because their source had sent them before under
+    /// another id: (the new identity, the stored item).
+    pub repeats: Vec<(String, ItemId)>,
 }
 
 impl<'a> Known<'a> {
@@ -82,6 +85,7 @@ impl<'a> Known<'a> {
             learned_to: None,
             learned: Vec::new(),
             remade: 0,
+            repeats: Vec::new(),
         }
     }
 

@@ -65,6 +65,7 @@ pub fn store_items(
 ) -> Result<WriteSummary, StoreError> {
     items.sort_by(|a, b| write_order(&a.item, now).cmp(&write_order(&b.item, now)));
     let mut summary = WriteSummary::default();
+    let mut repeats = 0usize;
     for Ready { item, print } in items.iter_mut() {
         let item = &*item;
         let at = item.published.unwrap_or(now);
@@ -108,19 +109,56 @@ pub fn store_items(
                 summary.updated += 1;
                 known.fresh.insert(old.id, Arc::new(fp));
             }
-            None => {
-                let (id, merged) = store_new(tx, source, item, &fp, now, settings, known)?;
-                summary.new += 1;
-                summary.merged += usize::from(merged);
-                known.fresh.insert(id, Arc::new(fp));
-            }
+            None => match store_new(tx, source, item, &fp, now, settings, known)? {
+                Stored::Repeat(of) => {
+                    repeats += 1;
+                    known.repeats.push((item.identity.clone(), of));
+                }
+                Stored::New { id, merged } => {
+                    summary.new += 1;
+                    summary.merged += usize::from(merged);
+                    known.fresh.insert(id, Arc::new(fp));
+                }
+            },
         }
+    }
+    if repeats > 0 {
+        // Ids that change on every poll (a session or a time in the guid):
+        // the source's state shows it, and the items are not stored again.
+        tracing::info!(
+            source = %source,
+            repeats,
+            "items sent again under new ids: recognised by their content"
+        );
+        tx.count_repeats(source, repeats, now)?;
     }
     Ok(summary)
 }
 
+/// What became of an item new to its source.
+enum Stored {
+    /// Stored, as a copy of a story (`merged`) or as a story of its own.
+    New {
+        id: crate::model::ItemId,
+        merged: bool,
+    },
+    /// Not stored: the source sent this stored item under another id.
+    Repeat(crate::model::ItemId),
+}
+
+/// What the stored items say of a new one.
+enum Found {
+    /// This stored item of the same source, under another id.
+    Repeat(crate::model::ItemId),
+    /// A copy of this story.
+    Copy(StoryId, Verdict),
+    /// Nothing: a story of its own.
+    New,
+}
+
 /// Stores `item`, new to `source`, as a copy of the story it matches or
-/// as a story of its own; its id, and whether it joined a story.
+/// as a story of its own, unless it is an item the source sent before
+/// under another id.
 fn store_new(
     tx: &PollTx<'_>,
     source: &SourceId,
@@ -129,16 +167,17 @@ fn store_new(
     now: DateTime<Utc>,
     settings: &DedupSettings,
     known: &Known<'_>,
-) -> Result<(crate::model::ItemId, bool), StoreError> {
+) -> Result<Stored, StoreError> {
     let keys = fp.index_keys();
     let hash = content_hash(fp);
-    let story = if settings.enabled {
-        choose_story(tx, fp, &keys, settings, known)?
+    let found = if settings.enabled {
+        choose_story(tx, source, fp, &keys, settings, known)?
     } else {
-        None
+        Found::New
     };
-    let (story, merged) = match story {
-        Some((story, verdict)) => {
+    let (story, merged) = match found {
+        Found::Repeat(of) => return Ok(Stored::Repeat(of)),
+        Found::Copy(story, verdict) => {
             tracing::debug!(
                 source = %source,
                 item = %item.identity,
@@ -148,11 +187,16 @@ fn store_new(
             );
             (story, true)
         }
-        None => (tx.insert_story(source, &item.identity, now)?, false),
+        Found::New => (tx.insert_story(source, &item.identity, now)?, false),
     };
     let id = tx.insert_item(source, story, item, &hash, fp.version, &keys, now)?;
-    tx.observe_boilerplate(source, fp.boilerplate_observations())?;
-    Ok((id, merged))
+    let seen: Vec<(u64, u64)> = fp
+        .boilerplate_observations()
+        .iter()
+        .map(|o| (o.paragraph, o.rest_bit()))
+        .collect();
+    tx.observe_boilerplate(source, &seen)?;
+    Ok(Stored::New { id, merged })
 }
 
 /// Answers from `inner`, noting the paragraphs it calls boilerplate.
@@ -180,14 +224,16 @@ impl<S: BoilerplateStats> BoilerplateStats for Recording<S> {
     }
 }
 
-/// The story a new item with fingerprint `fp` joins, if any.
+/// The story a new item of `source` with fingerprint `fp` joins, if any,
+/// or that it is an item the source sent before under another id.
 fn choose_story(
     tx: &PollTx<'_>,
+    source: &SourceId,
     fp: &Fingerprint,
     keys: &[u64],
     settings: &DedupSettings,
     known: &Known<'_>,
-) -> Result<Option<(StoryId, Verdict)>, StoreError> {
+) -> Result<Found, StoreError> {
     let window = settings.thresholds.window_secs;
     let candidates = tx.candidates(
         keys,
@@ -196,22 +242,26 @@ fn choose_story(
     )?;
     let stats = TxStats(tx);
     let mut fingerprints: Vec<(StoryId, Arc<Fingerprint>)> = Vec::with_capacity(candidates.len());
-    for (item, story) in candidates {
+    for (item, story, of) in candidates {
         // The stored text is read only when the fingerprint is not cached.
-        let fp = match known.get(item) {
+        let stored = match known.get(item) {
             Some(fp) => fp,
             None => match tx.candidate(item)? {
                 Some(c) => Arc::new(fingerprint_candidate(&c, &stats)),
                 None => continue,
             },
         };
-        fingerprints.push((story, fp));
+        if of == *source && dedup::same_item(fp, &stored) {
+            return Ok(Found::Repeat(item));
+        }
+        fingerprints.push((story, stored));
     }
-    Ok(dedup::assign(
+    let chosen = dedup::assign(
         fp,
         fingerprints.iter().map(|(story, f)| (*story, f.as_ref())),
         &settings.thresholds,
-    ))
+    );
+    Ok(chosen.map_or(Found::New, |(story, verdict)| Found::Copy(story, verdict)))
 }
 
 /// The fingerprint of a new item dated `at` (Unix seconds).

@@ -41,8 +41,8 @@ impl Prepared {
         // observations (the body's edge paragraphs).
         let asked = self.fp.boilerplate_observations();
         asked.len() == self.assumed.len()
-            && asked.iter().zip(&self.assumed).all(|(&h, &assumed)| {
-                (stats.distinct_items(source.as_str(), h) >= dedup::BOILERPLATE_MIN_ITEMS)
+            && asked.iter().zip(&self.assumed).all(|(o, &assumed)| {
+                (stats.distinct_items(source.as_str(), o.paragraph) >= dedup::BOILERPLATE_MIN_ITEMS)
                     == assumed
             })
     }
@@ -72,10 +72,16 @@ pub fn prepare(
     boilerplate: &HashSet<u64>,
     unchanged: &HashSet<String>,
 ) -> Vec<Ready> {
-    let counted: RefCell<HashMap<u64, u32>> = RefCell::new(HashMap::new());
+    // Per paragraph, the set of remaining texts seen with it (see
+    // `dedup::BOILERPLATE_MIN_ITEMS`), as the write records it.
+    let counted: RefCell<HashMap<u64, u64>> = RefCell::new(HashMap::new());
     let is_boilerplate = |h: u64| {
         boilerplate.contains(&h)
-            || counted.borrow().get(&h).copied().unwrap_or(0) >= dedup::BOILERPLATE_MIN_ITEMS
+            || counted
+                .borrow()
+                .get(&h)
+                .map_or(0, |rests| rests.count_ones())
+                >= dedup::BOILERPLATE_MIN_ITEMS
     };
     let stats = StatsFn(|_: &str, h: u64| {
         if is_boilerplate(h) {
@@ -94,10 +100,13 @@ pub fn prepare(
             let at = item.published.unwrap_or(now).timestamp();
             let fp = fingerprint_item(source, &item, at, &stats);
             let observed = fp.boilerplate_observations();
-            let assumed = observed.iter().map(|&h| is_boilerplate(h)).collect();
+            let assumed = observed
+                .iter()
+                .map(|o| is_boilerplate(o.paragraph))
+                .collect();
             let mut counted = counted.borrow_mut();
-            for &h in observed {
-                *counted.entry(h).or_default() += 1;
+            for o in observed {
+                *counted.entry(o.paragraph).or_default() |= o.rest_bit();
             }
             Ready {
                 item,

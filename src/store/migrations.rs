@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_drop_content_hash_index.sql"),
     include_str!("../../migrations/0008_item_tags.sql"),
     include_str!("../../migrations/0009_arrival_order.sql"),
+    include_str!("../../migrations/0011_boilerplate_rests_and_repeats.sql"),
 ];
 
 /// The schema version this build writes.

@@ -162,14 +162,14 @@ impl PollTx<'_> {
     }
 
     /// The stored items indexed under any of the first 32 of `keys` and dated
-    /// between `from` and `to` (Unix seconds), as (item, its story): at most
-    /// [`MAX_CANDIDATES`], those sharing the most keys first.
+    /// between `from` and `to` (Unix seconds), as (item, its story, its
+    /// source): at most [`MAX_CANDIDATES`], those sharing the most keys first.
     pub fn candidates(
         &self,
         keys: &[u64],
         from: i64,
         to: i64,
-    ) -> Result<Vec<(ItemId, StoryId)>, StoreError> {
+    ) -> Result<Vec<(ItemId, StoryId, SourceId)>, StoreError> {
         // One statement for all keys (SQLite still seeks once per key, but
         // the statement runs once), ranked by how many keys each item
         // shares, so a key common to many items cannot crowd out the real
@@ -180,7 +180,7 @@ impl PollTx<'_> {
         };
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT k.item_id, i.story_id, count(*) AS shared
+                "SELECT k.item_id, i.story_id, i.source_id, count(*) AS shared
                  FROM dedup_keys k JOIN items i ON i.id = k.item_id
                  WHERE k.key IN ({}) AND k.at BETWEEN ?1 AND ?2
                  GROUP BY k.item_id ORDER BY shared DESC, k.item_id LIMIT {MAX_CANDIDATES}",
@@ -201,7 +201,11 @@ impl PollTx<'_> {
         let mut found = Vec::new();
         let mut rows = stmt.raw_query();
         while let Some(row) = rows.next()? {
-            found.push((row.get(0)?, row.get(1)?));
+            found.push((
+                row.get(0)?,
+                row.get(1)?,
+                SourceId::new(row.get::<_, String>(2)?),
+            ));
         }
         Ok(found)
     }
@@ -211,21 +215,46 @@ impl PollTx<'_> {
         candidate(&self.tx, id)
     }
 
-    /// In how many distinct items of `source` a paragraph with this hash
-    /// was seen (see `dedup`'s boilerplate learning).
+    /// In how many items of `source` with different remaining texts a
+    /// paragraph with this hash was seen (see `dedup`'s boilerplate
+    /// learning): the bits set in its recorded set.
     pub fn boilerplate_count(&self, source: &str, para_hash: u64) -> Result<u32, StoreError> {
         boilerplate_count(&self.tx, source, para_hash)
     }
 
-    /// Counts one more item of `source` for each paragraph hash.
-    pub fn observe_boilerplate(&self, source: &SourceId, hashes: &[u64]) -> Result<(), StoreError> {
+    /// Records one item of `source`: for each (paragraph hash, bit of the
+    /// item's remaining text), the bit is added to the paragraph's set.
+    pub fn observe_boilerplate(
+        &self,
+        source: &SourceId,
+        seen: &[(u64, u64)],
+    ) -> Result<(), StoreError> {
         let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO dedup_boilerplate (source_id, para_hash, items) VALUES (?1, ?2, 1)
-             ON CONFLICT (source_id, para_hash) DO UPDATE SET items = items + 1",
+            "INSERT INTO dedup_boilerplate (source_id, para_hash, rests) VALUES (?1, ?2, ?3)
+             ON CONFLICT (source_id, para_hash) DO UPDATE SET rests = rests | excluded.rests",
         )?;
-        for hash in hashes {
-            stmt.execute(params![source.as_str(), *hash as i64])?;
+        for &(hash, bit) in seen {
+            stmt.execute(params![source.as_str(), hash as i64, bit as i64])?;
         }
+        Ok(())
+    }
+
+    /// Counts `n` items that `source` sent again under new ids, seen `now`.
+    pub fn count_repeats(
+        &self,
+        source: &SourceId,
+        n: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "UPDATE sources SET repeats = repeats + ?2, repeated_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![
+                source.as_str(),
+                i64::try_from(n).unwrap_or(i64::MAX),
+                now.timestamp()
+            ])?;
         Ok(())
     }
 
@@ -422,12 +451,12 @@ pub(super) fn boilerplate_count(
     para_hash: u64,
 ) -> Result<u32, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT items FROM dedup_boilerplate WHERE source_id = ?1 AND para_hash = ?2",
+        "SELECT rests FROM dedup_boilerplate WHERE source_id = ?1 AND para_hash = ?2",
     )?;
-    let count: Option<u32> = stmt
+    let rests: Option<i64> = stmt
         .query_row(params![source, para_hash as i64], |r| r.get(0))
         .optional()?;
-    Ok(count.unwrap_or(0))
+    Ok(rests.map_or(0, |r| r.count_ones()))
 }
 
 /// Binds the named parameter `name` of `stmt`.
