@@ -19,6 +19,8 @@
 //! `--synth`: adds, for every wire item, one or two republications in wrappers invented
 //! here (other ad texts, labels, captions, datelines, typography, abridging, teasers) from
 //! outlets that do not exist in the file, and reports their recall separately.
+//! `--off`: run the store path with `[dedup] enabled = false` (its cost against the
+//! baseline of plain inserts printed beside it; nothing is merged).
 //! `--refingerprint`: verify candidates by re-fingerprinting them from their stored HTML
 //! (no fingerprint cache), to measure that cost.
 //! `--prefill N`: before the run, store N generated items (three paragraphs of random
@@ -244,8 +246,10 @@ fn main() {
             })
             .collect();
         store.sync_sources(&sources).expect("record the sources");
+        // `--off`: the same path with `[dedup] enabled = false`, to compare
+        // its cost with the baseline (plain inserts).
         let settings = DedupSettings {
-            enabled: true,
+            enabled: !flag("--off"),
             thresholds: t.clone(),
         };
         let merging = merge::Merging::new(&settings);
@@ -358,6 +362,9 @@ fn main() {
                 },
                 ncand_total as f64 / n as f64
             )
+        } else if flag("--off") {
+            "store path with [dedup] enabled = false: no fingerprint, no keys, no candidates"
+                .to_owned()
         } else {
             "store path: fingerprint + SQLite candidate lookup + re-fingerprint + assign + write, one transaction per item".to_owned()
         }

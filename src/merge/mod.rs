@@ -64,6 +64,9 @@ pub fn store_items(
     known: &mut Known<'_>,
 ) -> Result<WriteSummary, StoreError> {
     items.sort_by(|a, b| write_order(&a.item, now).cmp(&write_order(&b.item, now)));
+    if !settings.enabled {
+        return store_plain(tx, source, items, now);
+    }
     let mut summary = WriteSummary::default();
     let mut repeats = 0usize;
     for Ready { item, print } in items.iter_mut() {
@@ -135,6 +138,37 @@ pub fn store_items(
     Ok(summary)
 }
 
+/// [`store_items`] with dedup off: each new item is a story of its own,
+/// stored with no fingerprint, content hash or keys (dedup version 0, so
+/// that turning dedup on again fingerprints and indexes an item when its
+/// source sends it next), and nothing is learned. An updated item loses
+/// the keys it had: they describe its old text.
+fn store_plain(
+    tx: &PollTx<'_>,
+    source: &SourceId,
+    items: &[Ready],
+    now: DateTime<Utc>,
+) -> Result<WriteSummary, StoreError> {
+    let mut summary = WriteSummary::default();
+    for Ready { item, .. } in items {
+        match tx.existing_item(source, &item.identity)? {
+            Some(old) if old.same_fields(item) => {}
+            Some(old) => {
+                tx.update_item(old.id, item, &[], 0, now)?;
+                tx.set_keys(old.id, &[], item.published.unwrap_or(now).timestamp())?;
+                summary.updated += 1;
+            }
+            None if tx.is_tombstoned(source, &item.identity)? => summary.tombstoned += 1,
+            None => {
+                let story = tx.insert_story(source, &item.identity, now)?;
+                tx.insert_item(source, story, item, &[], 0, &[], now)?;
+                summary.new += 1;
+            }
+        }
+    }
+    Ok(summary)
+}
+
 /// What became of an item new to its source.
 enum Stored {
     /// Stored, as a copy of a story (`merged`) or as a story of its own.
@@ -170,11 +204,7 @@ fn store_new(
 ) -> Result<Stored, StoreError> {
     let keys = fp.index_keys();
     let hash = content_hash(fp);
-    let found = if settings.enabled {
-        choose_story(tx, source, fp, &keys, settings, known)?
-    } else {
-        Found::New
-    };
+    let found = choose_story(tx, source, fp, &keys, settings, known)?;
     let (story, merged) = match found {
         Found::Repeat(of) => return Ok(Stored::Repeat(of)),
         Found::Copy(story, verdict) => {
@@ -440,7 +470,55 @@ mod tests {
             .unwrap()
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
-        (stored, merging.learned.of(&outlet).len(), remade)
+        (
+            stored,
+            merging.learned.of(&outlet).unwrap_or_default().len(),
+            remade,
+        )
+    }
+
+    #[test]
+    fn with_dedup_off_nothing_is_fingerprinted_indexed_or_learned() {
+        let (dir, store) = crate::store::testing::agency_and_outlet();
+        let off = DedupSettings {
+            enabled: false,
+            thresholds: dedup::Thresholds::default(),
+        };
+        let merging = Merging::new(&off);
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+        let polls = [
+            (
+                SourceId::new("agency"),
+                (0..8)
+                    .map(|n| item(n, &report(n), n as i64))
+                    .collect::<Vec<_>>(),
+            ),
+            (SourceId::new("outlet"), (0..8).map(wrapped).collect()),
+        ];
+        for (source, items) in polls {
+            let learned = merging.learned.of(&source);
+            assert_eq!(learned, None);
+            let mut ready = prepare(&source, items, now, &learned, &HashSet::new());
+            assert!(ready.iter().all(|r| r.print.is_none()), "fingerprinted");
+            let mut known = merging.known();
+            let summary = store
+                .write_poll(|tx| {
+                    store_items(tx, &source, &mut ready, now, &merging.dedup, &mut known)
+                })
+                .unwrap();
+            assert_eq!((summary.new, summary.merged), (8, 0));
+            assert!(known.fresh.is_empty());
+            known.committed();
+        }
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(count("SELECT count(*) FROM dedup_keys"), 0);
+        assert_eq!(count("SELECT count(*) FROM dedup_boilerplate"), 0);
+        assert_eq!(count("SELECT count(*) FROM stories"), 16);
+        assert_eq!(
+            count("SELECT count(*) FROM items WHERE dedup_version = 0 AND dedup_keys = x''"),
+            16
+        );
     }
 
     #[test]

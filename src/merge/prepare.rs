@@ -49,7 +49,9 @@ impl Prepared {
 }
 
 /// Fingerprints the items of one poll of `source`, outside the write,
-/// taking `boilerplate` as the paragraphs the source is known to repeat.
+/// taking `boilerplate` as the paragraphs the source is known to repeat
+/// ([`super::Learned::of`]; `None` when dedup is off: the items are not
+/// fingerprinted at all, and the write stores them as they are).
 /// `now` dates the items that carry no date, as [`super::store_items`] does. The
 /// items named in `unchanged` (stored as they are, see
 /// [`crate::store::Store::unchanged_items`]) are not fingerprinted: the
@@ -69,9 +71,13 @@ pub fn prepare(
     source: &SourceId,
     mut items: Vec<Item>,
     now: DateTime<Utc>,
-    boilerplate: &HashSet<u64>,
+    boilerplate: &Option<HashSet<u64>>,
     unchanged: &HashSet<String>,
 ) -> Vec<Ready> {
+    items.sort_by(|a, b| write_order(a, now).cmp(&write_order(b, now)));
+    let Some(boilerplate) = boilerplate else {
+        return items.into_iter().map(Ready::from).collect();
+    };
     // Per paragraph, the set of remaining texts seen with it (see
     // `dedup::BOILERPLATE_MIN_ITEMS`), as the write records it.
     let counted: RefCell<HashMap<u64, u64>> = RefCell::new(HashMap::new());
@@ -90,7 +96,6 @@ pub fn prepare(
             0
         }
     });
-    items.sort_by(|a, b| write_order(a, now).cmp(&write_order(b, now)));
     items
         .into_iter()
         .map(|item| {

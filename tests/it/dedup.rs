@@ -420,6 +420,8 @@ async fn with_dedup_off_every_item_is_its_own_story() {
     .await;
     assert_eq!(grouping(&app).len(), 2);
     assert_eq!(app.store().counts().unwrap().items, 2);
+    // Off means off (#21): nothing learned either.
+    assert_eq!(app.store().boilerplate_rows().unwrap(), 0);
 }
 
 /// An RSS feed of generated entries: (guid, title, date, HTML body).
