@@ -478,6 +478,71 @@ mod tests {
     }
 
     #[test]
+    fn learned_boilerplate_goes_with_the_items_that_showed_it() {
+        // #21: the table was never pruned. The outlet's items (and the
+        // wrapper lines they taught) are 100 days old; the agency's reports
+        // of other stories, with their own recurring lines, are new.
+        let (dir, store) = crate::store::testing::agency_and_outlet();
+        let merging = Merging::new(&DedupSettings {
+            enabled: true,
+            thresholds: dedup::Thresholds::default(),
+        });
+        let t0 = Utc.with_ymd_and_hms(2026, 8, 1, 12, 0, 0).unwrap();
+        let later = t0 + chrono::Duration::days(100);
+        let polls = [
+            (SourceId::new("outlet"), (0..8).map(wrapped).collect(), t0),
+            (
+                SourceId::new("agency"),
+                (8..16)
+                    .map(|n| {
+                        let mut paragraphs = report(n);
+                        paragraphs.push("Northwind agency desk, all rights reserved.".into());
+                        let mut it = item(n, &paragraphs, 0);
+                        it.published = Some(later);
+                        it
+                    })
+                    .collect::<Vec<_>>(),
+                later,
+            ),
+        ];
+        for (source, items, now) in polls {
+            let mut ready: Vec<Ready> = items.into_iter().map(Ready::from).collect();
+            let mut known = merging.known();
+            store
+                .write_poll(|tx| {
+                    store_items(tx, &source, &mut ready, now, &merging.dedup, &mut known)
+                })
+                .unwrap();
+            known.committed();
+        }
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        let rows = |source: &str| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM dedup_boilerplate WHERE source_id = ?1",
+                [source],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        let (outlet, agency) = (rows("outlet"), rows("agency"));
+        assert!(outlet > 0 && agency > 0);
+        assert_eq!(store.learned_paragraphs(), None);
+        let done = store
+            .prune(later, std::time::Duration::from_secs(90 * 86_400), None)
+            .unwrap();
+        assert_eq!(done.items, 8);
+        assert_eq!((rows("outlet"), rows("agency")), (0, agency));
+        assert_eq!(
+            (done.learned_forgotten, done.learned_kept),
+            (
+                usize::try_from(outlet).unwrap(),
+                usize::try_from(agency).unwrap()
+            )
+        );
+        assert_eq!(store.learned_paragraphs(), Some(agency));
+    }
+
+    #[test]
     fn with_dedup_off_nothing_is_fingerprinted_indexed_or_learned() {
         let (dir, store) = crate::store::testing::agency_and_outlet();
         let off = DedupSettings {

@@ -84,6 +84,7 @@ pub(super) async fn metrics(State(state): State<ServeState>) -> Response {
                 sources_failing: failing,
                 next_poll_lag_seconds: lag,
                 database_bytes: s.database_bytes()?,
+                learned_paragraphs: s.learned_paragraphs(),
             })
         })
         .await;

@@ -14,7 +14,7 @@
 //! | `sources.rs` | the sources table and each source's poll record | [`Store::sync_sources`], [`Store::source_states`], [`Store::source_state`], [`Store::repeats`]; `PollTx::record_poll_state` |
 //! | `feed/` | reading pages of the merged feed: types and `feed_page` (`mod.rs`), the cost-based plans (`plan.rs`), the SQL, one function per filter (`sql.rs`) | [`Store::feed_page`], [`Store::generation`], [`Store::last_change`] |
 //! | `items.rs` | reading items and stories outside a write, and the row mapper pages share | [`Store::latest_stories`], [`Store::counts`], [`Store::database_bytes`], [`Store::boilerplate_rows`], [`Store::dedup_item`], [`Store::unchanged_items`], [`Store::stored_dates`], [`Store::boilerplate_count`], [`Store::story_of_identity`], [`Store::dedup_index_bytes`] |
-//! | `retention.rs` | old stories go, tombstones stay | [`Store::prune`], [`Store::is_tombstoned`] |
+//! | `retention.rs` | old stories go, tombstones stay, learned boilerplate goes with its items | [`Store::prune`], [`Store::is_tombstoned`], [`Store::learned_paragraphs`] |
 //! | `readers.rs`, `checkpoint.rs` | the pool of reader connections; WAL checkpoints off the writer | — |
 //! | `migrations.rs` | the schema's versions | — |
 //!
@@ -191,6 +191,8 @@ struct Inner {
     /// The latest arrival time stored (Unix seconds): what is stored next
     /// arrives no earlier (see `PollTx::arrive`).
     arrival: std::sync::atomic::AtomicI64,
+    /// Learned boilerplate rows at the last retention run; -1 before it.
+    learned: std::sync::atomic::AtomicI64,
 }
 
 impl Drop for Inner {
@@ -282,6 +284,7 @@ impl Store {
                 generation: feed::Generation::new(Utc::now()),
                 checkpoints,
                 arrival: std::sync::atomic::AtomicI64::new(arrival),
+                learned: std::sync::atomic::AtomicI64::new(-1),
             }),
         })
     }

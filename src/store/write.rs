@@ -222,19 +222,25 @@ impl PollTx<'_> {
         boilerplate_count(&self.tx, source, para_hash)
     }
 
-    /// Records one item of `source`: for each (paragraph hash, bit of the
-    /// item's remaining text), the bit is added to the paragraph's set.
+    /// Records the item of `source` stored last: for each (paragraph hash,
+    /// bit of the item's remaining text), the bit is added to the
+    /// paragraph's set, dated at the item's arrival (retention forgets a
+    /// paragraph once every item that showed it is gone).
     pub fn observe_boilerplate(
         &self,
         source: &SourceId,
         seen: &[(u64, u64)],
     ) -> Result<(), StoreError> {
         let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO dedup_boilerplate (source_id, para_hash, rests) VALUES (?1, ?2, ?3)
-             ON CONFLICT (source_id, para_hash) DO UPDATE SET rests = rests | excluded.rests",
+            "INSERT INTO dedup_boilerplate (source_id, para_hash, rests, seen_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (source_id, para_hash) DO UPDATE SET
+                rests = rests | excluded.rests, seen_at = excluded.seen_at",
         )?;
+        // The arrival given to the item just stored (its first_seen).
+        let at = self.arrival.get();
         for &(hash, bit) in seen {
-            stmt.execute(params![source.as_str(), hash as i64, bit as i64])?;
+            stmt.execute(params![source.as_str(), hash as i64, bit as i64, at])?;
         }
         Ok(())
     }
