@@ -15,7 +15,7 @@ use super::wrapper::{
 /// It is part of the content hash input and of every index key, so items fingerprinted
 /// under different rules never collide silently; bump it when a rule changes and
 /// re-fingerprint the items inside the window (their HTML is stored).
-pub const NORMALISATION_VERSION: u32 = 2;
+pub const NORMALISATION_VERSION: u32 = 3;
 
 /// Words (or CJK characters) per shingle.
 pub const SHINGLE_TOKENS: usize = 4;

@@ -24,6 +24,7 @@
 //! -- item.story_id INTEGER, item.dedup_version INTEGER (= NORMALISATION_VERSION)
 //! ```
 
+mod dateline;
 mod decide;
 mod fingerprint;
 mod html;

@@ -7,6 +7,7 @@
 //! ([`BoilerplateStats`]), and the fixed rules only describe shapes that every news page
 //! shares (a date line, a line in parentheses, a photo credit `Agency/Name`).
 
+use super::dateline;
 use super::text::{for_each_token, hash_bytes, joined_tokens};
 
 /// A paragraph that appeared in at least this many earlier items of the same source,
@@ -337,6 +338,12 @@ pub fn is_credit_line(b: &Block) -> bool {
 /// 4 short words, the agency at most 4 words. Examples it came from:
 /// `MOSCOW, Oct. 23 (Xinhua) --`, `LONDON (AFP) —`, `PARIS (Reuters) -`.
 pub fn strip_dateline(s: &str) -> &str {
+    if let Some(rest) = dateline::strip_bracketed(s)
+        .or_else(|| dateline::strip_chinese(s))
+        .or_else(|| dateline::strip_with_agency(s))
+    {
+        return rest;
+    }
     let window_end = {
         let mut e = s.len().min(120);
         while e > 0 && !s.is_char_boundary(e) {
@@ -375,7 +382,8 @@ pub fn strip_dateline(s: &str) -> &str {
         if is_dateline_prefix(prefix) {
             let rest = s.get(i + sep_len..).unwrap_or("").trim_start();
             if rest.chars().any(char::is_alphanumeric) {
-                return rest;
+                // `МОСКВА, 13 ноября - РИА Новости. …`: the agency after the dash.
+                return dateline::strip_agency_after(rest).unwrap_or(rest);
             }
         }
         return s;
@@ -384,7 +392,14 @@ pub fn strip_dateline(s: &str) -> &str {
 }
 
 fn words(s: &str) -> impl Iterator<Item = &str> {
-    s.split([' ', ',']).filter(|w| !w.is_empty())
+    s.split([' ', ',', '،']).filter(|w| !w.is_empty())
+}
+
+/// A word that starts with a capital, or in a script without capitals (Arabic).
+fn starts_capitalised(w: &str) -> bool {
+    w.chars()
+        .next()
+        .is_some_and(|c| c.is_uppercase() || (c.is_alphabetic() && !c.is_lowercase()))
 }
 
 fn is_dateline_prefix(prefix: &str) -> bool {
@@ -407,11 +422,14 @@ fn is_dateline_prefix(prefix: &str) -> bool {
             return false;
         }
     }
-    let place_date = place_date.trim_end_matches(',').trim();
-    let (place, date) = match place_date.find(',') {
-        Some(c) => (
+    let place_date = place_date.trim_end_matches([',', '،']).trim();
+    let (place, date) = match place_date
+        .char_indices()
+        .find(|&(_, c)| c == ',' || c == '،')
+    {
+        Some((c, comma)) => (
             place_date.get(..c).unwrap_or(""),
-            place_date.get(c + 1..).unwrap_or("").trim(),
+            place_date.get(c + comma.len_utf8()..).unwrap_or("").trim(),
         ),
         None => (place_date, ""),
     };
@@ -425,10 +443,10 @@ fn is_dateline_prefix(prefix: &str) -> bool {
     if date.contains(['(', ')']) || place.contains(['(', ')']) {
         return false;
     }
-    let capitalised = place_words
-        .iter()
-        .all(|w| w.chars().next().is_some_and(char::is_uppercase));
-    let all_caps = place.chars().filter(|c| c.is_alphabetic()).count() >= 2
+    let capitalised = place_words.iter().all(|w| starts_capitalised(w));
+    // Capitals, not merely no small letters: a phrase in a script without capitals
+    // before a dash is not a place (`قال البنك المركزي - في بيان -`).
+    let all_caps = place.chars().filter(|c| c.is_uppercase()).count() >= 2
         && !place.chars().any(char::is_lowercase);
     if agency.is_some() {
         capitalised
