@@ -19,6 +19,9 @@
 //! `--synth`: adds, for every wire item, one or two republications in wrappers invented
 //! here (other ad texts, labels, captions, datelines, typography, abridging, teasers) from
 //! outlets that do not exist in the file, and reports their recall separately.
+//! `--order reverse|shuffle:SEED`: write the polls newest first, or in a shuffled order
+//! (items keep their order within a poll), to see how much the grouping depends on the
+//! order polls arrive in; the number of stories is printed.
 //! `--off`: run the store path with `[dedup] enabled = false` (its cost against the
 //! baseline of plain inserts printed beside it; nothing is merged).
 //! `--refingerprint`: verify candidates by re-fingerprinting them from their stored HTML
@@ -269,7 +272,24 @@ fn main() {
             .unwrap_or(usize::MAX)
             .max(1);
         let groups = polls(&items, batch);
-        for range in &groups {
+        // `--order reverse` writes the polls newest first; `--order shuffle:SEED` in an
+        // order drawn from SEED (items keep their order within a poll): the grouping
+        // should not depend on it (#21).
+        let order = opt("--order").unwrap_or_default();
+        let mut arrival: Vec<&std::ops::Range<usize>> = groups.iter().collect();
+        if order == "reverse" {
+            arrival.reverse();
+        } else if let Some(seed) = order.strip_prefix("shuffle:") {
+            let mut state = h(seed);
+            for i in (1..arrival.len()).rev() {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                arrival.swap(i, ((state >> 33) % (i as u64 + 1)) as usize);
+            }
+        }
+        let mut by_item = vec![usize::MAX; n];
+        for range in arrival {
             let (start, end) = (range.start, range.end);
             let source = SourceId::new(items[start].source.as_str());
             let at =
@@ -294,7 +314,7 @@ fn main() {
             known.committed();
             cpu += thread_cpu_secs() - c0;
             total += t0.elapsed();
-            for it in &items[start..end] {
+            for (idx, it) in items.iter().enumerate().take(end).skip(start) {
                 let story = match repeats.get(&it.id) {
                     Some(&of) => store
                         .dedup_item(of)
@@ -306,9 +326,15 @@ fn main() {
                 }
                 .expect("the item is stored");
                 let next = cluster.len();
-                story_of.push(*cluster.entry(story).or_insert(next));
+                by_item[idx] = *cluster.entry(story).or_insert(next);
             }
         }
+        story_of = by_item;
+        println!(
+            "stories: {} (polls written in {} order)",
+            cluster.len(),
+            if order.is_empty() { "time" } else { &order }
+        );
         for it in &items {
             let fp = fingerprint(&input(it), &stats);
             key_rows += fp.index_keys().len();
