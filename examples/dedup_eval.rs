@@ -289,6 +289,8 @@ fn main() {
             }
         }
         let mut by_item = vec![usize::MAX; n];
+        // Per item, the stored item it repeats (not stored itself), if any.
+        let mut stored_as = vec![None; n];
         for range in arrival {
             let (start, end) = (range.start, range.end);
             let source = SourceId::new(items[start].source.as_str());
@@ -315,19 +317,24 @@ fn main() {
             cpu += thread_cpu_secs() - c0;
             total += t0.elapsed();
             for (idx, it) in items.iter().enumerate().take(end).skip(start) {
-                let story = match repeats.get(&it.id) {
-                    Some(&of) => store
-                        .dedup_item(of)
-                        .expect("read the item")
-                        .map(|c| c.story_id),
-                    None => store
-                        .story_of_identity(&source, &it.id)
-                        .expect("read the story"),
-                }
-                .expect("the item is stored");
-                let next = cluster.len();
-                by_item[idx] = *cluster.entry(story).or_insert(next);
+                stored_as[idx] = repeats.get(&it.id).copied();
             }
+        }
+        // The stories once every poll is written (a later copy may join two).
+        for (idx, it) in items.iter().enumerate() {
+            let source = SourceId::new(it.source.as_str());
+            let story = match stored_as[idx] {
+                Some(of) => store
+                    .dedup_item(of)
+                    .expect("read the item")
+                    .map(|c| c.story_id),
+                None => store
+                    .story_of_identity(&source, &it.id)
+                    .expect("read the story"),
+            }
+            .expect("the item is stored");
+            let next = cluster.len();
+            by_item[idx] = *cluster.entry(story).or_insert(next);
         }
         story_of = by_item;
         println!(

@@ -306,6 +306,31 @@ where
     best
 }
 
+/// Every story a new item is a copy of: the stories holding a member it matches, each
+/// once, with its strongest verdict; in story order. Two or more: the item is a copy of
+/// stories that were kept apart only because it came late (their members match it, not
+/// each other), and they are one story (#21: arrival order changed the grouping).
+pub fn copies_of<'a, S, I>(new: &Fingerprint, candidates: I, t: &Thresholds) -> Vec<(S, Verdict)>
+where
+    S: Ord + Copy,
+    I: IntoIterator<Item = (S, &'a Fingerprint)>,
+{
+    let mut found: Vec<(S, Verdict)> = Vec::new();
+    for (story, member) in candidates {
+        let v = decide(new, member, t);
+        if !v.merge {
+            continue;
+        }
+        match found.iter_mut().find(|(s, _)| *s == story) {
+            Some((_, best)) if v.strength() > best.strength() => *best = v,
+            Some(_) => {}
+            None => found.push((story, v)),
+        }
+    }
+    found.sort_by_key(|(s, _)| *s);
+    found
+}
+
 /// The explanation of a pair for `wiredesk explain A B`: the verdict with its scores.
 pub fn explain(a: &Fingerprint, b: &Fingerprint, t: &Thresholds) -> Verdict {
     decide(a, b, t)

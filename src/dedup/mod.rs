@@ -10,8 +10,10 @@
 //!    [`title_key`]).
 //! 2. The store looks candidates up by [`Fingerprint::index_keys`] (exact keys, lead
 //!    anchors, MinHash-LSH bands) within [`Thresholds::window_secs`] of the item's date.
-//! 3. [`assign`] compares the item with each candidate ([`decide`]: exact shingle-set
-//!    resemblance / containment with lead alignment / title key) and picks the story.
+//! 3. [`copies_of`] compares the item with each candidate ([`decide`]: exact shingle-set
+//!    resemblance / containment with lead alignment / title key) and names every story
+//!    it is a copy of; the store makes them one ([`same_item`] first tells an item its
+//!    source sent before under another id).
 //! 4. The store records the item's keys and its
 //!    [`Fingerprint::boilerplate_observations`] for its source ([`BoilerplateStats`]).
 //!
@@ -36,8 +38,8 @@ mod wrapper;
 mod tests;
 
 pub use self::decide::{
-    Rule, STORY_MIN_SHINGLES, Scores, Thresholds, Verdict, assign, decide, explain, same_item,
-    scores,
+    Rule, STORY_MIN_SHINGLES, Scores, Thresholds, Verdict, assign, copies_of, decide, explain,
+    same_item, scores,
 };
 pub use self::fingerprint::{
     DecodeError, DedupInput, Fingerprint, LEAD_ANCHORS, LSH_BANDS, LSH_ROWS, MAX_TOKENS,

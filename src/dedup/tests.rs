@@ -528,6 +528,22 @@ fn the_same_item_is_told_by_title_and_text_and_a_stub_by_its_link_too() {
 }
 
 #[test]
+fn a_copy_names_every_story_it_is_a_copy_of_once() {
+    let t = Thresholds::default();
+    let (w, r, o) = (
+        fp(&wire()),
+        fp(&seed_style_republication()),
+        fp(&other_report()),
+    );
+    // Story 7 holds the wire and the other report, story 3 the republication.
+    let found = copies_of(&fp(&teaser()), [(7, &w), (7, &o), (3, &r)], &t);
+    let stories: Vec<i32> = found.iter().map(|(s, _)| *s).collect();
+    assert_eq!(stories, [3, 7]);
+    assert!(found.iter().all(|(_, v)| v.merge));
+    assert!(copies_of(&o, [(3, &r)], &t).is_empty());
+}
+
+#[test]
 fn datelines_and_decorations_of_unseen_outlets_are_removed() {
     let mut rep = wire();
     rep.source = "kestrel";

@@ -184,8 +184,8 @@ enum Stored {
 enum Found {
     /// This stored item of the same source, under another id.
     Repeat(crate::model::ItemId),
-    /// A copy of this story.
-    Copy(StoryId, Verdict),
+    /// A copy of this story, and of these others, which become one with it.
+    Copy(StoryId, Verdict, Vec<StoryId>),
     /// Nothing: a story of its own.
     New,
 }
@@ -207,7 +207,11 @@ fn store_new(
     let found = choose_story(tx, source, fp, &keys, settings, known)?;
     let (story, merged) = match found {
         Found::Repeat(of) => return Ok(Stored::Repeat(of)),
-        Found::Copy(story, verdict) => {
+        Found::Copy(story, verdict, others) => {
+            if !others.is_empty() {
+                tracing::debug!(source = %source, item = %item.identity, story, ?others, "stories joined by a copy of each");
+                tx.join_stories(story, &others, now)?;
+            }
             tracing::debug!(
                 source = %source,
                 item = %item.identity,
@@ -286,12 +290,17 @@ fn choose_story(
         }
         fingerprints.push((story, stored));
     }
-    let chosen = dedup::assign(
+    let mut copies = dedup::copies_of(
         fp,
         fingerprints.iter().map(|(story, f)| (*story, f.as_ref())),
         &settings.thresholds,
-    );
-    Ok(chosen.map_or(Found::New, |(story, verdict)| Found::Copy(story, verdict)))
+    )
+    .into_iter();
+    // The oldest story keeps its id (the one readers have had longest).
+    Ok(match copies.next() {
+        Some((story, verdict)) => Found::Copy(story, verdict, copies.map(|(s, _)| s).collect()),
+        None => Found::New,
+    })
 }
 
 /// The fingerprint of a new item dated `at` (Unix seconds).
@@ -475,6 +484,78 @@ mod tests {
             merging.learned.of(&outlet).unwrap_or_default().len(),
             remade,
         )
+    }
+
+    /// The stories of `polls` written in the given order, as sorted sets
+    /// of source ids.
+    fn stories_in_order(polls: &[(&str, Item)]) -> Vec<Vec<String>> {
+        let (dir, store) = crate::store::testing::sources(&["agency", "digest", "outlet"]);
+        let merging = Merging::new(&DedupSettings {
+            enabled: true,
+            thresholds: dedup::Thresholds::default(),
+        });
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+        for (source, item) in polls {
+            let source = SourceId::new(*source);
+            let mut ready = vec![Ready::from(item.clone())];
+            let mut known = merging.known();
+            store
+                .write_poll(|tx| {
+                    store_items(tx, &source, &mut ready, now, &merging.dedup, &mut known)
+                })
+                .unwrap();
+            known.committed();
+        }
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT group_concat(source_id, ' ') FROM
+                 (SELECT story_id, source_id FROM items ORDER BY source_id)
+                 GROUP BY story_id",
+            )
+            .unwrap();
+        let mut stories: Vec<Vec<String>> = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|s| s.unwrap().split(' ').map(str::to_owned).collect())
+            .collect();
+        stories.sort();
+        stories
+    }
+
+    #[test]
+    fn the_stories_do_not_depend_on_the_order_polls_arrive_in() {
+        // #21: a teaser (the report's first two paragraphs) and a shortened
+        // copy (all but the first) are each a copy of the full report, not
+        // of each other.
+        // When both came before the report, it joined one of them and the
+        // other stayed a story of its own.
+        let full = report(3);
+        let mut teaser = item(3, &full[..2], 0);
+        teaser.title = "In brief: the harbour strike".into();
+        let mut shortened = item(3, &full[1..], 0);
+        shortened.title = "Harbour strike, the details".into();
+        let polls = [
+            ("agency", item(3, &full, 0)),
+            ("digest", teaser),
+            ("outlet", shortened),
+        ];
+        let one = vec![vec![
+            "agency".to_owned(),
+            "digest".to_owned(),
+            "outlet".to_owned(),
+        ]];
+        for order in [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ] {
+            let arrived: Vec<(&str, Item)> = order.iter().map(|&i| polls[i].clone()).collect();
+            assert_eq!(stories_in_order(&arrived), one, "{order:?}");
+        }
     }
 
     #[test]

@@ -59,9 +59,15 @@ pub(crate) mod testing {
     /// with the sources `agency` and `outlet`: named `AGENCY` and `OUTLET`,
     /// tagged `agency-tag` and `outlet-tag`.
     pub fn agency_and_outlet() -> (tempfile::TempDir, Store) {
+        sources(&["agency", "outlet"])
+    }
+
+    /// A store in a new temporary folder with the sources `ids`, each named
+    /// and tagged as [`agency_and_outlet`]'s are.
+    pub fn sources(ids: &[&str]) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let sources: Vec<Source> = ["agency", "outlet"]
+        let sources: Vec<Source> = ids
             .iter()
             .map(|id| Source {
                 id: SourceId::new(*id),

@@ -335,6 +335,32 @@ impl PollTx<'_> {
         Ok(id)
     }
 
+    /// Makes stories `others` one with `story`: their items become its
+    /// copies and they go (a new item was a copy of each). `story` keeps its
+    /// id and its place in the merged feed.
+    pub fn join_stories(
+        &self,
+        story: StoryId,
+        others: &[StoryId],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut move_items = self
+            .tx
+            .prepare_cached("UPDATE items SET story_id = ?1 WHERE story_id = ?2")?;
+        let mut delete = self
+            .tx
+            .prepare_cached("DELETE FROM stories WHERE id = ?1")?;
+        for &other in others.iter().filter(|&&o| o != story) {
+            move_items.execute(params![story, other])?;
+            delete.execute([other])?;
+        }
+        self.tx
+            .prepare_cached("UPDATE stories SET updated_at = ?2 WHERE id = ?1")?
+            .execute(params![story, now.timestamp()])?;
+        self.changed.set(true);
+        Ok(())
+    }
+
     /// Replaces the stored fields of item `id`; its story does not change.
     pub fn update_item(
         &self,
