@@ -265,16 +265,19 @@ pub fn decide(a: &Fingerprint, b: &Fingerprint, t: &Thresholds) -> Verdict {
 }
 
 /// Whether two items of one source are one item sent twice under different ids: equal
-/// title keys and equal normalised bodies, and, when the body carries no story (shorter
-/// than [`STORY_MIN_SHINGLES`] or a stub), equal canonical links too (two link-only
-/// items with one headline are two items). Feeds whose ids hold a session or a time
-/// send the same items under new ids on every poll (#21); the caller asks this only of
-/// items of the same source.
+/// title keys and equal normalised bodies, and equal canonical links too when the body
+/// carries no story (shorter than [`STORY_MIN_SHINGLES`] or a stub: two link-only items
+/// with one headline are two items) or the title has no key (under three words: `text
+/// 48` and an empty title have none, and are not the same title). Feeds whose ids hold a
+/// session or a time send the same items under new ids on every poll (#21); the caller
+/// asks this only of items of the same source.
 pub fn same_item(a: &Fingerprint, b: &Fingerprint) -> bool {
-    let story = |f: &Fingerprint| !f.stub && f.shingle_count() >= STORY_MIN_SHINGLES;
+    let told_by_content = |f: &Fingerprint| {
+        !f.stub && f.shingle_count() >= STORY_MIN_SHINGLES && f.title_hash.is_some()
+    };
     a.title_hash == b.title_hash
         && a.body_hash == b.body_hash
-        && (story(a) || (a.link_hash.is_some() && a.link_hash == b.link_hash))
+        && (told_by_content(a) || (a.link_hash.is_some() && a.link_hash == b.link_hash))
 }
 
 /// Chooses the story a new item joins: the story holding the member it matches most

@@ -525,6 +525,15 @@ fn the_same_item_is_told_by_title_and_text_and_a_stub_by_its_link_too() {
     elsewhere.link = "https://paywalled.example/story/other".into();
     assert!(same_item(&fp(&stub), &fp(&stub.clone())));
     assert!(!same_item(&fp(&stub), &fp(&elsewhere)));
+    // So are two items whose titles are too short for a title key (found
+    // by the hostile-input test: `text 48` and an empty title).
+    let mut short = wire();
+    short.title = "text 48".into();
+    let mut empty = wire();
+    empty.title = String::new();
+    empty.link = "https://nordpress.example/h48".into();
+    assert!(!same_item(&fp(&short), &fp(&empty)));
+    assert!(same_item(&fp(&short), &fp(&short.clone())));
 }
 
 #[test]
