@@ -27,15 +27,17 @@
 //! Files: this one writes (`store_items`, `choose_story`); `prepare.rs`
 //! fingerprints before the write; `known.rs` holds what is kept between
 //! writes (the fingerprint cache, learned boilerplate); `group.rs` is group
-//! commit.
+//! commit; `rekey.rs` re-keys stored items after the normalisation changed.
 
 pub mod group;
 mod known;
 mod prepare;
+mod rekey;
 
 pub use known::{CACHE_BYTES, FingerprintCache, Known, Learned, Merging};
 use prepare::write_order;
 pub use prepare::{Ready, prepare};
+pub use rekey::{REKEY_BATCH, Rekeyed, rekey_batch};
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -621,6 +623,71 @@ mod tests {
             )
         );
         assert_eq!(store.learned_paragraphs(), Some(agency));
+    }
+
+    #[test]
+    fn items_keyed_under_older_rules_are_found_again_once_re_keyed() {
+        // After an upgrade that changes the normalisation, the stored items'
+        // keys are another version's: a new copy does not find them until
+        // they are re-keyed.
+        let (dir, store) = crate::store::testing::agency_and_outlet();
+        let merging = Merging::new(&DedupSettings {
+            enabled: true,
+            thresholds: dedup::Thresholds::default(),
+        });
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+        let write = |source: &str, items: Vec<Item>| {
+            let source = SourceId::new(source);
+            let mut ready: Vec<Ready> = items.into_iter().map(Ready::from).collect();
+            let mut known = merging.known();
+            store
+                .write_poll(|tx| {
+                    store_items(tx, &source, &mut ready, now, &merging.dedup, &mut known)
+                })
+                .unwrap();
+        };
+        write(
+            "agency",
+            (0..8).map(|n| item(n, &report(n), n as i64)).collect(),
+        );
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        conn.execute_batch(
+            "DELETE FROM dedup_keys; UPDATE items SET dedup_version = 1, dedup_keys = x'';",
+        )
+        .unwrap();
+        let stories = |conn: &rusqlite::Connection| -> i64 {
+            conn.query_row("SELECT count(*) FROM stories", [], |r| r.get(0))
+                .unwrap()
+        };
+        write("outlet", vec![wrapped(0)]);
+        assert_eq!(stories(&conn), 9, "not found before re-keying");
+        let done = store.write_poll(|tx| rekey_batch(tx, None)).unwrap();
+        assert_eq!(
+            done,
+            Rekeyed {
+                items: 8,
+                next: None
+            }
+        );
+        let stale: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM items WHERE dedup_version <> ?1",
+                [dedup::NORMALISATION_VERSION],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stale, 0);
+        write("outlet", vec![wrapped(1)]);
+        assert_eq!(stories(&conn), 9, "the copy joined its report");
+        // Nothing is left to do.
+        let again = store.write_poll(|tx| rekey_batch(tx, None)).unwrap();
+        assert_eq!(
+            again,
+            Rekeyed {
+                items: 0,
+                next: None
+            }
+        );
     }
 
     #[test]

@@ -396,6 +396,42 @@ impl PollTx<'_> {
         Ok(())
     }
 
+    /// Up to `limit` items with ids below `below` whose content hash and
+    /// keys were not made under dedup normalisation `version` (older rules,
+    /// or stored with dedup off), newest first: those to re-key.
+    pub fn stale_items(
+        &self,
+        version: u32,
+        below: ItemId,
+        limit: usize,
+    ) -> Result<Vec<ItemId>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id FROM items WHERE id < ?1 AND dedup_version <> ?2 ORDER BY id DESC LIMIT ?3",
+        )?;
+        let ids = stmt
+            .query_map(
+                params![below, version, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| r.get(0),
+            )?
+            .collect::<Result<Vec<ItemId>, _>>()?;
+        Ok(ids)
+    }
+
+    /// Gives stored item `id` the content hash made under dedup
+    /// normalisation `version` (its fields are unchanged: re-keyed, not
+    /// updated).
+    pub fn set_content_hash(
+        &self,
+        id: ItemId,
+        content_hash: &[u8],
+        version: u32,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("UPDATE items SET content_hash = ?2, dedup_version = ?3 WHERE id = ?1")?
+            .execute(params![id, content_hash, version])?;
+        Ok(())
+    }
+
     /// Indexes stored item `id` under exactly `keys`, dated `at` (Unix
     /// seconds), in place of the keys it had.
     pub fn set_keys(&self, id: ItemId, keys: &[u64], at: i64) -> Result<(), StoreError> {
