@@ -489,9 +489,10 @@ mod tests {
     }
 
     /// The stories of `polls` written in the given order, as sorted sets
-    /// of source ids.
+    /// of `source:identity` copies.
     fn stories_in_order(polls: &[(&str, Item)]) -> Vec<Vec<String>> {
-        let (dir, store) = crate::store::testing::sources(&["agency", "digest", "outlet"]);
+        let (dir, store) =
+            crate::store::testing::sources(&["agency", "digest", "herald", "outlet"]);
         let merging = Merging::new(&DedupSettings {
             enabled: true,
             thresholds: dedup::Thresholds::default(),
@@ -511,8 +512,9 @@ mod tests {
         let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
         let mut stmt = conn
             .prepare(
-                "SELECT group_concat(source_id, ' ') FROM
-                 (SELECT story_id, source_id FROM items ORDER BY source_id)
+                "SELECT group_concat(copy, ' ') FROM
+                 (SELECT story_id, source_id || ':' || identity AS copy FROM items
+                  ORDER BY copy)
                  GROUP BY story_id",
             )
             .unwrap();
@@ -543,9 +545,9 @@ mod tests {
             ("outlet", shortened),
         ];
         let one = vec![vec![
-            "agency".to_owned(),
-            "digest".to_owned(),
-            "outlet".to_owned(),
+            "agency:item-3".to_owned(),
+            "digest:item-3".to_owned(),
+            "outlet:item-3".to_owned(),
         ]];
         for order in [
             [0, 1, 2],
@@ -557,6 +559,70 @@ mod tests {
         ] {
             let arrived: Vec<(&str, Item)> = order.iter().map(|&i| polls[i].clone()).collect();
             assert_eq!(stories_in_order(&arrived), one, "{order:?}");
+        }
+    }
+
+    /// Three reports with four copies each (the report, a teaser, a
+    /// shortened copy and a wrapped one, each from its own source), and two
+    /// reports with none, as one poll each.
+    fn copies_of_three_reports() -> Vec<(&'static str, Item)> {
+        let mut polls = Vec::new();
+        for n in [3, 7, 11] {
+            let full = report(n);
+            let mut teaser = item(n, &full[..2], 0);
+            teaser.title = format!("In brief: harbour report {n}");
+            let mut shortened = item(n, &full[1..], 0);
+            shortened.title = format!("The details of harbour report {n}");
+            polls.push(("agency", item(n, &full, 0)));
+            polls.push(("digest", teaser));
+            polls.push(("outlet", shortened));
+            polls.push(("herald", wrapped(n)));
+        }
+        let singles = [
+            (
+                "Ferry timetable cut for the winter",
+                [
+                    "The island ferry will sail twice a day instead of four times from December, the operator announced on Monday.",
+                    "Commuters who work on the mainland said the change would force many of them to stay in town during the week.",
+                    "The operator blamed rising fuel prices and a shortage of qualified deckhands for the reduced timetable.",
+                ],
+            ),
+            (
+                "Museum reopens after a year of repairs",
+                [
+                    "The city museum reopened its doors on Saturday after a year of repairs to its leaking glass roof and old wiring.",
+                    "Visitors queued around the square to see the restored whaling collection and a new gallery of local photography.",
+                    "Entry will be free for residents until the end of January, the director told the opening ceremony.",
+                ],
+            ),
+        ];
+        for (n, (title, text)) in singles.into_iter().enumerate() {
+            let paragraphs: Vec<String> = text.iter().map(|p| (*p).to_owned()).collect();
+            let mut single = item(100 + n, &paragraphs, 0);
+            single.title = title.into();
+            polls.push(("agency", single));
+        }
+        polls
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+
+        /// #21: the same items in any arrival order give the same stories.
+        #[test]
+        fn any_order_of_the_polls_gives_the_same_stories(
+            order in proptest::strategy::Strategy::prop_shuffle(
+                proptest::prelude::Just((0..14).collect::<Vec<usize>>())
+            )
+        ) {
+            let polls = copies_of_three_reports();
+            let arrived: Vec<(&str, Item)> = order.iter().map(|&i| polls[i].clone()).collect();
+            let stories = stories_in_order(&arrived);
+            let sizes: Vec<usize> = stories.iter().map(Vec::len).collect();
+            proptest::prop_assert_eq!(stories, stories_in_order(&polls));
+            let mut sorted = sizes;
+            sorted.sort_unstable();
+            proptest::prop_assert_eq!(sorted, vec![1, 1, 4, 4, 4]);
         }
     }
 
