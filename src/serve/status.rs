@@ -25,6 +25,9 @@ pub struct SourceRow {
     pub next_poll_at: Option<DateTime<Utc>>,
     pub failures: u32,
     pub error: Option<String>,
+    /// Items the source sent again under new ids (its ids churn), not
+    /// stored again; 0 if never.
+    pub repeats: u64,
 }
 
 impl SourceRow {
@@ -39,6 +42,7 @@ impl SourceRow {
             next_poll_at: state.next_poll_at,
             failures: state.consecutive_failures,
             error: state.last_error,
+            repeats: 0,
         }
     }
 }
@@ -111,10 +115,18 @@ fn sources(out: &mut String, page: &StatusPage<'_>) {
         } else {
             String::new()
         };
+        let churn = if s.repeats > 0 {
+            format!(
+                "<br><span class=\"quiet\">ids churn: {} items sent again under new ids</span>",
+                s.repeats
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
             "<tr><td>{name}<br><span class=\"quiet\">{id}</span></td>\
-             <td class=\"{class}\">{status}{http}{failures}</td><td>{last}</td><td>{next}</td>\
+             <td class=\"{class}\">{status}{http}{failures}{churn}</td><td>{last}</td><td>{next}</td>\
              <td class=\"err\">{error}</td></tr>",
             name = text(&s.name),
             id = text(&s.id),
@@ -213,6 +225,7 @@ mod tests {
             next_poll_at: None,
             failures: 3,
             error: Some("</td><script>alert(1)</script>".into()),
+            repeats: 0,
         }];
         let html = render(&StatusPage {
             title: "t\"<",
@@ -228,5 +241,32 @@ mod tests {
         assert!(html.contains("error (500), 3 in a row"), "{html}");
         assert!(html.contains("<title>t\"&lt; status</title>"), "{html}");
         assert!(html.contains("title=\"t&quot;&lt; (Atom)\""), "{html}");
+        assert!(!html.contains("ids churn"), "{html}");
+    }
+
+    #[test]
+    fn a_source_whose_ids_churn_says_so_in_its_row() {
+        let rows = [SourceRow {
+            id: "churn".into(),
+            name: "Churn".into(),
+            status: "ok".into(),
+            http_status: Some(200),
+            last_polled_at: None,
+            next_poll_at: None,
+            failures: 0,
+            error: None,
+            repeats: 57,
+        }];
+        let html = render(&StatusPage {
+            title: "t",
+            sources: &rows,
+            stories: &[],
+            query: "",
+            now: DateTime::UNIX_EPOCH,
+        });
+        assert!(
+            html.contains("ids churn: 57 items sent again under new ids"),
+            "{html}"
+        );
     }
 }

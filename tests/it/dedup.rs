@@ -570,6 +570,12 @@ async fn a_source_whose_ids_rotate_on_every_poll_gives_one_story_per_real_story(
     assert_eq!(sources[0]["id"], "churn");
     assert_eq!(sources[0]["repeats"], 19 * 3 + 1);
     assert!(sources[0]["repeated_at"].is_string());
+    let (status, page) = get_text(&running.url("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("ids churn: 58 items sent again under new ids"),
+        "{page}"
+    );
     running.stop().await;
 }
 
