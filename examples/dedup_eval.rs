@@ -8,8 +8,9 @@
 //! the daemon's own dedup → store step (`merge::store_items`) on a real SQLite
 //! store: fingerprint → candidate lookup by indexed keys inside the window → candidates
 //! re-fingerprinted from their stored HTML → assign → write item, keys and boilerplate
-//! observations, one transaction per item. `--memory` runs the same functions over an
-//! in-memory key index instead (faster, for tuning). Only `source`, `title`,
+//! observations, one transaction per item. `--memory` runs the pairwise decision over an
+//! in-memory key index instead (faster, for tuning thresholds; each item joins its best
+//! story only: no joining of stories, no repeats under new ids). Only `source`, `title`,
 //! `link`, `published`, `summary_html`, `content_html` and `id` feed the method; `story`,
 //! `kind`, `variant` are read for scoring only.
 //!
