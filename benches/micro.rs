@@ -706,8 +706,8 @@ enum Step {
     /// writer, while `prepare` runs in parallel with other polls.
     DedupWriteOnly,
     /// `prepare` and `store_items` with `[dedup] enabled = false`: the same
-    /// items, each its own story (still fingerprinted: the content hash
-    /// and keys come from the fingerprint).
+    /// items, each its own story, not fingerprinted or indexed (#21): it
+    /// should cost what a plain insert costs.
     DedupDisabled,
     /// No fingerprint, no keys: the item and its story rows alone, as
     /// `examples/dedup_eval.rs` measures its baseline.
@@ -924,7 +924,10 @@ impl Work {
         // As a poll does: the fingerprints made before the write, against
         // the boilerplate learned so far, then the write.
         let started = Instant::now();
-        let learned = self.merging.learned.of(source);
+        let learned = match how {
+            Step::DedupDisabled => None,
+            _ => self.merging.learned.of(source),
+        };
         let unchanged = store
             .unchanged_items(source, &items, wiredesk::dedup::NORMALISATION_VERSION)
             .expect("read the store");

@@ -8,8 +8,9 @@
 //! the daemon's own dedup → store step (`merge::store_items`) on a real SQLite
 //! store: fingerprint → candidate lookup by indexed keys inside the window → candidates
 //! re-fingerprinted from their stored HTML → assign → write item, keys and boilerplate
-//! observations, one transaction per item. `--memory` runs the same functions over an
-//! in-memory key index instead (faster, for tuning). Only `source`, `title`,
+//! observations, one transaction per item. `--memory` runs the pairwise decision over an
+//! in-memory key index instead (faster, for tuning thresholds; each item joins its best
+//! story only: no joining of stories, no repeats under new ids). Only `source`, `title`,
 //! `link`, `published`, `summary_html`, `content_html` and `id` feed the method; `story`,
 //! `kind`, `variant` are read for scoring only.
 //!
@@ -19,6 +20,11 @@
 //! `--synth`: adds, for every wire item, one or two republications in wrappers invented
 //! here (other ad texts, labels, captions, datelines, typography, abridging, teasers) from
 //! outlets that do not exist in the file, and reports their recall separately.
+//! `--order reverse|shuffle:SEED`: write the polls newest first, or in a shuffled order
+//! (items keep their order within a poll), to see how much the grouping depends on the
+//! order polls arrive in; the number of stories is printed.
+//! `--off`: run the store path with `[dedup] enabled = false` (its cost against the
+//! baseline of plain inserts printed beside it; nothing is merged).
 //! `--refingerprint`: verify candidates by re-fingerprinting them from their stored HTML
 //! (no fingerprint cache), to measure that cost.
 //! `--prefill N`: before the run, store N generated items (three paragraphs of random
@@ -157,6 +163,8 @@ fn main() {
 
     let n = items.len();
     let mut stats: HashMap<(String, u64), u32> = HashMap::new();
+    // Per (source, paragraph), the remaining texts seen with it, as the store keeps them.
+    let mut rests: HashMap<(String, u64), u64> = HashMap::new();
     let mut index: HashMap<u64, Vec<(usize, i64)>> = HashMap::new();
     let mut fps: Vec<Fingerprint> = Vec::with_capacity(n);
     let mut story_of: Vec<usize> = Vec::with_capacity(n);
@@ -212,12 +220,13 @@ fn main() {
             for k in &keys {
                 index.entry(*k).or_default().push((i, it.published));
             }
-            for &o in fp.boilerplate_observations() {
-                let e = stats.entry((it.source.clone(), o)).or_insert(0);
-                if *e == 0 {
+            for o in fp.boilerplate_observations() {
+                let set = rests.entry((it.source.clone(), o.paragraph)).or_insert(0);
+                if *set == 0 {
                     bp_new_rows += 1;
                 }
-                *e += 1;
+                *set |= o.rest_bit();
+                stats.insert((it.source.clone(), o.paragraph), set.count_ones());
             }
             total += t0.elapsed();
             key_rows += keys.len();
@@ -242,8 +251,10 @@ fn main() {
             })
             .collect();
         store.sync_sources(&sources).expect("record the sources");
+        // `--off`: the same path with `[dedup] enabled = false`, to compare
+        // its cost with the baseline (plain inserts).
         let settings = DedupSettings {
-            enabled: true,
+            enabled: !flag("--off"),
             thresholds: t.clone(),
         };
         let merging = merge::Merging::new(&settings);
@@ -254,6 +265,7 @@ fn main() {
         }
         let mut cluster: HashMap<i64, usize> = HashMap::new();
         let mut cpu = 0.0;
+        let mut repeated = 0usize;
         // Consecutive items of one source (in published order) are written
         // in one transaction, as one poll of that source writes its new
         // items; `--batch 1` writes every item on its own.
@@ -262,7 +274,26 @@ fn main() {
             .unwrap_or(usize::MAX)
             .max(1);
         let groups = polls(&items, batch);
-        for range in &groups {
+        // `--order reverse` writes the polls newest first; `--order shuffle:SEED` in an
+        // order drawn from SEED (items keep their order within a poll): the grouping
+        // should not depend on it (#21).
+        let order = opt("--order").unwrap_or_default();
+        let mut arrival: Vec<&std::ops::Range<usize>> = groups.iter().collect();
+        if order == "reverse" {
+            arrival.reverse();
+        } else if let Some(seed) = order.strip_prefix("shuffle:") {
+            let mut state = h(seed);
+            for i in (1..arrival.len()).rev() {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                arrival.swap(i, ((state >> 33) % (i as u64 + 1)) as usize);
+            }
+        }
+        let mut by_item = vec![usize::MAX; n];
+        // Per item, the stored item it repeats (not stored itself), if any.
+        let mut stored_as = vec![None; n];
+        for range in arrival {
             let (start, end) = (range.start, range.end);
             let source = SourceId::new(items[start].source.as_str());
             let at =
@@ -280,18 +311,39 @@ fn main() {
                     merge::store_items(tx, &source, &mut ready, at, &settings, &mut known)
                 })
                 .expect("store the items");
+            // An item its source sent before under another id is not
+            // stored: it is in the story of the item it repeats.
+            let repeats: HashMap<String, _> = known.repeats.drain(..).collect();
+            repeated += repeats.len();
             known.committed();
             cpu += thread_cpu_secs() - c0;
             total += t0.elapsed();
-            for it in &items[start..end] {
-                let story = store
-                    .story_of_identity(&source, &it.id)
-                    .expect("read the story")
-                    .expect("the item is stored");
-                let next = cluster.len();
-                story_of.push(*cluster.entry(story).or_insert(next));
+            for (idx, it) in items.iter().enumerate().take(end).skip(start) {
+                stored_as[idx] = repeats.get(&it.id).copied();
             }
         }
+        // The stories once every poll is written (a later copy may join two).
+        for (idx, it) in items.iter().enumerate() {
+            let source = SourceId::new(it.source.as_str());
+            let story = match stored_as[idx] {
+                Some(of) => store
+                    .dedup_item(of)
+                    .expect("read the item")
+                    .map(|c| c.story_id),
+                None => store
+                    .story_of_identity(&source, &it.id)
+                    .expect("read the story"),
+            }
+            .expect("the item is stored");
+            let next = cluster.len();
+            by_item[idx] = *cluster.entry(story).or_insert(next);
+        }
+        story_of = by_item;
+        println!(
+            "stories: {} (polls written in {} order)",
+            cluster.len(),
+            if order.is_empty() { "time" } else { &order }
+        );
         for it in &items {
             let fp = fingerprint(&input(it), &stats);
             key_rows += fp.index_keys().len();
@@ -304,6 +356,7 @@ fn main() {
             .map(|b| b as f64 / stored as f64);
         bp_new_rows = store.boilerplate_rows().map(|n| n as usize).unwrap_or(0);
         store_cpu = Some(cpu);
+        println!("items not stored as repeats of an item of their source: {repeated}");
         baseline_cpu = Some(store_without_dedup(
             &db_dir.path().join("baseline.db"),
             &sources,
@@ -344,6 +397,9 @@ fn main() {
                 },
                 ncand_total as f64 / n as f64
             )
+        } else if flag("--off") {
+            "store path with [dedup] enabled = false: no fingerprint, no keys, no candidates"
+                .to_owned()
         } else {
             "store path: fingerprint + SQLite candidate lookup + re-fingerprint + assign + write, one transaction per item".to_owned()
         }

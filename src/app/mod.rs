@@ -75,6 +75,39 @@ async fn prune_on_schedule(store: Store, storage: StorageSettings, stop: Cancell
     }
 }
 
+/// Re-keys the items stored under another dedup normalisation (an upgrade
+/// changed it, or dedup was off), a batch per write transaction, until none
+/// is left or `stop`; a failure is logged and the rest waits for the next
+/// start (items are also re-keyed when their source sends them again).
+async fn rekey_stale_items(store: Store, stop: CancellationToken) {
+    let mut below = None;
+    let mut total = 0usize;
+    while !stop.is_cancelled() {
+        match store
+            .run(move |s| s.write_poll(|tx| crate::merge::rekey_batch(tx, below)))
+            .await
+        {
+            Ok(done) => {
+                total += done.items;
+                match done.next {
+                    Some(next) => below = Some(next),
+                    None => break,
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "re-keying stored items failed; the rest waits for the next start");
+                return;
+            }
+        }
+    }
+    if total > 0 {
+        tracing::info!(
+            items = total,
+            "stored items re-keyed for the current dedup rules"
+        );
+    }
+}
+
 /// A wired-up daemon, ready to run.
 pub struct App {
     settings: Settings,
@@ -214,6 +247,9 @@ impl App {
             self.settings.storage.clone(),
             token.child_token(),
         ));
+        if self.settings.dedup.enabled {
+            tracker.spawn(rekey_stale_items(self.store.clone(), token.child_token()));
+        }
         // The server is not on `tracker`: waiting for it is bounded by the
         // shutdown grace below, waiting for the tracker is not.
         let (serving, server) = match self.listener.take() {

@@ -7,15 +7,15 @@ use super::html::html_to_blocks;
 use super::keys::{canonical_link, title_key};
 use super::text::{fold, for_each_token, hash_bytes, mix64};
 use super::wrapper::{
-    BOILERPLATE_MIN_ITEMS, Block, BoilerplateStats, EDGE_BLOCKS, is_ad_label, is_caption,
-    is_credit_line, is_date_line, is_prose, paragraph_hash_of_tokens, strip_dateline,
+    BOILERPLATE_MIN_ITEMS, Block, BoilerplateStats, EDGE_BLOCKS, Observation, is_ad_label,
+    is_caption, is_credit_line, is_date_line, is_prose, paragraph_hash_of_tokens, strip_dateline,
 };
 
 /// Version of every rule that shapes the normalised body, the shingles and the keys.
 /// It is part of the content hash input and of every index key, so items fingerprinted
 /// under different rules never collide silently; bump it when a rule changes and
 /// re-fingerprint the items inside the window (their HTML is stored).
-pub const NORMALISATION_VERSION: u32 = 1;
+pub const NORMALISATION_VERSION: u32 = 3;
 
 /// Words (or CJK characters) per shingle.
 pub const SHINGLE_TOKENS: usize = 4;
@@ -66,8 +66,11 @@ pub struct DedupInput<'a> {
 pub struct NormalisedBody {
     /// Kept paragraphs, in order.
     pub paragraphs: Vec<String>,
-    /// Boilerplate-learning hashes of the body's edge paragraphs (distinct), to record.
-    pub observations: Vec<u64>,
+    /// The body's edge paragraphs (distinct), to record for boilerplate learning.
+    pub observations: Vec<Observation>,
+    /// Every block of the body is its source's learned boilerplate: the body is kept whole
+    /// (a whole body is never boilerplate) but carries no story ([`Fingerprint::stub`]).
+    pub all_boilerplate: bool,
 }
 
 impl NormalisedBody {
@@ -86,7 +89,10 @@ impl NormalisedBody {
 ///    [`paragraph_hash`] appeared in ≥ [`BOILERPLATE_MIN_ITEMS`] distinct earlier items of
 ///    the same source is dropped (`Available For Posting Ad`, `XY-Agency Report`,
 ///    `Share on Facebook`, a source note like `This story was published from a wire
-///    feed…` once the outlet has used it a few times).
+///    feed…` once the outlet has used it a few times). A whole body is never
+///    boilerplate: when every block is, none is dropped and the body is marked
+///    [`NormalisedBody::all_boilerplate`] (a teaser feed's `Read the full story on our
+///    website.` under every title).
 /// 3. Page date lines ([`super::wrapper::is_date_line`]) and ad labels
 ///    ([`super::wrapper::is_ad_label`]) are dropped anywhere; so are non-prose photo
 ///    captions and credit lines in parentheses.
@@ -108,17 +114,46 @@ pub fn normalise_body(input: &DedupInput<'_>, stats: &impl BoilerplateStats) -> 
     };
 
     let n = raw.len();
-    let mut observations = Vec::new();
+    let is_edge = |i: usize| i < EDGE_BLOCKS || i + EDGE_BLOCKS >= n;
+    // Each block's hash (digits masked at the edges, where page lines with times sit),
+    // and their sum with the title key's: the rest of the item is the sum less one block.
+    let hashes: Vec<u64> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if is_edge(i) {
+                paragraph_hash_of_tokens(&b.tokens)
+            } else {
+                hash_bytes(b.tokens.as_bytes())
+            }
+        })
+        .collect();
+    let whole = hashes.iter().fold(
+        mix64(hash_bytes(title_key(input.title).as_bytes())),
+        |s, &h| s.wrapping_add(mix64(h)),
+    );
+    let mut observations: Vec<Observation> = Vec::new();
+    let learned: Vec<bool> = hashes
+        .iter()
+        .enumerate()
+        .map(|(i, &h)| {
+            if !is_edge(i) {
+                return false;
+            }
+            if !observations.iter().any(|o| o.paragraph == h) {
+                observations.push(Observation {
+                    paragraph: h,
+                    rest: whole.wrapping_sub(mix64(h)),
+                });
+            }
+            stats.distinct_items(input.source, h) >= BOILERPLATE_MIN_ITEMS
+        })
+        .collect();
+    let all_boilerplate = n > 0 && learned.iter().all(|&l| l);
     let mut kept: Vec<&Block> = Vec::with_capacity(n);
-    for (i, b) in raw.iter().enumerate() {
-        if i < EDGE_BLOCKS || i + EDGE_BLOCKS >= n {
-            let h = paragraph_hash_of_tokens(&b.tokens);
-            if !observations.contains(&h) {
-                observations.push(h);
-            }
-            if stats.distinct_items(input.source, h) >= BOILERPLATE_MIN_ITEMS {
-                continue;
-            }
+    for (b, &learned) in raw.iter().zip(&learned) {
+        if learned && !all_boilerplate {
+            continue;
         }
         if is_date_line(&b.text) || is_ad_label(&b.text) {
             continue;
@@ -171,6 +206,7 @@ pub fn normalise_body(input: &DedupInput<'_>, stats: &impl BoilerplateStats) -> 
     NormalisedBody {
         paragraphs,
         observations,
+        all_boilerplate,
     }
 }
 
@@ -202,12 +238,16 @@ pub struct Fingerprint {
     pub link_hash: Option<u64>,
     /// Tokens in the normalised body.
     pub body_tokens: u32,
+    /// The body is all learned boilerplate ([`NormalisedBody::all_boilerplate`]): it
+    /// carries no story, so it is evidence only between items with the same title key
+    /// (see [`super::decide`]), and it is not indexed by its text.
+    pub stub: bool,
     /// Distinct shingle hashes with their first token position, sorted by hash.
     pub(super) shingles: Vec<(u32, u32)>,
     /// Shingle hashes that start the first [`LEAD_ANCHORS`] paragraphs.
     pub(super) anchors: Vec<u32>,
     /// Boilerplate observations to record for the item's source.
-    pub(super) observations: Vec<u64>,
+    pub(super) observations: Vec<Observation>,
 }
 
 fn sha_u64(version: u32, text: &str) -> u64 {
@@ -293,6 +333,7 @@ pub(super) fn fingerprint_body(input: &DedupInput<'_>, body: NormalisedBody) -> 
         title_hash,
         link_hash,
         body_tokens,
+        stub: body.all_boilerplate,
         shingles,
         anchors,
         observations: body.observations,
@@ -309,7 +350,7 @@ impl Fingerprint {
         std::mem::size_of::<Fingerprint>()
             + self.shingles.capacity() * std::mem::size_of::<(u32, u32)>()
             + self.anchors.capacity() * std::mem::size_of::<u32>()
-            + self.observations.capacity() * std::mem::size_of::<u64>()
+            + self.observations.capacity() * std::mem::size_of::<Observation>()
     }
 
     /// Number of distinct shingles.
@@ -341,11 +382,14 @@ impl Fingerprint {
     /// The keys to index this item under and to look its candidates up by: content hash,
     /// canonical link, title key, lead anchors and MinHash-LSH bands, each tagged by kind
     /// and [`NORMALISATION_VERSION`]. Distinct; at most 3 + LEAD_ANCHORS + LSH_BANDS.
+    /// A [`Fingerprint::stub`] is indexed by its link and title only: its text is what
+    /// every item of its source says, a key shared by all of them.
     pub fn index_keys(&self) -> Vec<u64> {
         let v = self.version;
         let mut keys = Vec::with_capacity(3 + LEAD_ANCHORS + LSH_BANDS);
         if let Some(h) = self.body_hash
             && self.body_tokens >= MIN_BODY_TOKENS_FOR_HASH
+            && !self.stub
         {
             keys.push(key(TAG_BODY, v, h));
         }
@@ -355,10 +399,10 @@ impl Fingerprint {
         if let Some(h) = self.title_hash {
             keys.push(key(TAG_TITLE, v, h));
         }
-        for &a in &self.anchors {
+        for &a in self.anchors.iter().filter(|_| !self.stub) {
             keys.push(key(TAG_LEAD, v, u64::from(a)));
         }
-        if !self.shingles.is_empty() {
+        if !self.shingles.is_empty() && !self.stub {
             let mins = self.minhash();
             for (b, rows) in mins.chunks(LSH_ROWS).enumerate() {
                 let mut h = b as u64;
@@ -373,9 +417,10 @@ impl Fingerprint {
         keys
     }
 
-    /// Boilerplate-learning observations: paragraph hashes of the body's edge blocks
-    /// (distinct). After storing the item, add 1 to each `(source, hash)` count.
-    pub fn boilerplate_observations(&self) -> &[u64] {
+    /// Boilerplate-learning observations: the body's edge blocks (distinct paragraph
+    /// hashes, each with the rest of the item). After storing the item, add each rest to
+    /// its `(source, paragraph)` set ([`BoilerplateStats`]).
+    pub fn boilerplate_observations(&self) -> &[Observation] {
         &self.observations
     }
 
@@ -387,7 +432,8 @@ impl Fingerprint {
         put_varint(&mut out, zigzag(self.published));
         let flags = u8::from(self.body_hash.is_some())
             | (u8::from(self.title_hash.is_some()) << 1)
-            | (u8::from(self.link_hash.is_some()) << 2);
+            | (u8::from(self.link_hash.is_some()) << 2)
+            | (u8::from(self.stub) << 3);
         out.push(flags);
         for h in [self.body_hash, self.title_hash, self.link_hash]
             .into_iter()
@@ -408,8 +454,9 @@ impl Fingerprint {
             out.extend_from_slice(&a.to_le_bytes());
         }
         put_varint(&mut out, self.observations.len() as u64);
-        for &o in &self.observations {
-            out.extend_from_slice(&o.to_le_bytes());
+        for o in &self.observations {
+            out.extend_from_slice(&o.paragraph.to_le_bytes());
+            out.extend_from_slice(&o.rest.to_le_bytes());
         }
         out
     }
@@ -423,6 +470,9 @@ impl Fingerprint {
         let version = u32::try_from(r.varint()?).map_err(|_| DecodeError::Corrupt)?;
         let published = unzigzag(r.varint()?);
         let flags = r.byte()?;
+        if flags & !0b1111 != 0 {
+            return Err(DecodeError::Corrupt);
+        }
         let mut opt = |bit: u8| -> Result<Option<u64>, DecodeError> {
             if flags & bit != 0 {
                 Ok(Some(r.u64()?))
@@ -451,7 +501,10 @@ impl Fingerprint {
         let n = r.len_prefix()?;
         let mut observations = Vec::with_capacity(n);
         for _ in 0..n {
-            observations.push(r.u64()?);
+            observations.push(Observation {
+                paragraph: r.u64()?,
+                rest: r.u64()?,
+            });
         }
         if r.pos != bytes.len() {
             return Err(DecodeError::Corrupt);
@@ -463,6 +516,7 @@ impl Fingerprint {
             title_hash,
             link_hash,
             body_tokens,
+            stub: flags & 8 != 0,
             shingles,
             anchors,
             observations,
@@ -470,7 +524,8 @@ impl Fingerprint {
     }
 }
 
-const FORMAT: u8 = 0xD1;
+/// 0xD1: observations without the rest of the item; 0xD2: with it.
+const FORMAT: u8 = 0xD2;
 
 /// Why [`Fingerprint::from_bytes`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

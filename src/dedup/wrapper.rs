@@ -7,13 +7,21 @@
 //! ([`BoilerplateStats`]), and the fixed rules only describe shapes that every news page
 //! shares (a date line, a line in parentheses, a photo credit `Agency/Name`).
 
+use super::dateline;
 use super::text::{for_each_token, hash_bytes, joined_tokens};
 
-/// A paragraph that appeared in at least this many distinct earlier items of the same
-/// source is boilerplate. A story paragraph legitimately recurs in up to ~4 items of one
-/// agency (the wire copy, a write-thru, a re-filed copy, a follow-up quoting it), so the
-/// bar sits above that. Part of the normalisation: changing it changes
-/// [`super::NORMALISATION_VERSION`].
+/// A paragraph that appeared in at least this many earlier items of the same source,
+/// each with a different remaining text, is boilerplate. A story paragraph legitimately
+/// recurs in up to ~4 items of one agency (the wire copy, a write-thru, a re-filed copy,
+/// a follow-up quoting it), so the bar sits above that. Part of the normalisation:
+/// changing it changes [`super::NORMALISATION_VERSION`].
+///
+/// "Different remaining text" is what keeps a story from being learned as its source's
+/// boilerplate when the same item comes back: a feed that served its 3 items under new
+/// ids on every poll had them learned as boilerplate from the 6th poll on, and every copy
+/// became a new story (#21). The remaining texts are counted in a 64-bit set
+/// ([`Observation::rest_bit`]): two different ones may share a bit, which only makes
+/// learning take an item more; the same item seen again never counts twice.
 pub const BOILERPLATE_MIN_ITEMS: u32 = 5;
 
 /// Only this many blocks at each edge of a body are looked up / recorded for
@@ -24,13 +32,31 @@ pub const EDGE_BLOCKS: usize = 4;
 /// Per-source paragraph statistics, the learned half of boilerplate removal.
 ///
 /// The store implements it as a table
-/// `dedup_boilerplate(source TEXT, para_hash INTEGER, items INTEGER, PRIMARY KEY(source, para_hash))`;
-/// after writing an item it adds 1 to `items` for each hash of
-/// [`super::Fingerprint::boilerplate_observations`] (already distinct within the item).
+/// `dedup_boilerplate(source TEXT, para_hash INTEGER, rests INTEGER, PRIMARY KEY(source, para_hash))`;
+/// after writing an item it ORs [`Observation::rest_bit`] into `rests` for each of
+/// [`super::Fingerprint::boilerplate_observations`] (distinct paragraphs within the item),
+/// and answers with the number of bits set.
 pub trait BoilerplateStats {
-    /// In how many distinct earlier items of `source` a paragraph with this
-    /// [`paragraph_hash`] appeared (0 if never).
+    /// In how many earlier items of `source` with different remaining texts a paragraph
+    /// with this [`paragraph_hash`] appeared (0 if never; see [`BOILERPLATE_MIN_ITEMS`]).
     fn distinct_items(&self, source: &str, paragraph_hash: u64) -> u32;
+}
+
+/// One edge paragraph of an item, to count for its source's boilerplate learning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Observation {
+    /// Its [`paragraph_hash`].
+    pub paragraph: u64,
+    /// A hash of the rest of the item: its title key and its other paragraphs (digits
+    /// masked as in [`paragraph_hash`]).
+    pub rest: u64,
+}
+
+impl Observation {
+    /// The bit of a 64-bit set that stands for the rest of the item.
+    pub fn rest_bit(&self) -> u64 {
+        1u64 << (self.rest % 64)
+    }
 }
 
 /// No learned state (cold start, tests).
@@ -312,6 +338,12 @@ pub fn is_credit_line(b: &Block) -> bool {
 /// 4 short words, the agency at most 4 words. Examples it came from:
 /// `MOSCOW, Oct. 23 (Xinhua) --`, `LONDON (AFP) —`, `PARIS (Reuters) -`.
 pub fn strip_dateline(s: &str) -> &str {
+    if let Some(rest) = dateline::strip_bracketed(s)
+        .or_else(|| dateline::strip_chinese(s))
+        .or_else(|| dateline::strip_with_agency(s))
+    {
+        return rest;
+    }
     let window_end = {
         let mut e = s.len().min(120);
         while e > 0 && !s.is_char_boundary(e) {
@@ -350,7 +382,8 @@ pub fn strip_dateline(s: &str) -> &str {
         if is_dateline_prefix(prefix) {
             let rest = s.get(i + sep_len..).unwrap_or("").trim_start();
             if rest.chars().any(char::is_alphanumeric) {
-                return rest;
+                // `МОСКВА, 13 ноября - РИА Новости. …`: the agency after the dash.
+                return dateline::strip_agency_after(rest).unwrap_or(rest);
             }
         }
         return s;
@@ -359,7 +392,14 @@ pub fn strip_dateline(s: &str) -> &str {
 }
 
 fn words(s: &str) -> impl Iterator<Item = &str> {
-    s.split([' ', ',']).filter(|w| !w.is_empty())
+    s.split([' ', ',', '،']).filter(|w| !w.is_empty())
+}
+
+/// A word that starts with a capital, or in a script without capitals (Arabic).
+fn starts_capitalised(w: &str) -> bool {
+    w.chars()
+        .next()
+        .is_some_and(|c| c.is_uppercase() || (c.is_alphabetic() && !c.is_lowercase()))
 }
 
 fn is_dateline_prefix(prefix: &str) -> bool {
@@ -382,11 +422,14 @@ fn is_dateline_prefix(prefix: &str) -> bool {
             return false;
         }
     }
-    let place_date = place_date.trim_end_matches(',').trim();
-    let (place, date) = match place_date.find(',') {
-        Some(c) => (
+    let place_date = place_date.trim_end_matches([',', '،']).trim();
+    let (place, date) = match place_date
+        .char_indices()
+        .find(|&(_, c)| c == ',' || c == '،')
+    {
+        Some((c, comma)) => (
             place_date.get(..c).unwrap_or(""),
-            place_date.get(c + 1..).unwrap_or("").trim(),
+            place_date.get(c + comma.len_utf8()..).unwrap_or("").trim(),
         ),
         None => (place_date, ""),
     };
@@ -400,10 +443,10 @@ fn is_dateline_prefix(prefix: &str) -> bool {
     if date.contains(['(', ')']) || place.contains(['(', ')']) {
         return false;
     }
-    let capitalised = place_words
-        .iter()
-        .all(|w| w.chars().next().is_some_and(char::is_uppercase));
-    let all_caps = place.chars().filter(|c| c.is_alphabetic()).count() >= 2
+    let capitalised = place_words.iter().all(|w| starts_capitalised(w));
+    // Capitals, not merely no small letters: a phrase in a script without capitals
+    // before a dash is not a place (`قال البنك المركزي - في بيان -`).
+    let all_caps = place.chars().filter(|c| c.is_uppercase()).count() >= 2
         && !place.chars().any(char::is_lowercase);
     if agency.is_some() {
         capitalised

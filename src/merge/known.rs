@@ -21,7 +21,7 @@ impl Merging {
         Merging {
             dedup: dedup.clone(),
             cache: FingerprintCache::new(CACHE_BYTES),
-            learned: Learned::default(),
+            learned: Learned::new(dedup.enabled),
         }
     }
 
@@ -71,6 +71,9 @@ pub struct Known<'a> {
     /// Fingerprints made before the write that did not hold and were
     /// made again.
     pub remade: usize,
+    /// Items not stored because their source had sent them before under
+    /// another id: (the new identity, the stored item).
+    pub repeats: Vec<(String, ItemId)>,
 }
 
 impl<'a> Known<'a> {
@@ -82,6 +85,7 @@ impl<'a> Known<'a> {
             learned_to: None,
             learned: Vec::new(),
             remade: 0,
+            repeats: Vec::new(),
         }
     }
 
@@ -117,16 +121,31 @@ impl<'a> Known<'a> {
 pub const CACHE_BYTES: u64 = 12 << 20;
 
 /// The paragraphs each source is known to repeat (learned boilerplate), as
-/// found by write transactions. A paragraph's count never goes down, so what
-/// is learned stays true; what is not yet learned is found by the check in
-/// [`super::store_items`] and learned then.
-#[derive(Default)]
-pub struct Learned(Mutex<HashMap<SourceId, HashSet<u64>>>);
+/// found by write transactions. What is learned may be forgotten by the
+/// store (retention); what the write finds is checked against the store by
+/// [`super::store_items`], so a stale answer costs a fingerprint made again,
+/// never a different one. With dedup off nothing is learned.
+pub struct Learned {
+    /// Dedup is on: there is anything to learn.
+    on: bool,
+    map: Mutex<HashMap<SourceId, HashSet<u64>>>,
+}
 
 impl Learned {
-    /// What is known of `source` now.
-    pub fn of(&self, source: &SourceId) -> HashSet<u64> {
-        self.lock().get(source).cloned().unwrap_or_default()
+    /// Nothing learned yet; `on`: whether dedup is on.
+    pub fn new(on: bool) -> Learned {
+        Learned {
+            on,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// What is known of `source` now; `None` when dedup is off (nothing to
+    /// learn, and nothing to fingerprint items against: see
+    /// [`super::prepare`]).
+    pub fn of(&self, source: &SourceId) -> Option<HashSet<u64>> {
+        self.on
+            .then(|| self.lock().get(source).cloned().unwrap_or_default())
     }
 
     fn learn(&self, found: Vec<(SourceId, u64)>) {
@@ -142,6 +161,6 @@ impl Learned {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SourceId, HashSet<u64>>> {
         // Inserting cannot leave the map half-changed: a poisoned lock is
         // still whole.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -27,15 +27,18 @@
 //! Files: this one writes (`store_items`, `choose_story`); `prepare.rs`
 //! fingerprints before the write; `known.rs` holds what is kept between
 //! writes (the fingerprint cache, learned boilerplate); `group.rs` is group
-//! commit.
+//! commit; `rekey.rs` re-keys stored items after the normalisation changed;
+//! `tests.rs` runs them through a real store.
 
 pub mod group;
 mod known;
 mod prepare;
+mod rekey;
 
 pub use known::{CACHE_BYTES, FingerprintCache, Known, Learned, Merging};
 use prepare::write_order;
 pub use prepare::{Ready, prepare};
+pub use rekey::{REKEY_BATCH, Rekeyed, rekey_batch};
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -64,7 +67,11 @@ pub fn store_items(
     known: &mut Known<'_>,
 ) -> Result<WriteSummary, StoreError> {
     items.sort_by(|a, b| write_order(&a.item, now).cmp(&write_order(&b.item, now)));
+    if !settings.enabled {
+        return store_plain(tx, source, items, now);
+    }
     let mut summary = WriteSummary::default();
+    let mut repeats = 0usize;
     for Ready { item, print } in items.iter_mut() {
         let item = &*item;
         let at = item.published.unwrap_or(now);
@@ -81,22 +88,7 @@ pub fn store_items(
         {
             continue;
         }
-        let stats = Recording::new(TxStats(tx));
-        let fp = match print.take() {
-            Some(print) if print.holds(source, &stats) => print.fp,
-            Some(_) => {
-                known.remade += 1;
-                fingerprint_item(source, item, at.timestamp(), &stats)
-            }
-            None => fingerprint_item(source, item, at.timestamp(), &stats),
-        };
-        known.learned.extend(
-            stats
-                .boilerplate
-                .take()
-                .into_iter()
-                .map(|h| (source.clone(), h)),
-        );
+        let fp = fingerprint_in_write(tx, source, item, print.take(), at, known);
         match existing {
             Some(old) => {
                 let hash = content_hash(&fp);
@@ -108,19 +100,117 @@ pub fn store_items(
                 summary.updated += 1;
                 known.fresh.insert(old.id, Arc::new(fp));
             }
+            None => match store_new(tx, source, item, &fp, now, settings, known)? {
+                Stored::Repeat(of) => {
+                    repeats += 1;
+                    known.repeats.push((item.identity.clone(), of));
+                }
+                Stored::New { id, merged } => {
+                    summary.new += 1;
+                    summary.merged += usize::from(merged);
+                    known.fresh.insert(id, Arc::new(fp));
+                }
+            },
+        }
+    }
+    if repeats > 0 {
+        // Ids that change on every poll (a session or a time in the guid):
+        // the source's state shows it, and the items are not stored again.
+        tracing::info!(
+            source = %source,
+            repeats,
+            "items sent again under new ids: recognised by their content"
+        );
+        tx.count_repeats(source, repeats, now)?;
+    }
+    Ok(summary)
+}
+
+/// The fingerprint of `item` in the write: the one made before it
+/// (`print`) if the stored counts still give the answers it assumed, else
+/// made again; what it found of boilerplate goes into `known`.
+fn fingerprint_in_write(
+    tx: &PollTx<'_>,
+    source: &SourceId,
+    item: &Item,
+    print: Option<prepare::Prepared>,
+    at: DateTime<Utc>,
+    known: &mut Known<'_>,
+) -> Fingerprint {
+    let stats = Recording::new(TxStats(tx));
+    let fp = match print {
+        Some(print) if print.holds(source, &stats) => print.fp,
+        Some(_) => {
+            known.remade += 1;
+            fingerprint_item(source, item, at.timestamp(), &stats)
+        }
+        None => fingerprint_item(source, item, at.timestamp(), &stats),
+    };
+    known.learned.extend(
+        stats
+            .boilerplate
+            .take()
+            .into_iter()
+            .map(|h| (source.clone(), h)),
+    );
+    fp
+}
+
+/// [`store_items`] with dedup off: each new item is a story of its own,
+/// stored with no fingerprint, content hash or keys (dedup version 0, so
+/// that turning dedup on again fingerprints and indexes an item when its
+/// source sends it next), and nothing is learned. An updated item loses
+/// the keys it had: they describe its old text.
+fn store_plain(
+    tx: &PollTx<'_>,
+    source: &SourceId,
+    items: &[Ready],
+    now: DateTime<Utc>,
+) -> Result<WriteSummary, StoreError> {
+    let mut summary = WriteSummary::default();
+    for Ready { item, .. } in items {
+        match tx.existing_item(source, &item.identity)? {
+            Some(old) if old.same_fields(item) => {}
+            Some(old) => {
+                tx.update_item(old.id, item, &[], 0, now)?;
+                tx.set_keys(old.id, &[], item.published.unwrap_or(now).timestamp())?;
+                summary.updated += 1;
+            }
+            None if tx.is_tombstoned(source, &item.identity)? => summary.tombstoned += 1,
             None => {
-                let (id, merged) = store_new(tx, source, item, &fp, now, settings, known)?;
+                let story = tx.insert_story(source, &item.identity, now)?;
+                tx.insert_item(source, story, item, &[], 0, &[], now)?;
                 summary.new += 1;
-                summary.merged += usize::from(merged);
-                known.fresh.insert(id, Arc::new(fp));
             }
         }
     }
     Ok(summary)
 }
 
+/// What became of an item new to its source.
+enum Stored {
+    /// Stored, as a copy of a story (`merged`) or as a story of its own.
+    New {
+        id: crate::model::ItemId,
+        merged: bool,
+    },
+    /// Not stored: the source sent this stored item under another id.
+    Repeat(crate::model::ItemId),
+}
+
+/// What the stored items say of a new one.
+enum Found {
+    /// This stored item of the same source, under another id.
+    Repeat(crate::model::ItemId),
+    /// A copy of this story, and of these others, which become one with it.
+    Copy(StoryId, Verdict, Vec<StoryId>),
+    /// Nothing: a story of its own.
+    New,
+}
+
 /// Stores `item`, new to `source`, as a copy of the story it matches or
-/// as a story of its own; its id, and whether it joined a story.
+/// as a story of its own, unless it is an item the source sent before
+/// under another id.
 fn store_new(
     tx: &PollTx<'_>,
     source: &SourceId,
@@ -129,16 +219,17 @@ fn store_new(
     now: DateTime<Utc>,
     settings: &DedupSettings,
     known: &Known<'_>,
-) -> Result<(crate::model::ItemId, bool), StoreError> {
+) -> Result<Stored, StoreError> {
     let keys = fp.index_keys();
     let hash = content_hash(fp);
-    let story = if settings.enabled {
-        choose_story(tx, fp, &keys, settings, known)?
-    } else {
-        None
-    };
-    let (story, merged) = match story {
-        Some((story, verdict)) => {
+    let found = choose_story(tx, source, fp, &keys, settings, known)?;
+    let (story, merged) = match found {
+        Found::Repeat(of) => return Ok(Stored::Repeat(of)),
+        Found::Copy(story, verdict, others) => {
+            if !others.is_empty() {
+                tracing::debug!(source = %source, item = %item.identity, story, ?others, "stories joined by a copy of each");
+                tx.join_stories(story, &others, now)?;
+            }
             tracing::debug!(
                 source = %source,
                 item = %item.identity,
@@ -148,11 +239,16 @@ fn store_new(
             );
             (story, true)
         }
-        None => (tx.insert_story(source, &item.identity, now)?, false),
+        Found::New => (tx.insert_story(source, &item.identity, now)?, false),
     };
     let id = tx.insert_item(source, story, item, &hash, fp.version, &keys, now)?;
-    tx.observe_boilerplate(source, fp.boilerplate_observations())?;
-    Ok((id, merged))
+    let seen: Vec<(u64, u64)> = fp
+        .boilerplate_observations()
+        .iter()
+        .map(|o| (o.paragraph, o.rest_bit()))
+        .collect();
+    tx.observe_boilerplate(source, &seen)?;
+    Ok(Stored::New { id, merged })
 }
 
 /// Answers from `inner`, noting the paragraphs it calls boilerplate.
@@ -180,14 +276,16 @@ impl<S: BoilerplateStats> BoilerplateStats for Recording<S> {
     }
 }
 
-/// The story a new item with fingerprint `fp` joins, if any.
+/// The story a new item of `source` with fingerprint `fp` joins, if any,
+/// or that it is an item the source sent before under another id.
 fn choose_story(
     tx: &PollTx<'_>,
+    source: &SourceId,
     fp: &Fingerprint,
     keys: &[u64],
     settings: &DedupSettings,
     known: &Known<'_>,
-) -> Result<Option<(StoryId, Verdict)>, StoreError> {
+) -> Result<Found, StoreError> {
     let window = settings.thresholds.window_secs;
     let candidates = tx.candidates(
         keys,
@@ -196,22 +294,31 @@ fn choose_story(
     )?;
     let stats = TxStats(tx);
     let mut fingerprints: Vec<(StoryId, Arc<Fingerprint>)> = Vec::with_capacity(candidates.len());
-    for (item, story) in candidates {
+    for (item, story, of) in candidates {
         // The stored text is read only when the fingerprint is not cached.
-        let fp = match known.get(item) {
+        let stored = match known.get(item) {
             Some(fp) => fp,
             None => match tx.candidate(item)? {
                 Some(c) => Arc::new(fingerprint_candidate(&c, &stats)),
                 None => continue,
             },
         };
-        fingerprints.push((story, fp));
+        if of == *source && dedup::same_item(fp, &stored) {
+            return Ok(Found::Repeat(item));
+        }
+        fingerprints.push((story, stored));
     }
-    Ok(dedup::assign(
+    let mut copies = dedup::copies_of(
         fp,
         fingerprints.iter().map(|(story, f)| (*story, f.as_ref())),
         &settings.thresholds,
-    ))
+    )
+    .into_iter();
+    // The oldest story keeps its id (the one readers have had longest).
+    Ok(match copies.next() {
+        Some((story, verdict)) => Found::Copy(story, verdict, copies.map(|(s, _)| s).collect()),
+        None => Found::New,
+    })
 }
 
 /// The fingerprint of a new item dated `at` (Unix seconds).
@@ -280,142 +387,4 @@ impl<F: Fn(&str, u64) -> u32> BoilerplateStats for StatsFn<F> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-    use std::collections::HashSet;
-
-    const WORDS: &[&str] = &[
-        "harbour", "council", "ferry", "strike", "budget", "minister", "river", "flood", "school",
-        "railway", "hospital", "election", "market", "bridge", "festival", "court", "museum",
-        "airport", "police", "farmers", "storm", "tunnel", "library", "stadium",
-    ];
-
-    /// Invented report number `n`: six paragraphs of its own words.
-    fn report(n: usize) -> Vec<String> {
-        (0..6)
-            .map(|p| {
-                let words: Vec<&str> = (0..30)
-                    .map(|k| WORDS[(n * 7 + p * 13 + k * k * 3 + k * n) % WORDS.len()])
-                    .collect();
-                format!("Report {n} part {p}: {}.", words.join(" "))
-            })
-            .collect()
-    }
-
-    fn item(n: usize, paragraphs: &[String], minutes: i64) -> Item {
-        let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
-        Item {
-            identity: format!("item-{n}"),
-            title: format!("Report number {n} on the harbour council budget"),
-            link: None,
-            published: Some(
-                Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap()
-                    + chrono::Duration::minutes(minutes),
-            ),
-            updated: None,
-            author: None,
-            summary: None,
-            content: Some(body),
-            categories: vec![],
-            enclosures: vec![],
-        }
-    }
-
-    /// The outlet's copy of report `n`: the same text inside the outlet's
-    /// own lines, which it repeats on every item.
-    fn wrapped(n: usize) -> Item {
-        let mut paragraphs = vec![
-            "Subscribers of the Valley Courier read this first in the morning briefing".to_owned(),
-        ];
-        paragraphs.extend(report(n));
-        paragraphs
-            .push("Tell the Valley Courier newsroom what you think of this article".to_owned());
-        item(n, &paragraphs, n as i64)
-    }
-
-    /// Stores three polls (an agency's reports, then the outlet's wrapped
-    /// copies in two polls) and returns each item's story and content hash
-    /// (agency first, in report order), how many paragraphs the outlet
-    /// was learned to repeat, and how many prepared fingerprints the writes
-    /// made again.
-    fn run(prepared: bool) -> (Vec<(i64, Vec<u8>)>, usize, usize) {
-        let (dir, store) = crate::store::testing::agency_and_outlet();
-        let merging = Merging::new(&DedupSettings {
-            enabled: true,
-            thresholds: dedup::Thresholds::default(),
-        });
-        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
-        let agency = SourceId::new("agency");
-        let outlet = SourceId::new("outlet");
-        let polls: Vec<(&SourceId, Vec<Item>)> = vec![
-            (
-                &agency,
-                (0..16).map(|n| item(n, &report(n), n as i64)).collect(),
-            ),
-            (&outlet, (0..8).map(wrapped).collect()),
-            (&outlet, (8..16).map(wrapped).collect()),
-        ];
-        let mut remade = 0;
-        for (source, items) in polls {
-            let mut ready: Vec<Ready> = if prepared {
-                prepare(
-                    source,
-                    items,
-                    now,
-                    &merging.learned.of(source),
-                    &HashSet::new(),
-                )
-            } else {
-                items.into_iter().map(Ready::from).collect()
-            };
-            let mut known = merging.known();
-            store
-                .write_poll(|tx| {
-                    store_items(tx, source, &mut ready, now, &merging.dedup, &mut known)
-                })
-                .unwrap();
-            remade += known.remade;
-            known.committed();
-        }
-        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
-        let mut stmt = conn
-            .prepare(
-                "SELECT story_id, content_hash FROM items
-                 ORDER BY source_id, CAST(substr(identity, 6) AS INTEGER)",
-            )
-            .unwrap();
-        let stored = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        (stored, merging.learned.of(&outlet).len(), remade)
-    }
-
-    #[test]
-    fn fingerprints_made_before_the_write_give_the_stories_made_inside_it() {
-        let (inside, _, _) = run(false);
-        let (before, learned, remade) = run(true);
-        assert_eq!(before.len(), 32);
-        assert_eq!(before, inside);
-        // Every wrapped copy joined its report's story; the copies stored
-        // once the outlet's lines were known as boilerplate have the
-        // report's exact content hash.
-        let (reports, copies) = inside.split_at(16);
-        assert!(reports.iter().zip(copies).all(|(r, c)| r.0 == c.0));
-        assert!(
-            reports[10..]
-                .iter()
-                .zip(&copies[10..])
-                .all(|(r, c)| r.1 == c.1)
-        );
-        // The outlet's two lines were learned as its boilerplate, so its
-        // second poll's fingerprints were made against them; in its first
-        // poll, the lines became boilerplate from the sixth copy on, and
-        // the copies were fingerprinted before the write knowing that: none
-        // was made again.
-        assert_eq!(learned, 2);
-        assert_eq!(remade, 0);
-    }
-}
+mod tests;

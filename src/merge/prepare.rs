@@ -41,15 +41,17 @@ impl Prepared {
         // observations (the body's edge paragraphs).
         let asked = self.fp.boilerplate_observations();
         asked.len() == self.assumed.len()
-            && asked.iter().zip(&self.assumed).all(|(&h, &assumed)| {
-                (stats.distinct_items(source.as_str(), h) >= dedup::BOILERPLATE_MIN_ITEMS)
+            && asked.iter().zip(&self.assumed).all(|(o, &assumed)| {
+                (stats.distinct_items(source.as_str(), o.paragraph) >= dedup::BOILERPLATE_MIN_ITEMS)
                     == assumed
             })
     }
 }
 
 /// Fingerprints the items of one poll of `source`, outside the write,
-/// taking `boilerplate` as the paragraphs the source is known to repeat.
+/// taking `boilerplate` as the paragraphs the source is known to repeat
+/// ([`super::Learned::of`]; `None` when dedup is off: the items are not
+/// fingerprinted at all, and the write stores them as they are).
 /// `now` dates the items that carry no date, as [`super::store_items`] does. The
 /// items named in `unchanged` (stored as they are, see
 /// [`crate::store::Store::unchanged_items`]) are not fingerprinted: the
@@ -69,13 +71,23 @@ pub fn prepare(
     source: &SourceId,
     mut items: Vec<Item>,
     now: DateTime<Utc>,
-    boilerplate: &HashSet<u64>,
+    boilerplate: &Option<HashSet<u64>>,
     unchanged: &HashSet<String>,
 ) -> Vec<Ready> {
-    let counted: RefCell<HashMap<u64, u32>> = RefCell::new(HashMap::new());
+    items.sort_by(|a, b| write_order(a, now).cmp(&write_order(b, now)));
+    let Some(boilerplate) = boilerplate else {
+        return items.into_iter().map(Ready::from).collect();
+    };
+    // Per paragraph, the set of remaining texts seen with it (see
+    // `dedup::BOILERPLATE_MIN_ITEMS`), as the write records it.
+    let counted: RefCell<HashMap<u64, u64>> = RefCell::new(HashMap::new());
     let is_boilerplate = |h: u64| {
         boilerplate.contains(&h)
-            || counted.borrow().get(&h).copied().unwrap_or(0) >= dedup::BOILERPLATE_MIN_ITEMS
+            || counted
+                .borrow()
+                .get(&h)
+                .map_or(0, |rests| rests.count_ones())
+                >= dedup::BOILERPLATE_MIN_ITEMS
     };
     let stats = StatsFn(|_: &str, h: u64| {
         if is_boilerplate(h) {
@@ -84,7 +96,6 @@ pub fn prepare(
             0
         }
     });
-    items.sort_by(|a, b| write_order(a, now).cmp(&write_order(b, now)));
     items
         .into_iter()
         .map(|item| {
@@ -94,10 +105,13 @@ pub fn prepare(
             let at = item.published.unwrap_or(now).timestamp();
             let fp = fingerprint_item(source, &item, at, &stats);
             let observed = fp.boilerplate_observations();
-            let assumed = observed.iter().map(|&h| is_boilerplate(h)).collect();
+            let assumed = observed
+                .iter()
+                .map(|o| is_boilerplate(o.paragraph))
+                .collect();
             let mut counted = counted.borrow_mut();
-            for &h in observed {
-                *counted.entry(h).or_default() += 1;
+            for o in observed {
+                *counted.entry(o.paragraph).or_default() |= o.rest_bit();
             }
             Ready {
                 item,

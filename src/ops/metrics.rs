@@ -86,6 +86,9 @@ pub struct StoreGauges {
     /// (0 when none is overdue).
     pub next_poll_lag_seconds: f64,
     pub database_bytes: i64,
+    /// Learned boilerplate paragraphs, as counted by the last retention
+    /// run (`None` before it).
+    pub learned_paragraphs: Option<i64>,
 }
 
 /// The registry and its metrics; cheap to clone.
@@ -107,6 +110,8 @@ struct Inner {
     sources_failing: Gauge,
     next_poll_lag: Gauge<f64, AtomicU64>,
     database_bytes: Gauge,
+    learned_paragraphs: Gauge,
+    learned_per_item: Gauge<f64, AtomicU64>,
     http_requests: Family<RouteStatus, Counter>,
     http_seconds: HistogramFamily<RouteLabel>,
 }
@@ -135,6 +140,9 @@ impl Metrics {
         let sources_failing = register(&mut r, SOURCES_FAILING, Gauge::default());
         let next_poll_lag = register(&mut r, NEXT_POLL_LAG, Gauge::<f64, AtomicU64>::default());
         let database_bytes = register(&mut r, DATABASE_SIZE, Gauge::default());
+        let learned_paragraphs = register(&mut r, LEARNED, Gauge::default());
+        let learned_per_item =
+            register(&mut r, LEARNED_PER_ITEM, Gauge::<f64, AtomicU64>::default());
         let http_requests = register(&mut r, HTTP_REQUESTS, Family::default());
         let http_seconds: HistogramFamily<RouteLabel> = register(
             &mut r,
@@ -155,6 +163,8 @@ impl Metrics {
                 sources_failing,
                 next_poll_lag,
                 database_bytes,
+                learned_paragraphs,
+                learned_per_item,
                 http_requests,
                 http_seconds,
             }),
@@ -219,6 +229,14 @@ impl Metrics {
         m.sources_failing.set(g.sources_failing);
         m.next_poll_lag.set(g.next_poll_lag_seconds.max(0.0));
         m.database_bytes.set(g.database_bytes);
+        if let Some(n) = g.learned_paragraphs {
+            m.learned_paragraphs.set(n);
+            m.learned_per_item.set(if g.items > 0 {
+                n as f64 / g.items as f64
+            } else {
+                0.0
+            });
+        }
     }
 
     /// The whole exposition, ending with `# EOF`.
@@ -271,6 +289,16 @@ const DATABASE_SIZE: Desc = (
     "database_size",
     "Size of the SQLite database (main file)",
     Some(Unit::Bytes),
+);
+const LEARNED: Desc = (
+    "dedup_learned_paragraphs",
+    "Paragraphs counted for boilerplate learning (rows, about 40 bytes each), at the last retention run",
+    None,
+);
+const LEARNED_PER_ITEM: Desc = (
+    "dedup_learned_paragraphs_per_item",
+    "Paragraphs counted for boilerplate learning per stored item, at the last retention run",
+    None,
 );
 const HTTP_REQUESTS: Desc = (
     "http_requests",
@@ -333,5 +361,27 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn learned_boilerplate_is_reported_in_all_and_per_item() {
+        let m = Metrics::new();
+        let mut g = StoreGauges {
+            items: 200,
+            ..StoreGauges::default()
+        };
+        m.set_store_gauges(&g);
+        assert!(m.render().contains("wiredesk_dedup_learned_paragraphs 0\n"));
+        g.learned_paragraphs = Some(650);
+        m.set_store_gauges(&g);
+        let text = m.render();
+        assert!(
+            text.contains("wiredesk_dedup_learned_paragraphs 650\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wiredesk_dedup_learned_paragraphs_per_item 3.25\n"),
+            "{text}"
+        );
     }
 }

@@ -250,6 +250,11 @@ struct SourceView {
     /// The rate its polls have learned, items an hour (`null` before the
     /// first answer).
     items_per_hour: Option<f64>,
+    /// Items the source sent again under new ids (its ids churn: a session
+    /// or a time in them), recognised by their content and not stored
+    /// again; 0 if never.
+    repeats: u64,
+    repeated_at: Option<DateTime<Utc>>,
 }
 
 /// `GET /sources.json`: every source with its poll state.
@@ -261,16 +266,24 @@ async fn sources_json(
     if let Some(refused) = only_token(&state, &headers, raw.as_deref()) {
         return refused;
     }
-    let states = match state.store.run(|s| s.source_states()).await {
-        Ok(states) => states,
+    let read = state
+        .store
+        .run(|s| Ok((s.source_states()?, s.repeats()?)))
+        .await;
+    let (states, repeats) = match read {
+        Ok(read) => read,
         Err(e) => return internal_error("sources.json", &e.to_string()),
     };
+    let repeats: std::collections::HashMap<_, _> = repeats.into_iter().collect();
     let ids = state.source_ids();
     let views: Vec<SourceView> = states
         .into_iter()
         .map(|s| {
             let configured = ids.contains(s.id.as_str());
+            let repeated = repeats.get(&s.id).copied();
             SourceView {
+                repeats: repeated.map_or(0, |r| r.items),
+                repeated_at: repeated.and_then(|r| r.last_at),
                 status: s.shown_status(configured),
                 id: s.id.to_string(),
                 name: s.name,

@@ -84,6 +84,7 @@ pub(super) async fn metrics(State(state): State<ServeState>) -> Response {
                 sources_failing: failing,
                 next_poll_lag_seconds: lag,
                 database_bytes: s.database_bytes()?,
+                learned_paragraphs: s.learned_paragraphs(),
             })
         })
         .await;
@@ -119,12 +120,17 @@ pub(super) async fn status_page(
     let read = state
         .store
         .run(move |s| {
+            let repeats: std::collections::HashMap<_, _> = s.repeats()?.into_iter().collect();
             let rows: Vec<SourceRow> = s
                 .source_states()?
                 .into_iter()
                 .map(|st| {
                     let known = configured.contains(st.id.as_str());
-                    SourceRow::new(st, known)
+                    let repeated = repeats.get(&st.id).map_or(0, |r| r.items);
+                    SourceRow {
+                        repeats: repeated,
+                        ..SourceRow::new(st, known)
+                    }
                 })
                 .collect();
             Ok((rows, s.latest_stories(STATUS_STORIES)?))

@@ -28,6 +28,9 @@ pub struct SourceRow {
     /// Polls that found a gap, and when the last one was.
     pub gaps: u32,
     pub last_gap_at: Option<DateTime<Utc>>,
+    /// Items the source sent again under new ids (its ids churn), not
+    /// stored again; 0 if never.
+    pub repeats: u64,
 }
 
 impl SourceRow {
@@ -44,6 +47,7 @@ impl SourceRow {
             error: state.last_error,
             gaps: state.gaps,
             last_gap_at: state.last_gap_at,
+            repeats: 0,
         }
     }
 }
@@ -124,10 +128,18 @@ fn sources(out: &mut String, page: &StatusPage<'_>) {
                 time(s.last_gap_at)
             ),
         };
+        let churn = if s.repeats > 0 {
+            format!(
+                "<br><span class=\"quiet\">ids churn: {} items sent again under new ids</span>",
+                s.repeats
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
             "<tr><td>{name}<br><span class=\"quiet\">{id}</span></td>\
-             <td class=\"{class}\">{status}{http}{failures}{gaps}</td><td>{last}</td><td>{next}</td>\
+             <td class=\"{class}\">{status}{http}{failures}{gaps}{churn}</td><td>{last}</td><td>{next}</td>\
              <td class=\"err\">{error}</td></tr>",
             name = text(&s.name),
             id = text(&s.id),
@@ -228,6 +240,7 @@ mod tests {
             error: Some("</td><script>alert(1)</script>".into()),
             gaps: 0,
             last_gap_at: None,
+            repeats: 0,
         }];
         let html = render(&StatusPage {
             title: "t\"<",
@@ -243,5 +256,36 @@ mod tests {
         assert!(html.contains("error (500), 3 in a row"), "{html}");
         assert!(html.contains("<title>t\"&lt; status</title>"), "{html}");
         assert!(html.contains("title=\"t&quot;&lt; (Atom)\""), "{html}");
+        assert!(!html.contains("ids churn"), "{html}");
+    }
+
+    #[test]
+    fn a_source_whose_ids_churn_says_so_in_its_row() {
+        let rows = [SourceRow {
+            id: "churn".into(),
+            name: "Churn".into(),
+            status: "ok".into(),
+            http_status: Some(200),
+            last_polled_at: None,
+            next_poll_at: None,
+            failures: 0,
+            error: None,
+            repeats: 57,
+            gaps: 2,
+            last_gap_at: Some(DateTime::UNIX_EPOCH),
+        }];
+        let html = render(&StatusPage {
+            title: "t",
+            sources: &rows,
+            stories: &[],
+            query: "",
+            now: DateTime::UNIX_EPOCH,
+        });
+        assert!(
+            html.contains("ids churn: 57 items sent again under new ids"),
+            "{html}"
+        );
+        // Gaps in its feed are told beside it.
+        assert!(html.contains("2 gaps, last 1970-01-01"), "{html}");
     }
 }

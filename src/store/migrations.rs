@@ -21,6 +21,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0008_item_tags.sql"),
     include_str!("../../migrations/0009_arrival_order.sql"),
     include_str!("../../migrations/0010_rhythm.sql"),
+    include_str!("../../migrations/0011_boilerplate_rests_and_repeats.sql"),
+    include_str!("../../migrations/0012_boilerplate_seen_at.sql"),
 ];
 
 /// The schema version this build writes.

@@ -10,11 +10,11 @@
 //! | file | job | methods |
 //! |---|---|---|
 //! | `mod.rs` | opening, connections, errors | [`Store::open`], [`Store::run`] |
-//! | `write.rs` | writing one poll: a transaction dedup asks and writes through | [`Store::write_poll`]; on [`PollTx`]: `existing_item`, `is_tombstoned`, `candidates`, `candidate`, `boilerplate_count`, `observe_boilerplate`, `insert_story`, `insert_item`, `update_item`, `set_keys` |
-//! | `sources.rs` | the sources table and each source's poll record | [`Store::sync_sources`], [`Store::source_states`], [`Store::source_state`]; `PollTx::record_poll_state` |
+//! | `write.rs` | writing one poll: a transaction dedup asks and writes through | [`Store::write_poll`]; on [`PollTx`]: `existing_item`, `is_tombstoned`, `candidates`, `candidate`, `boilerplate_count`, `observe_boilerplate`, `count_repeats`, `insert_story`, `insert_item`, `update_item`, `set_keys`, `stale_items`, `set_content_hash` |
+//! | `sources.rs` | the sources table and each source's poll record | [`Store::sync_sources`], [`Store::source_states`], [`Store::source_state`], [`Store::repeats`]; `PollTx::record_poll_state` |
 //! | `feed/` | reading pages of the merged feed: types and `feed_page` (`mod.rs`), the cost-based plans (`plan.rs`), the SQL, one function per filter (`sql.rs`) | [`Store::feed_page`], [`Store::generation`], [`Store::last_change`] |
 //! | `items.rs` | reading items and stories outside a write, and the row mapper pages share | [`Store::latest_stories`], [`Store::counts`], [`Store::database_bytes`], [`Store::boilerplate_rows`], [`Store::dedup_item`], [`Store::unchanged_items`], [`Store::stored_dates`], [`Store::boilerplate_count`], [`Store::story_of_identity`], [`Store::dedup_index_bytes`] |
-//! | `retention.rs` | old stories go, tombstones stay | [`Store::prune`], [`Store::is_tombstoned`] |
+//! | `retention.rs` | old stories go, tombstones stay, learned boilerplate goes with its items | [`Store::prune`], [`Store::is_tombstoned`], [`Store::learned_paragraphs`] |
 //! | `readers.rs`, `checkpoint.rs` | the pool of reader connections; WAL checkpoints off the writer | — |
 //! | `migrations.rs` | the schema's versions | — |
 //!
@@ -59,9 +59,15 @@ pub(crate) mod testing {
     /// with the sources `agency` and `outlet`: named `AGENCY` and `OUTLET`,
     /// tagged `agency-tag` and `outlet-tag`.
     pub fn agency_and_outlet() -> (tempfile::TempDir, Store) {
+        sources(&["agency", "outlet"])
+    }
+
+    /// A store in a new temporary folder with the sources `ids`, each named
+    /// and tagged as [`agency_and_outlet`]'s are.
+    pub fn sources(ids: &[&str]) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let sources: Vec<Source> = ["agency", "outlet"]
+        let sources: Vec<Source> = ids
             .iter()
             .map(|id| Source {
                 id: SourceId::new(*id),
@@ -88,7 +94,7 @@ pub use lock::WriterLock;
 use items::stored_item;
 pub(crate) use items::{ITEM_COLUMN_COUNT, ITEM_COLUMNS};
 pub use readers::READERS;
-pub use sources::{PollRecord, PollStatus, SourceState, StoredRhythm};
+pub use sources::{PollRecord, PollStatus, Repeats, SourceState, StoredRhythm};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -192,6 +198,8 @@ struct Inner {
     /// The latest arrival time stored (Unix seconds): what is stored next
     /// arrives no earlier (see `PollTx::arrive`).
     arrival: std::sync::atomic::AtomicI64,
+    /// Learned boilerplate rows at the last retention run; -1 before it.
+    learned: std::sync::atomic::AtomicI64,
 }
 
 impl Drop for Inner {
@@ -283,6 +291,7 @@ impl Store {
                 generation: feed::Generation::new(Utc::now()),
                 checkpoints,
                 arrival: std::sync::atomic::AtomicI64::new(arrival),
+                learned: std::sync::atomic::AtomicI64::new(-1),
             }),
         })
     }

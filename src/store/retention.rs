@@ -8,6 +8,7 @@
 //! and serving never wait long. Space is given back with an incremental
 //! vacuum and a WAL checkpoint.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -26,6 +27,11 @@ pub struct PruneSummary {
     pub items: usize,
     /// Tombstones older than `keep` removed.
     pub tombstones_expired: usize,
+    /// Learned boilerplate paragraphs forgotten: every item that showed
+    /// them is gone.
+    pub learned_forgotten: usize,
+    /// Learned boilerplate paragraphs kept (rows of its table).
+    pub learned_kept: usize,
 }
 
 impl Store {
@@ -44,6 +50,7 @@ impl Store {
         if let Some(max) = max_items {
             self.prune_to(now, max, &mut summary)?;
         }
+        (summary.learned_forgotten, summary.learned_kept) = self.forget_learned()?;
         summary.tombstones_expired = self.tidy(cutoff, summary.stories > 0)?;
         if summary.stories > 0 {
             self.bump_generation(now);
@@ -92,6 +99,48 @@ impl Store {
                 return Ok(());
             }
         }
+    }
+
+    /// Deletes the learned boilerplate rows last seen before the oldest item
+    /// still stored (all of them when none is), one source per
+    /// transaction (each deletes by its primary key's prefix, so a poll
+    /// never waits for the whole table); returns how many went and how many
+    /// are kept, and keeps the latter for [`Store::learned_paragraphs`].
+    fn forget_learned(&self) -> Result<(usize, usize), StoreError> {
+        let sources: Vec<String> = {
+            let conn = self.writer();
+            let mut stmt = conn.prepare_cached("SELECT id FROM sources ORDER BY id")?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let (mut forgotten, mut kept) = (0usize, 0usize);
+        for source in &sources {
+            let conn = self.writer();
+            // items_by_arrival gives the oldest arrival at once.
+            let oldest: Option<i64> =
+                conn.query_row("SELECT min(first_seen) FROM items", [], |r| r.get(0))?;
+            forgotten += conn
+                .prepare_cached(
+                    "DELETE FROM dedup_boilerplate WHERE source_id = ?1 AND seen_at < ?2",
+                )?
+                .execute(params![source, oldest.unwrap_or(i64::MAX)])?;
+            let n: i64 = conn
+                .prepare_cached("SELECT count(*) FROM dedup_boilerplate WHERE source_id = ?1")?
+                .query_row([source], |r| r.get(0))?;
+            kept += usize::try_from(n).unwrap_or(0);
+        }
+        self.inner
+            .learned
+            .store(i64::try_from(kept).unwrap_or(i64::MAX), Ordering::Relaxed);
+        Ok((forgotten, kept))
+    }
+
+    /// Learned boilerplate paragraphs (rows of its table) as counted by the
+    /// last retention run; `None` before the first (counting them at a
+    /// scrape would read the whole table).
+    pub fn learned_paragraphs(&self) -> Option<i64> {
+        let n = self.inner.learned.load(Ordering::Relaxed);
+        (n >= 0).then_some(n)
     }
 
     /// After a prune: folds some of the full-text index's delete markers

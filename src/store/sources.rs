@@ -89,6 +89,14 @@ impl SourceState {
     }
 }
 
+/// Items a source sent again under new ids, recognised by their content and
+/// not stored again (see `merge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeats {
+    pub items: u64,
+    pub last_at: Option<DateTime<Utc>>,
+}
+
 /// How a poll ended, as recorded on the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollStatus {
@@ -200,6 +208,25 @@ impl Store {
         let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(&format!("{SOURCE_STATE_SELECT} WHERE id = ?1"))?;
         Ok(stmt.query_row([id.as_str()], source_state).optional()?)
+    }
+
+    /// The sources that sent items again under new ids (ids that churn,
+    /// #21): how many such items, and when last, by source id.
+    pub fn repeats(&self) -> Result<Vec<(SourceId, Repeats)>, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, repeats, repeated_at FROM sources WHERE repeats > 0 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                SourceId::new(r.get::<_, String>(0)?),
+                Repeats {
+                    items: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                    last_at: r.get::<_, Option<i64>>(2)?.map(from_unix),
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 

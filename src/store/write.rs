@@ -162,14 +162,14 @@ impl PollTx<'_> {
     }
 
     /// The stored items indexed under any of the first 32 of `keys` and dated
-    /// between `from` and `to` (Unix seconds), as (item, its story): at most
-    /// [`MAX_CANDIDATES`], those sharing the most keys first.
+    /// between `from` and `to` (Unix seconds), as (item, its story, its
+    /// source): at most [`MAX_CANDIDATES`], those sharing the most keys first.
     pub fn candidates(
         &self,
         keys: &[u64],
         from: i64,
         to: i64,
-    ) -> Result<Vec<(ItemId, StoryId)>, StoreError> {
+    ) -> Result<Vec<(ItemId, StoryId, SourceId)>, StoreError> {
         // One statement for all keys (SQLite still seeks once per key, but
         // the statement runs once), ranked by how many keys each item
         // shares, so a key common to many items cannot crowd out the real
@@ -180,7 +180,7 @@ impl PollTx<'_> {
         };
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT k.item_id, i.story_id, count(*) AS shared
+                "SELECT k.item_id, i.story_id, i.source_id, count(*) AS shared
                  FROM dedup_keys k JOIN items i ON i.id = k.item_id
                  WHERE k.key IN ({}) AND k.at BETWEEN ?1 AND ?2
                  GROUP BY k.item_id ORDER BY shared DESC, k.item_id LIMIT {MAX_CANDIDATES}",
@@ -201,7 +201,11 @@ impl PollTx<'_> {
         let mut found = Vec::new();
         let mut rows = stmt.raw_query();
         while let Some(row) = rows.next()? {
-            found.push((row.get(0)?, row.get(1)?));
+            found.push((
+                row.get(0)?,
+                row.get(1)?,
+                SourceId::new(row.get::<_, String>(2)?),
+            ));
         }
         Ok(found)
     }
@@ -211,21 +215,52 @@ impl PollTx<'_> {
         candidate(&self.tx, id)
     }
 
-    /// In how many distinct items of `source` a paragraph with this hash
-    /// was seen (see `dedup`'s boilerplate learning).
+    /// In how many items of `source` with different remaining texts a
+    /// paragraph with this hash was seen (see `dedup`'s boilerplate
+    /// learning): the bits set in its recorded set.
     pub fn boilerplate_count(&self, source: &str, para_hash: u64) -> Result<u32, StoreError> {
         boilerplate_count(&self.tx, source, para_hash)
     }
 
-    /// Counts one more item of `source` for each paragraph hash.
-    pub fn observe_boilerplate(&self, source: &SourceId, hashes: &[u64]) -> Result<(), StoreError> {
+    /// Records the item of `source` stored last: for each (paragraph hash,
+    /// bit of the item's remaining text), the bit is added to the
+    /// paragraph's set, dated at the item's arrival (retention forgets a
+    /// paragraph once every item that showed it is gone).
+    pub fn observe_boilerplate(
+        &self,
+        source: &SourceId,
+        seen: &[(u64, u64)],
+    ) -> Result<(), StoreError> {
         let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO dedup_boilerplate (source_id, para_hash, items) VALUES (?1, ?2, 1)
-             ON CONFLICT (source_id, para_hash) DO UPDATE SET items = items + 1",
+            "INSERT INTO dedup_boilerplate (source_id, para_hash, rests, seen_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (source_id, para_hash) DO UPDATE SET
+                rests = rests | excluded.rests, seen_at = excluded.seen_at",
         )?;
-        for hash in hashes {
-            stmt.execute(params![source.as_str(), *hash as i64])?;
+        // The arrival given to the item just stored (its first_seen).
+        let at = self.arrival.get();
+        for &(hash, bit) in seen {
+            stmt.execute(params![source.as_str(), hash as i64, bit as i64, at])?;
         }
+        Ok(())
+    }
+
+    /// Counts `n` items that `source` sent again under new ids, seen `now`.
+    pub fn count_repeats(
+        &self,
+        source: &SourceId,
+        n: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "UPDATE sources SET repeats = repeats + ?2, repeated_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![
+                source.as_str(),
+                i64::try_from(n).unwrap_or(i64::MAX),
+                now.timestamp()
+            ])?;
         Ok(())
     }
 
@@ -300,6 +335,32 @@ impl PollTx<'_> {
         Ok(id)
     }
 
+    /// Makes stories `others` one with `story`: their items become its
+    /// copies and they go (a new item was a copy of each). `story` keeps its
+    /// id and its place in the merged feed.
+    pub fn join_stories(
+        &self,
+        story: StoryId,
+        others: &[StoryId],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut move_items = self
+            .tx
+            .prepare_cached("UPDATE items SET story_id = ?1 WHERE story_id = ?2")?;
+        let mut delete = self
+            .tx
+            .prepare_cached("DELETE FROM stories WHERE id = ?1")?;
+        for &other in others.iter().filter(|&&o| o != story) {
+            move_items.execute(params![story, other])?;
+            delete.execute([other])?;
+        }
+        self.tx
+            .prepare_cached("UPDATE stories SET updated_at = ?2 WHERE id = ?1")?
+            .execute(params![story, now.timestamp()])?;
+        self.changed.set(true);
+        Ok(())
+    }
+
     /// Replaces the stored fields of item `id`; its story does not change.
     pub fn update_item(
         &self,
@@ -332,6 +393,42 @@ impl PollTx<'_> {
         bind_item_fields(&mut stmt, item, content_hash, dedup_version, now)?;
         stmt.raw_execute()?;
         self.changed.set(true);
+        Ok(())
+    }
+
+    /// Up to `limit` items with ids below `below` whose content hash and
+    /// keys were not made under dedup normalisation `version` (older rules,
+    /// or stored with dedup off), newest first: those to re-key.
+    pub fn stale_items(
+        &self,
+        version: u32,
+        below: ItemId,
+        limit: usize,
+    ) -> Result<Vec<ItemId>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id FROM items WHERE id < ?1 AND dedup_version <> ?2 ORDER BY id DESC LIMIT ?3",
+        )?;
+        let ids = stmt
+            .query_map(
+                params![below, version, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| r.get(0),
+            )?
+            .collect::<Result<Vec<ItemId>, _>>()?;
+        Ok(ids)
+    }
+
+    /// Gives stored item `id` the content hash made under dedup
+    /// normalisation `version` (its fields are unchanged: re-keyed, not
+    /// updated).
+    pub fn set_content_hash(
+        &self,
+        id: ItemId,
+        content_hash: &[u8],
+        version: u32,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("UPDATE items SET content_hash = ?2, dedup_version = ?3 WHERE id = ?1")?
+            .execute(params![id, content_hash, version])?;
         Ok(())
     }
 
@@ -422,12 +519,12 @@ pub(super) fn boilerplate_count(
     para_hash: u64,
 ) -> Result<u32, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT items FROM dedup_boilerplate WHERE source_id = ?1 AND para_hash = ?2",
+        "SELECT rests FROM dedup_boilerplate WHERE source_id = ?1 AND para_hash = ?2",
     )?;
-    let count: Option<u32> = stmt
+    let rests: Option<i64> = stmt
         .query_row(params![source, para_hash as i64], |r| r.get(0))
         .optional()?;
-    Ok(count.unwrap_or(0))
+    Ok(rests.map_or(0, |r| r.count_ones()))
 }
 
 /// Binds the named parameter `name` of `stmt`.

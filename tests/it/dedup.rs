@@ -383,14 +383,22 @@ async fn the_grouping_does_not_depend_on_the_order_items_arrive_in() {
     let (b, _db) = poll_feeds(&[("wire", 0, backward)], true).await;
     assert_eq!(grouping(&a), grouping(&b));
     // ...and the expected grouping: the strike's copies together, the other
-    // report and the follow-up each alone.
+    // report and the follow-up each alone. The republication is the
+    // original's text under its headline, from the same source: the same
+    // item sent twice, stored once (#21).
+    assert!(
+        grouping(&a)
+            .iter()
+            .flatten()
+            .all(|c| !c.ends_with("hh-58812"))
+    );
     let sizes: BTreeMap<usize, usize> = grouping(&a).iter().fold(BTreeMap::new(), |mut m, s| {
         *m.entry(s.len()).or_default() += 1;
         m
     });
     assert_eq!(
         sizes,
-        BTreeMap::from([(1, 2), (4, 1)]),
+        BTreeMap::from([(1, 2), (3, 1)]),
         "{:#?}",
         grouping(&a)
     );
@@ -412,4 +420,179 @@ async fn with_dedup_off_every_item_is_its_own_story() {
     .await;
     assert_eq!(grouping(&app).len(), 2);
     assert_eq!(app.store().counts().unwrap().items, 2);
+    // Off means off (#21): nothing learned either.
+    assert_eq!(app.store().boilerplate_rows().unwrap(), 0);
+}
+
+/// An RSS feed of generated entries: (guid, title, date, HTML body).
+fn plain_rss(channel: &str, entries: &[(String, String, String, String)]) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>{channel}</title><link>https://{channel}.example/</link>\
+         <description>test</description>\n"
+    );
+    for (guid, title, date, body) in entries {
+        out.push_str(&format!(
+            "<item><guid isPermaLink=\"false\">{guid}</guid><title>{title}</title>\
+             <link>https://{channel}.example/{guid}</link><pubDate>{date}</pubDate>\
+             <description><![CDATA[{body}]]></description></item>\n"
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+/// Headline `i` of 20, each about something else.
+fn headline(i: usize) -> String {
+    const PLACES: [&str; 5] = ["Harbourton", "Caldera", "Lisk", "Norrvik", "Ostmark"];
+    const EVENTS: [&str; 4] = [
+        "council votes to close the old library",
+        "ferry operator cancels winter timetable",
+        "hospital opens a new maternity ward",
+        "police appeal for witnesses after a fire",
+    ];
+    format!("{} {}", PLACES[i % 5], EVENTS[i / 5 % 4])
+}
+
+#[tokio::test]
+async fn items_that_share_only_a_stub_body_stay_apart_under_different_titles() {
+    // #21: a teaser feed's 20 items with one stock line became 16 stories.
+    let entries: Vec<_> = (0..20)
+        .map(|i| {
+            (
+                format!("pw-{i}"),
+                headline(i),
+                format!("Wed, 25 Nov 2026 {:02}:{:02}:00 GMT", 6 + i / 6, i % 6 * 10),
+                "<p>Read the full story on our website.</p>".to_owned(),
+            )
+        })
+        .collect();
+    let (app, _dir) = poll_feeds(
+        &[
+            ("paywalled", 0, plain_rss("paywalled", &entries)),
+            ("northwind", 0, rss("northwind", &[original()])),
+            (
+                "harbour-herald",
+                0,
+                rss("harbour-herald", &[republication()]),
+            ),
+        ],
+        true,
+    )
+    .await;
+    let stories = grouping(&app);
+    assert_eq!(stories.len(), 21, "{stories:#?}");
+    // The copies of a real story still merge.
+    assert!(together(&app, "nw-0412", "hh-58812"));
+}
+
+/// Story `k` of 3 of a source with rotating ids: (title, body).
+fn rotating_story(k: usize) -> (String, String) {
+    match k {
+        0 => (original().title.to_owned(), html(&STRIKE)),
+        1 => (other_report().title.to_owned(), html(&OTHER_REPORT)),
+        _ => (follow_up_entry().title.to_owned(), html(&follow_up())),
+    }
+}
+
+#[tokio::test]
+async fn a_source_whose_ids_rotate_on_every_poll_gives_one_story_per_real_story() {
+    // #21: a CMS that puts a session in every guid served its 3 items under
+    // new ids on every poll. They were merged as copies for 5 polls, then
+    // learned as boilerplate, and each poll added 3 more stories.
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = sources_toml(&[("churn", "Churn", &server.url("churn"), 0)]);
+    let app = App::build(settings(dir.path(), &toml)).await.unwrap();
+    for poll in 0..20 {
+        let entries: Vec<_> = (0..3)
+            .map(|k| {
+                let (title, body) = rotating_story(k);
+                (
+                    format!("story-{k}-sess{poll:04}"),
+                    title,
+                    format!("Wed, 25 Nov 2026 0{k}:00:00 GMT"),
+                    body,
+                )
+            })
+            .collect();
+        server.set(
+            "churn",
+            Canned::ok("application/rss+xml", &plain_rss("churn", &entries)),
+        );
+        let reports = app.poll_sources_now(&["churn"]).await;
+        assert!(
+            matches!(reports[0].outcome, PollOutcome::Ok { new, .. } if new == usize::from(poll == 0) * 3),
+            "poll {poll}: {:?}",
+            reports[0].outcome
+        );
+    }
+    let stories = grouping(&app);
+    assert_eq!(stories.len(), 3, "{stories:#?}");
+    assert!(stories.iter().all(|s| s.len() == 1));
+    assert_eq!(app.store().counts().unwrap().items, 3);
+    // The source's state says its ids churn.
+    let repeats = app.store().repeats().unwrap();
+    assert_eq!(repeats.len(), 1);
+    assert_eq!(repeats[0].0.as_str(), "churn");
+    assert_eq!(repeats[0].1.items, 19 * 3);
+    // A real new story of that source is still stored.
+    let (title, body) = rotating_story(0);
+    let entries = vec![
+        (
+            "fresh-sess9999".to_owned(),
+            "Harbour council approves a new breakwater for the northern quay".to_owned(),
+            "Wed, 25 Nov 2026 09:00:00 GMT".to_owned(),
+            html(&[
+                "The harbour council approved a new breakwater for the northern quay on Wednesday, after two winters in which storms damaged moored fishing boats.",
+                "The structure will cost about 14 million euros, most of it from a national fund for coastal protection, and should be finished within three years.",
+                "Fishermen's representatives welcomed the vote but asked that work be scheduled outside the main herring season.",
+            ]),
+        ),
+        (
+            "story-0-sess9999".to_owned(),
+            title,
+            "Wed, 25 Nov 2026 00:00:00 GMT".to_owned(),
+            body,
+        ),
+    ];
+    server.set(
+        "churn",
+        Canned::ok("application/rss+xml", &plain_rss("churn", &entries)),
+    );
+    app.poll_sources_now(&["churn"]).await;
+    assert_eq!(grouping(&app).len(), 4);
+    // Where the sources' state is shown.
+    let running = spawn_app(app);
+    let (status, json) = get_text(&running.url("/sources.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    let sources: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(sources[0]["id"], "churn");
+    assert_eq!(sources[0]["repeats"], 19 * 3 + 1);
+    assert!(sources[0]["repeated_at"].is_string());
+    let (status, page) = get_text(&running.url("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("ids churn: 58 items sent again under new ids"),
+        "{page}"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn five_hundred_items_identical_in_title_and_text_under_distinct_ids_are_one_story() {
+    // #21: one poll of them gave 496 stories.
+    let entries: Vec<_> = (0..500)
+        .map(|i| {
+            (
+                format!("urn:session:{i:03}"),
+                "Caldera dockworkers strike over night-shift pay".to_owned(),
+                "Tue, 24 Nov 2026 09:00:00 GMT".to_owned(),
+                html(&STRIKE),
+            )
+        })
+        .collect();
+    let (app, _dir) = poll_feeds(&[("same", 0, plain_rss("same", &entries))], true).await;
+    assert_eq!(grouping(&app).len(), 1);
+    assert_eq!(app.store().counts().unwrap().items, 1);
 }

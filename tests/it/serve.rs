@@ -103,7 +103,7 @@ impl Desk {
                         None => {
                             let joined = tx.candidates(&[new.story_key], i64::MIN, i64::MAX)?;
                             let story = match joined.first() {
-                                Some(&(_, story)) => story,
+                                Some((_, story, _)) => *story,
                                 None => tx.insert_story(&source, &it.identity, now)?,
                             };
                             tx.insert_item(&source, story, it, &[], 0, &[new.story_key], now)?;
