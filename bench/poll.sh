@@ -40,10 +40,16 @@ if [ "$PEERS" = 1 ]; then
 fi
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
-(cd "$root" && cargo build --release --locked -q)
-target=${CARGO_TARGET_DIR:-target}
-case $target in /*) ;; *) target="$root/$target" ;; esac
-bin="$target/release/wiredesk"
+# BIN=path polls with that binary instead (e.g. an older build, to compare
+# two in alternating runs).
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+else
+  (cd "$root" && cargo build --release --locked -q)
+  target=${CARGO_TARGET_DIR:-target}
+  case $target in /*) ;; *) target="$root/$target" ;; esac
+  bin="$target/release/wiredesk"
+fi
 
 # Round 1 is what the cold polls fetch. Round 2, for the warm polls, is the
 # same corpus with CHANGED sources carrying 3 new items each (the rest
