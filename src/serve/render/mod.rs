@@ -93,7 +93,8 @@ pub(crate) fn feed_updated(stories: &[Story], now: DateTime<Utc>) -> DateTime<Ut
 /// The document's title as plain text, never blank (a title of nothing
 /// but characters XML cannot carry is possible in a config).
 pub(crate) fn feed_title(meta: &FeedMeta) -> String {
-    let title = xml_safe(meta.title.trim());
+    // Characters XML cannot carry go first: what is left may be blank.
+    let title = xml_safe(&meta.title).trim().to_owned();
     if title.is_empty() {
         "wiredesk".to_owned()
     } else {
@@ -103,7 +104,7 @@ pub(crate) fn feed_title(meta: &FeedMeta) -> String {
 
 /// The entry's title as plain text, never empty.
 pub(crate) fn title_of(story: &Story) -> String {
-    let title = xml_safe(story.chosen.item.title.trim());
+    let title = xml_safe(&story.chosen.item.title).trim().to_owned();
     if title.is_empty() {
         "(untitled)".to_owned()
     } else {
@@ -230,6 +231,20 @@ pub fn xml_safe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_title_of_control_characters_around_a_line_break_is_blank() {
+        // Found by the render property test: "\0\r\n\0" rendered as a
+        // title of "\r\n", which Atom counts as blank.
+        let mut story = fixtures::merged();
+        story.chosen.item.title = "\0\r\n\0".into();
+        assert_eq!(title_of(&story), "(untitled)");
+        let meta = FeedMeta {
+            title: "\0\r\n\0".into(),
+            ..fixtures::meta()
+        };
+        assert_eq!(feed_title(&meta), "wiredesk");
+    }
 
     #[test]
     fn an_author_is_split_into_name_and_address_in_rss_form_only() {
