@@ -621,6 +621,9 @@ async fn every_query_parameter_narrows_the_feed_in_every_format() {
         assert_eq!(t("?q=title:election").await, ["Election called"]);
         assert_eq!(t("?q=%22full+text%22+NOT+harbour").await.len(), 2);
         assert_eq!(t("?q=libr*").await, ["Council closes the library"]);
+        // A word with a hyphen inside is the phrase it looks like, not a
+        // field name and a 400.
+        assert_eq!(t("?q=Harbour-strike").await, ["Harbour strike ends"]);
         // since= is on arrival: the outlet's copy of the strike joined a
         // story that arrived at 09:00, which does not arrive again.
         assert_eq!(

@@ -69,7 +69,9 @@ pub struct FeedQuery {
     /// Only stories with a copy whose source tags or categories hold this
     /// tag (ASCII case-insensitive).
     pub tag: Option<String>,
-    /// An FTS5 query over the title, summary and content of every copy.
+    /// An FTS5 query over the title, summary and content of every copy (a
+    /// word with punctuation inside is read as a phrase, see
+    /// `sql::fts_expression`).
     pub search: Option<String>,
     /// Only stories (or items, with `copies`) that arrived at or after
     /// this time, whatever date they carry.
@@ -204,6 +206,17 @@ fn interrupted(e: &FeedQueryError) -> bool {
 
 /// Reads one page on `conn`.
 fn read_page(conn: &Connection, query: &FeedQuery) -> Result<FeedPage, FeedQueryError> {
+    let rewritten;
+    let query = match query.search.as_deref().map(sql::fts_expression) {
+        Some(std::borrow::Cow::Owned(expression)) => {
+            rewritten = FeedQuery {
+                search: Some(expression),
+                ..query.clone()
+            };
+            &rewritten
+        }
+        _ => query,
+    };
     let maps_sources = !query.copies && !query.sources.is_empty();
     // Every plan weighs its count against the size of the store.
     let stored = if query.search.is_some() || maps_sources || query.tag.is_some() {

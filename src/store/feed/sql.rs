@@ -209,3 +209,101 @@ fn search(rows: Rows, plan: SearchPlan, search: &str) -> Filter {
     };
     Filter::new(sql, [Value::Text(search.into())])
 }
+
+/// A search as FTS5 should read it: a bare word with punctuation inside it
+/// (`Hong-Kong`, `covid-19`, `U.S.A`, `O'Brien`) becomes the phrase it is
+/// meant to be, `"Hong-Kong"`, where FTS5 would read the `-` as a column
+/// filter or stop at the `.` and refuse the query (issue #18). Everything
+/// else is left as written: quoted phrases, `AND`/`OR`/`NOT`, `NEAR(…)`,
+/// a `*` prefix, `^`, column filters (`title:`), a leading `-`.
+pub(crate) fn fts_expression(search: &str) -> std::borrow::Cow<'_, str> {
+    fn word_char(c: char) -> bool {
+        c.is_alphanumeric() || c == '_' || !c.is_ascii()
+    }
+    fn needs_quotes(token: &str) -> bool {
+        let core = token.strip_suffix('*').unwrap_or(token);
+        let (Some(first), Some(last)) = (core.chars().next(), core.chars().last()) else {
+            return false;
+        };
+        word_char(first)
+            && word_char(last)
+            && !core.contains(':')
+            && core.chars().any(|c| !word_char(c))
+    }
+    let mut out = String::with_capacity(search.len() + 8);
+    let mut changed = false;
+    let mut token = String::new();
+    let mut quoted = false;
+    let flush = |token: &mut String, out: &mut String, changed: &mut bool| {
+        if needs_quotes(token) {
+            let (core, star) = match token.strip_suffix('*') {
+                Some(core) => (core, "*"),
+                None => (token.as_str(), ""),
+            };
+            out.push('"');
+            out.push_str(core);
+            out.push('"');
+            out.push_str(star);
+            *changed = true;
+        } else {
+            out.push_str(token);
+        }
+        token.clear();
+    };
+    for c in search.chars() {
+        if quoted {
+            out.push(c);
+            quoted = c != '"';
+        } else if c == '"' {
+            flush(&mut token, &mut out, &mut changed);
+            out.push(c);
+            quoted = true;
+        } else if c.is_whitespace() || c == '(' || c == ')' || c == ',' {
+            flush(&mut token, &mut out, &mut changed);
+            out.push(c);
+        } else {
+            token.push(c);
+        }
+    }
+    flush(&mut token, &mut out, &mut changed);
+    if changed {
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(search)
+    }
+}
+
+#[cfg(test)]
+mod fts_tests {
+    use super::fts_expression;
+
+    #[test]
+    fn a_word_with_punctuation_inside_is_read_as_a_phrase() {
+        let cases = [
+            ("Hong-Kong", "\"Hong-Kong\""),
+            ("covid-19 vaccine", "\"covid-19\" vaccine"),
+            ("U.S.A OR Canada", "\"U.S.A\" OR Canada"),
+            ("O'Brien*", "\"O'Brien\"*"),
+            ("NEAR(Hong-Kong strike, 5)", "NEAR(\"Hong-Kong\" strike, 5)"),
+        ];
+        for (search, fts) in cases {
+            assert_eq!(fts_expression(search), fts, "{search}");
+        }
+    }
+
+    #[test]
+    fn what_fts5_reads_already_is_left_alone() {
+        for search in [
+            "port strike",
+            "\"Hong-Kong based\" port",
+            "title:strike",
+            "-title:strike",
+            "dock* AND NOT strike",
+            "^Putin",
+            "(a OR b) c",
+            "",
+        ] {
+            assert_eq!(fts_expression(search), search);
+        }
+    }
+}
