@@ -306,6 +306,7 @@ impl App {
             listener,
             serve::router(state.clone()),
             stop,
+            server.max_connections,
         ));
         (state, task)
     }

@@ -36,6 +36,7 @@ pub(super) struct RawServer {
     pub title: Option<String>,
     pub token: Option<String>,
     pub metrics: Option<bool>,
+    pub max_connections: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +81,7 @@ pub(super) struct RawPoll {
     pub contact: Option<String>,
     pub max_body: Option<i64>,
     pub proxy: Option<String>,
+    pub allow_private: Option<bool>,
     #[serde(default, deserialize_with = "duration")]
     pub shutdown_grace: Option<Duration>,
 }

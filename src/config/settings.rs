@@ -52,6 +52,10 @@ pub struct ServerSettings {
     pub token: Option<String>,
     /// Whether `GET /metrics` is served (it never needs the token).
     pub metrics: bool,
+    /// Most connections served at once, when the operator set it; the
+    /// server never goes past its share of the open-file limit either way
+    /// (`serve::server::connection_cap`).
+    pub max_connections: Option<usize>,
 }
 
 /// `[storage]`.
@@ -99,6 +103,10 @@ pub struct PollSettings {
     /// A proxy for every request; without it the usual environment
     /// variables (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`) apply.
     pub proxy: Option<Url>,
+    /// Whether a redirect (or a name learned from a feed) may lead a fetch
+    /// to a loopback, private or link-local address; names the operator
+    /// wrote may always (`poll::fetch`).
+    pub allow_private: bool,
     /// How long polls in flight, and open HTTP connections, get to finish
     /// at shutdown.
     pub shutdown_grace: Duration,

@@ -72,12 +72,27 @@ fn server(raw: RawServer) -> Result<ServerSettings, Invalid> {
         return Err(bad("server.title", "must not be empty"));
     }
     let token = raw.token.map(token).transpose()?;
+    let max_connections = raw
+        .max_connections
+        .map(|n| {
+            usize::try_from(n)
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "server.max_connections",
+                        format!("{n} is out of range 1..=1000000"),
+                    )
+                })
+        })
+        .transpose()?;
     Ok(ServerSettings {
         listen,
         base_url,
         title,
         token,
         metrics: raw.metrics.unwrap_or(true),
+        max_connections,
     })
 }
 
@@ -217,6 +232,7 @@ fn poll(raw: RawPoll) -> Result<PollSettings, Invalid> {
         user_agent,
         max_body,
         proxy,
+        allow_private: raw.allow_private.unwrap_or(false),
         shutdown_grace,
     })
 }

@@ -211,7 +211,16 @@ fn observation(fetched: &Result<Answer, FetchError>) -> Option<Option<&[Seen]>> 
 
 /// The source answered: a 304, the same body, or a new one parsed (or not).
 fn answered(input: &Input<'_>, answer: &Answer, before: &Moved, blank: PollRecord) -> Decision {
-    let moved = schedule::after_answer(before, input.target, answer.moved_permanently.as_deref());
+    let feed = match &answer.body {
+        Body::NotModified | Body::Unchanged { .. } | Body::New { feed: Ok(_), .. } => true,
+        Body::New { feed: Err(_), .. } => false,
+    };
+    let moved = schedule::after_answer(
+        before,
+        input.target,
+        answer.moved_permanently.as_deref(),
+        feed,
+    );
     let confirmed_move = (moved.count == MOVED_CONFIRMATIONS && moved != *before)
         .then(|| moved.moved_to.clone().unwrap_or_default());
     let record = PollRecord {
@@ -225,10 +234,17 @@ fn answered(input: &Input<'_>, answer: &Answer, before: &Moved, blank: PollRecor
     // The longest interval the server or the feed asks for; a body not
     // parsed again keeps the feed's hint from the last parse.
     let stored_hint = answer.fresh_for.max(input.state.interval_hint);
+    // A body the last answer also gave: the note it left (items over the
+    // cap, #20) still holds, and stays where the operator saw it.
+    let same_note = match input.state.last_status.as_deref() {
+        Some("ok" | "unchanged" | "not_modified") => input.state.last_error.clone(),
+        _ => None,
+    };
     let (record, outcome) = match &answer.body {
         Body::NotModified => (
             PollRecord {
                 status: PollStatus::NotModified,
+                error: same_note,
                 next_poll_at: input.next_poll(Attempt::Answered { hint: stored_hint }),
                 ..record
             },
@@ -237,6 +253,7 @@ fn answered(input: &Input<'_>, answer: &Answer, before: &Moved, blank: PollRecor
         Body::Unchanged { bytes } => (
             PollRecord {
                 status: PollStatus::Unchanged,
+                error: same_note,
                 bytes: Some(*bytes),
                 next_poll_at: input.next_poll(Attempt::Answered { hint: stored_hint }),
                 ..record
@@ -317,6 +334,22 @@ fn not_answered(input: &Input<'_>, error: &FetchError, blank: PollRecord) -> Dec
                     status: PollStatus::Gone,
                     error: Some(reason.clone()),
                     next_poll_at: input.next_poll(Attempt::Gone),
+                    ..record
+                },
+                PollOutcome::Failed { reason },
+            )
+        }
+        // Not the source's fault: shown on it, polled again when it would
+        // have been, not backed off.
+        FetchError::Local(_) => {
+            let reason = error.to_string();
+            (
+                PollRecord {
+                    status: PollStatus::Local,
+                    error: Some(reason.clone()),
+                    next_poll_at: input.next_poll(Attempt::Answered {
+                        hint: input.state.interval_hint,
+                    }),
                     ..record
                 },
                 PollOutcome::Failed { reason },

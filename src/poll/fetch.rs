@@ -13,6 +13,8 @@
 //!   example runs offline.
 
 use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -81,6 +83,10 @@ pub enum FetchError {
     BadRedirect(String),
     #[error("cannot read {path}: {reason}")]
     File { path: String, reason: String },
+    /// This machine ran out of something the fetch needed (file
+    /// descriptors, memory, socket buffers, disk): not the source's doing.
+    #[error("this machine ran out of a resource: {0}")]
+    Local(String),
     #[error("{0}")]
     Other(String),
 }
@@ -93,6 +99,13 @@ impl FetchError {
             FetchError::Gone => Some(410),
             _ => None,
         }
+    }
+
+    /// Whether the fetch failed for a reason of this machine's, which must
+    /// not back the source off (#20: a connection flood took every file
+    /// descriptor, and every healthy source was counted as failing).
+    pub fn is_local(&self) -> bool {
+        matches!(self, FetchError::Local(_))
     }
 
     /// How long the server asked to be left alone (`Retry-After`), if it did.
@@ -110,18 +123,78 @@ pub struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
     max_body: usize,
+    allow_private: bool,
+    /// The hosts of the URLs wiredesk was asked to fetch (a source's own,
+    /// or where it moved after answering with a feed twice), which may
+    /// resolve to local addresses; see [`Resolver`].
+    trusted: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Resolves names as the system does, but leaves out loopback, private and
+/// link-local addresses for any host wiredesk reached only by a redirect
+/// (#20): a public source's `301` to a name that resolves to 127.0.0.1 or
+/// 10.0.0.5 would have wiredesk fetch from its own ports or a service
+/// behind the firewall and show the answer as the source's error. Judging
+/// the addresses the connection will use, not the name, also stops a name
+/// that changes its answer between a check and the connection.
+struct Resolver {
+    trusted: Arc<Mutex<HashSet<String>>>,
+}
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        let trusted = self.trusted.lock().is_ok_and(|hosts| hosts.contains(&host));
+        Box::pin(async move {
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let admitted = admit(&host, found, trusted)?;
+            Ok(Box::new(admitted.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The addresses a fetch may connect to for `host`: all of them when the
+/// host is trusted; otherwise the public ones, and an error naming the
+/// host when it has none.
+fn admit(host: &str, found: Vec<SocketAddr>, trusted: bool) -> Result<Vec<SocketAddr>, String> {
+    if trusted {
+        return Ok(found);
+    }
+    let public: Vec<SocketAddr> = found
+        .iter()
+        .copied()
+        .filter(|a| !is_local_ip(a.ip()))
+        .collect();
+    if public.is_empty() && !found.is_empty() {
+        return Err(format!(
+            "{host} resolves only to loopback, private or link-local addresses, and was \
+             reached by a redirect from a source elsewhere (set poll.allow_private = true to allow it)"
+        ));
+    }
+    Ok(public)
 }
 
 impl Fetcher {
     /// A fetcher configured from `[poll]`.
     pub fn new(settings: &PollSettings) -> Result<Fetcher, FetchError> {
         install_crypto_provider();
+        let trusted = Arc::new(Mutex::new(HashSet::new()));
         let mut builder = reqwest::Client::builder()
             .user_agent(settings.user_agent.clone())
             .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout.min(settings.timeout))
             .redirect(reqwest::redirect::Policy::none());
+        if !settings.allow_private {
+            builder = builder.dns_resolver(Arc::new(Resolver {
+                trusted: Arc::clone(&trusted),
+            }));
+        }
         if let Some(proxy) = &settings.proxy {
+            // The operator wrote it: it may be on the local network.
+            if let (Some(host), Ok(mut hosts)) = (proxy.host_str(), trusted.lock()) {
+                hosts.insert(host.to_ascii_lowercase());
+            }
             let proxy = reqwest::Proxy::all(proxy.as_str())
                 .map_err(|e| FetchError::Other(format!("poll.proxy: {e}")))?;
             builder = builder.proxy(proxy);
@@ -133,6 +206,8 @@ impl Fetcher {
             client,
             timeout: settings.timeout,
             max_body: settings.max_body,
+            allow_private: settings.allow_private,
+            trusted,
         })
     }
 
@@ -146,6 +221,9 @@ impl Fetcher {
         validators: &Validators,
         now: DateTime<Utc>,
     ) -> Result<Fetched, FetchError> {
+        if let (Some(host), Ok(mut hosts)) = (url.host_str(), self.trusted.lock()) {
+            hosts.insert(host.trim_end_matches('.').to_ascii_lowercase());
+        }
         let fetch = async {
             match url.scheme() {
                 "file" => self.read_file(url).await,
@@ -261,7 +339,7 @@ impl Fetcher {
                     next.scheme()
                 )));
             }
-            if is_local(&next) && !is_local(url) {
+            if is_local(&next) && !is_local(url) && !self.allow_private {
                 return Err(FetchError::BadRedirect(format!(
                     "to {}: a loopback or private address, from a public one",
                     next.host_str().unwrap_or("")
@@ -303,9 +381,15 @@ impl Fetcher {
             path: url.to_string(),
             reason: "not a local path".into(),
         })?;
-        let file_err = |e: std::io::Error| FetchError::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
+        let file_err = |e: std::io::Error| {
+            if exhausted(&e) {
+                FetchError::Local(format!("{}: {e}", path.display()))
+            } else {
+                FetchError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                }
+            }
         };
         // Only a regular file: opening a FIFO (or a device) for reading
         // blocks a thread until a writer comes, past any timeout, and kept
@@ -342,7 +426,9 @@ impl Fetcher {
     }
 
     fn classify(&self, e: reqwest::Error) -> FetchError {
-        if e.is_timeout() {
+        if caused_by_exhaustion(&e) {
+            FetchError::Local(error_chain(&e))
+        } else if e.is_timeout() {
             FetchError::Timeout(self.timeout)
         } else if e.is_connect() {
             FetchError::Connect(error_chain(&e))
@@ -352,6 +438,28 @@ impl Fetcher {
     }
 }
 
+/// Whether `e` or one of its causes is this machine running out of
+/// something (see [`exhausted`]).
+fn caused_by_exhaustion(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>().is_some_and(exhausted) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// Whether an I/O error says this machine ran out of file descriptors
+/// (its own or the system's), memory, socket buffers or disk.
+fn exhausted(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS | libc::ENOSPC)
+    )
+}
+
 /// Whether `url` names this machine or a private network: a loopback,
 /// private, link-local, shared (100.64/10) or unspecified address, or
 /// `localhost`. A public source redirected there would have wiredesk fetch
@@ -359,6 +467,19 @@ impl Fetcher {
 /// the answer as the source's error (#20). A name is judged as written, not
 /// resolved.
 fn is_local(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_local_ip(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_local_ip(IpAddr::V6(ip)),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => true,
+    }
+}
+
+/// Whether `ip` is on this machine or a private network (see [`is_local`]).
+fn is_local_ip(ip: IpAddr) -> bool {
     let v4 = |ip: std::net::Ipv4Addr| {
         ip.is_loopback()
             || ip.is_private()
@@ -367,9 +488,9 @@ fn is_local(url: &Url) -> bool {
             || ip.is_broadcast()
             || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
     };
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => v4(ip),
-        Some(url::Host::Ipv6(ip)) => match ip.to_ipv4_mapped() {
+    match ip {
+        IpAddr::V4(ip) => v4(ip),
+        IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
             Some(mapped) => v4(mapped),
             None => {
                 let first = ip.segments()[0];
@@ -379,11 +500,6 @@ fn is_local(url: &Url) -> bool {
                     || (first & 0xffc0) == 0xfe80
             }
         },
-        Some(url::Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
-        None => true,
     }
 }
 
@@ -474,5 +590,30 @@ mod tests {
         ] {
             assert!(!local(url), "{url}");
         }
+    }
+
+    fn addr(text: &str) -> SocketAddr {
+        SocketAddr::new(text.parse().unwrap(), 0)
+    }
+
+    #[test]
+    fn a_name_reached_by_redirect_connects_only_to_its_public_addresses() {
+        let name = "feeds.example";
+        // Only local addresses: refused, naming the host and the way out.
+        let inside = vec![addr("127.0.0.1"), addr("10.0.0.5"), addr("::1")];
+        let refused = admit(name, inside.clone(), false).unwrap_err();
+        assert!(
+            refused.contains("feeds.example") && refused.contains("poll.allow_private"),
+            "{refused}"
+        );
+        // Mixed: the public ones only, never the local one (a name that
+        // answers both cannot steer the connection inside).
+        let mixed = vec![addr("192.168.1.1"), addr("93.184.216.34")];
+        assert_eq!(
+            admit(name, mixed, false).unwrap(),
+            vec![addr("93.184.216.34")]
+        );
+        // A host the operator wrote (or allow_private): all of them.
+        assert_eq!(admit(name, inside.clone(), true).unwrap(), inside);
     }
 }

@@ -45,7 +45,7 @@ use crate::merge::{self, group};
 use crate::model::{ContentHash, Source, SourceId};
 use crate::ops::metrics::PollSample;
 use crate::ops::{Metrics, Readiness};
-use crate::store::{SourceState, Store, StoreError};
+use crate::store::{SourceState, Store, StoreError, StoreErrorKind};
 
 pub use decide::PollOutcome;
 use fetch::Fetched;
@@ -298,6 +298,11 @@ impl Poller {
             .writes
             .write(&inner.store, &inner.merging, job, global)
             .await;
+        if let Err(e) = &written
+            && e.kind() == StoreErrorKind::Full
+        {
+            self.record_local_error(source, now, &e.to_string()).await;
+        }
         let report = PollReport {
             source: source.id.clone(),
             outcome: decide::written(decision.outcome, written),
@@ -314,6 +319,23 @@ impl Poller {
             metrics,
         );
         report
+    }
+
+    /// Records on the source that its poll could not be stored because
+    /// this machine's disk is full (#20: it was only logged); when even
+    /// that one-row write fails, the log line is all there is.
+    async fn record_local_error(&self, source: &Source, now: DateTime<Utc>, cause: &str) {
+        let id = source.id.clone();
+        let reason = format!("cannot store the poll: {cause}");
+        let recorded = self
+            .inner
+            .store
+            .run(move |s| s.record_local_error(&id, now, &reason))
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(source = %source.id, error = %e,
+                "cannot record on the source that its poll could not be stored");
+        }
     }
 
     /// The source's stored state (a blank one before its first poll).

@@ -162,18 +162,40 @@ pub struct Moved {
 /// tell the operator to update the config.
 pub const MOVED_CONFIRMATIONS: u32 = 3;
 
+/// How many polls in a row must be sent by a permanent redirect to the same
+/// URL, and be answered there with a feed, before wiredesk polls that URL
+/// instead of the configured one (#20). One `301` moved a source anywhere:
+/// a hijacked or misconfigured server answering once had every later poll
+/// sent where it pointed. Two polls apart, the move is the publisher's
+/// standing answer, not one response.
+pub const MOVED_ADOPTIONS: u32 = 2;
+
 /// Updates the redirect bookkeeping after a poll of `target` that answered.
 /// `permanent` is the final URL when every redirect hop was permanent
 /// (301/308); `None` when the target answered without redirects or with a
-/// temporary one (302/307 keep the URL polled).
-pub fn after_answer(before: &Moved, target: &str, permanent: Option<&str>) -> Moved {
+/// temporary one (302/307 keep the URL polled). `feed` says whether the
+/// answer was a feed (a new body that parsed, or the same body or a `304`
+/// as before): a redirect to something that is not a feed teaches nothing.
+pub fn after_answer(before: &Moved, target: &str, permanent: Option<&str>, feed: bool) -> Moved {
     match permanent {
-        Some(new_url) => Moved {
-            effective_url: Some(new_url.to_owned()),
-            moved_to: Some(new_url.to_owned()),
-            count: 1,
-        },
-        None if before.moved_to.as_deref() == Some(target) => Moved {
+        Some(_) if !feed => before.clone(),
+        Some(new_url) => {
+            let count = if before.moved_to.as_deref() == Some(new_url) {
+                before.count.saturating_add(1)
+            } else {
+                1
+            };
+            Moved {
+                effective_url: if count >= MOVED_ADOPTIONS {
+                    Some(new_url.to_owned())
+                } else {
+                    before.effective_url.clone()
+                },
+                moved_to: Some(new_url.to_owned()),
+                count,
+            }
+        }
+        None if before.moved_to.as_deref() == Some(target) && feed => Moved {
             count: before.count.saturating_add(1),
             ..before.clone()
         },
@@ -304,20 +326,36 @@ mod tests {
     }
 
     #[test]
-    fn a_permanent_move_is_followed_and_counted_until_confirmed() {
+    fn a_permanent_move_is_followed_on_its_second_feed_and_counted_until_confirmed() {
+        let (old, new) = ("http://old/feed", "http://new/feed");
         let start = Moved::default();
-        let moved = after_answer(&start, "http://old/feed", Some("http://new/feed"));
-        assert_eq!(moved.effective_url.as_deref(), Some("http://new/feed"));
-        assert_eq!(moved.count, 1);
-        let again = after_answer(&moved, "http://new/feed", None);
-        let third = after_answer(&again, "http://new/feed", None);
+        let once = after_answer(&start, old, Some(new), true);
+        assert_eq!(once.effective_url, None, "one 301 is not a move yet");
+        assert_eq!((once.moved_to.as_deref(), once.count), (Some(new), 1));
+        let twice = after_answer(&once, old, Some(new), true);
+        assert_eq!(twice.effective_url.as_deref(), Some(new));
+        assert_eq!(twice.count, MOVED_ADOPTIONS);
+        let third = after_answer(&twice, new, None, true);
         assert_eq!(third.count, MOVED_CONFIRMATIONS);
-        assert_eq!(third.effective_url.as_deref(), Some("http://new/feed"));
+        assert_eq!(third.effective_url.as_deref(), Some(new));
+    }
+
+    #[test]
+    fn a_permanent_redirect_to_something_not_a_feed_is_not_followed() {
+        let start = Moved::default();
+        let (old, new) = ("http://old/feed", "http://new/login");
+        assert_eq!(after_answer(&start, old, Some(new), false), start);
+        // Nor does it count towards a move seen before.
+        let once = after_answer(&start, old, Some(new), true);
+        assert_eq!(after_answer(&once, old, Some(new), false), once);
+        // A redirect elsewhere starts the count again.
+        let other = after_answer(&once, old, Some("http://third/feed"), true);
+        assert_eq!((other.count, other.effective_url), (1, None));
     }
 
     #[test]
     fn a_temporary_redirect_keeps_the_url_polled() {
         let start = Moved::default();
-        assert_eq!(after_answer(&start, "http://old/feed", None), start);
+        assert_eq!(after_answer(&start, "http://old/feed", None, true), start);
     }
 }

@@ -6,7 +6,9 @@
 //! a time (slowloris) held a connection, a task and a file descriptor for as
 //! long as it liked (issue #9). Here every connection gets
 //! [`HEADER_READ_TIMEOUT`] to send its request head, at most [`MAX_HEADERS`]
-//! headers, and a read buffer of [`MAX_HEAD_BYTES`].
+//! headers and [`MAX_HEAD_BYTES`] of them, and [`WRITE_TIMEOUT`] for each
+//! write of its answer to make progress (#20: connections that pipelined
+//! requests and never read held their descriptors for ever).
 //!
 //! Connections are served on one single-threaded tokio runtime per core
 //! ([`Loops`]), each on a thread of its own, as nginx serves from one event
@@ -39,9 +41,20 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// sends about ten.
 pub const MAX_HEADERS: usize = 64;
 
-/// Most bytes buffered for one request head; more is answered 431. The
-/// longest valid feed URL (every parameter at its cap) is a few KB.
+/// Most bytes of one request head; more is answered 431. The longest valid
+/// feed URL (every parameter at its cap) is a few KB.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// hyper's read buffer. hyper checks its limit before each read, and one
+/// read may add up to the buffer's size again: with the buffer at
+/// [`MAX_HEAD_BYTES`] a 114 KB head got through (#20). Half of it keeps
+/// every head accepted under [`MAX_HEAD_BYTES`].
+const READ_BUFFER_BYTES: usize = MAX_HEAD_BYTES / 2;
+
+/// The longest one write of a response may wait for the client to read:
+/// a client that stops reading is cut off, its descriptor freed. A slow
+/// reader that takes anything at all within it keeps going.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Blocking threads each serving loop may start, for the store reads and
 /// the first compression of a page that its handlers run with
@@ -64,23 +77,61 @@ pub fn connection_cap() -> usize {
         .clamp(16, 65_536)
 }
 
-/// Serves `router` on `listener` until `stop` is cancelled; then stops
-/// accepting, lets each connection finish the request it is answering, and
-/// returns once all are closed. At most [`connection_cap`] connections at
-/// once.
-pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToken) {
-    serve_capped(listener, router, stop, connection_cap()).await;
+/// The connections served at once: `configured` (`server.max_connections`)
+/// when set, never more than [`connection_cap`] allows.
+pub fn effective_cap(configured: Option<usize>) -> usize {
+    let safe = connection_cap();
+    configured.map_or(safe, |n| n.min(safe))
 }
 
-/// [`serve`] with at most `cap` connections at once: one more is closed as
-/// soon as it is accepted, without a word (a client retries; a flood gets
-/// nothing).
-pub async fn serve_capped(
+/// Serves `router` on `listener` until `stop` is cancelled; then stops
+/// accepting, lets each connection finish the request it is answering, and
+/// returns once all are closed. At most [`effective_cap`] connections at
+/// once.
+pub async fn serve(
     listener: TcpListener,
     router: Router,
     stop: CancellationToken,
-    cap: usize,
+    max_connections: Option<usize>,
 ) {
+    let cap = effective_cap(max_connections);
+    if max_connections.is_some_and(|n| n > cap) {
+        tracing::warn!(
+            configured = max_connections,
+            cap,
+            "server.max_connections is over what the open-file limit leaves after polling's \
+             reserve; serving at most the lower number"
+        );
+    }
+    tracing::info!(cap, "connections served at once");
+    let limits = Limits {
+        connections: cap,
+        write_timeout: WRITE_TIMEOUT,
+    };
+    serve_with(listener, router, stop, limits).await;
+}
+
+/// What one server allows its clients.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once: one more is closed as soon as it is
+    /// accepted, without a word (a client retries; a flood gets nothing).
+    pub connections: usize,
+    /// See [`WRITE_TIMEOUT`].
+    pub write_timeout: Duration,
+}
+
+/// [`serve`] with the given limits.
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    stop: CancellationToken,
+    limits: Limits,
+) {
+    let Limits {
+        connections: cap,
+        write_timeout,
+    } = limits;
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let loops = Loops::start(cores);
     let mut next = 0;
@@ -122,7 +173,7 @@ pub async fn serve_capped(
                 connections.spawn_on(
                     async move {
                         match TcpStream::from_std(stream) {
-                            Ok(stream) => connection(stream, service, stop).await,
+                            Ok(stream) => connection(stream, service, stop, write_timeout).await,
                             Err(e) => tracing::debug!(error = %e, "cannot register a connection"),
                         }
                         drop(slot);
@@ -133,7 +184,7 @@ pub async fn serve_capped(
             // No loop could be started: serve on this runtime.
             None => {
                 connections.spawn(async move {
-                    connection(stream, service, stop).await;
+                    connection(stream, service, stop, write_timeout).await;
                     drop(slot);
                 });
             }
@@ -150,14 +201,17 @@ async fn connection(
     stream: TcpStream,
     service: TowerToHyperService<Router>,
     stop: CancellationToken,
+    write_timeout: Duration,
 ) {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_headers(MAX_HEADERS)
-        .max_buf_size(MAX_HEAD_BYTES);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+        .max_buf_size(READ_BUFFER_BYTES);
+    let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+    stream.set_write_timeout(Some(write_timeout));
+    let conn = builder.serve_connection(TokioIo::new(Box::pin(stream)), service);
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,

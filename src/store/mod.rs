@@ -15,7 +15,7 @@
 //! | `feed/` | reading pages of the merged feed: types and `feed_page` (`mod.rs`), the cost-based plans (`plan.rs`), the SQL, one function per filter (`sql.rs`) | [`Store::feed_page`], [`Store::generation`], [`Store::last_change`] |
 //! | `items.rs` | reading items and stories outside a write, and the row mapper pages share | [`Store::latest_stories`], [`Store::counts`], [`Store::database_bytes`], [`Store::boilerplate_rows`], [`Store::dedup_item`], [`Store::unchanged_items`], [`Store::stored_dates`], [`Store::boilerplate_count`], [`Store::story_of_identity`], [`Store::dedup_index_bytes`] |
 //! | `retention.rs` | old stories go, tombstones stay, learned boilerplate goes with its items | [`Store::prune`], [`Store::is_tombstoned`], [`Store::learned_paragraphs`] |
-//! | `readers.rs`, `checkpoint.rs` | the pool of reader connections; WAL checkpoints off the writer | — |
+//! | `readers.rs`, `checkpoint.rs`, `reserve.rs` | the pool of reader connections; WAL checkpoints off the writer; disk space held back for a full disk | — |
 //! | `migrations.rs` | the schema's versions | — |
 //!
 //! # Connections
@@ -45,6 +45,7 @@ mod items;
 mod lock;
 mod migrations;
 mod readers;
+mod reserve;
 mod retention;
 mod sources;
 mod write;
@@ -200,6 +201,8 @@ struct Inner {
     arrival: std::sync::atomic::AtomicI64,
     /// Learned boilerplate rows at the last retention run; -1 before it.
     learned: std::sync::atomic::AtomicI64,
+    /// Disk space held back to record a full disk on a source.
+    reserve: reserve::Reserve,
 }
 
 impl Drop for Inner {
@@ -292,6 +295,7 @@ impl Store {
                 checkpoints,
                 arrival: std::sync::atomic::AtomicI64::new(arrival),
                 learned: std::sync::atomic::AtomicI64::new(-1),
+                reserve: reserve::Reserve::new(path),
             }),
         })
     }

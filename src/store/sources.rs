@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{PollTx, Store, StoreError, from_unix, to_json};
+use super::{PollTx, Store, StoreError, StoreErrorKind, from_unix, to_json};
 use crate::model::{ContentHash, Source, SourceId, Validators};
 
 /// A source's recorded poll state.
@@ -110,6 +110,9 @@ pub enum PollStatus {
     Gone,
     /// Any other failure.
     Error,
+    /// This machine ran out of something the poll needed (descriptors,
+    /// memory, disk): shown on the source, never counted against it (#20).
+    Local,
 }
 
 impl PollStatus {
@@ -120,10 +123,21 @@ impl PollStatus {
             PollStatus::Unchanged => "unchanged",
             PollStatus::Gone => "gone",
             PollStatus::Error => "error",
+            PollStatus::Local => "local_error",
         }
     }
 
+    /// The poll did not get the source's feed.
     fn failed(self) -> bool {
+        matches!(
+            self,
+            PollStatus::Gone | PollStatus::Error | PollStatus::Local
+        )
+    }
+
+    /// The poll failed through the source's fault, and counts towards its
+    /// backoff.
+    fn counts_against(self) -> bool {
         matches!(self, PollStatus::Gone | PollStatus::Error)
     }
 }
@@ -210,6 +224,37 @@ impl Store {
         Ok(stmt.query_row([id.as_str()], source_state).optional()?)
     }
 
+    /// Records on `source` that its poll at `at` could not be stored for a
+    /// reason of this machine's (a full disk): the operator sees it where
+    /// they look (`sources`, /sources.json, the status page), and the
+    /// source is not counted as failing. A one-row update: when the disk
+    /// has no room even for that, the store's reserve (`reserve.rs`) is
+    /// given back and it is tried once more; when even that fails, the
+    /// caller logs it.
+    pub fn record_local_error(
+        &self,
+        source: &SourceId,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let conn = self.writer();
+        let record = || {
+            conn.prepare_cached(
+                "UPDATE sources SET last_polled_at = ?2, last_status = 'local_error',
+                    last_error = ?3
+                 WHERE id = ?1",
+            )?
+            .execute(params![source.as_str(), at.timestamp(), reason])
+            .map_err(StoreError::from)
+        };
+        match record() {
+            Err(e) if e.kind() == StoreErrorKind::Full && self.inner.reserve.release() => record()?,
+            other => other?,
+        };
+        self.bump_generation(at);
+        Ok(())
+    }
+
     /// The sources that sent items again under new ids (ids that churn,
     /// #21): how many such items, and when last, by source id.
     pub fn repeats(&self) -> Result<Vec<(SourceId, Repeats)>, StoreError> {
@@ -249,7 +294,8 @@ impl PollTx<'_> {
                     last_http_status = ?6,
                     last_duration_ms = ?7,
                     last_bytes = ?8,
-                    consecutive_failures = iif(?3, consecutive_failures + 1, 0),
+                    consecutive_failures = iif(?21, consecutive_failures + 1,
+                        iif(?3, consecutive_failures, 0)),
                     next_poll_at = ?9,
                     etag = iif(?10, ?11, etag),
                     last_modified = iif(?10, ?12, last_modified),
@@ -287,6 +333,7 @@ impl PollTx<'_> {
                 record.rhythm.as_ref().map(|r| r.json.as_str()),
                 record.rhythm.as_ref().map(|r| keys_blob(&r.keys)),
                 record.gap,
+                record.status.counts_against(),
             ])?;
         Ok(())
     }

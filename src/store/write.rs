@@ -112,6 +112,7 @@ impl Store {
             (result, changed)
         };
         self.inner.checkpoints.after_commit(&conn);
+        self.inner.reserve.hold();
         if changed {
             self.bump_generation(Utc::now());
         }

@@ -1140,7 +1140,7 @@ async fn pathological_searches_and_limits_are_answered_in_bounded_time() {
 #[tokio::test]
 async fn a_slow_client_is_cut_off_and_oversized_request_heads_are_refused() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use wiredesk::serve::server::{HEADER_READ_TIMEOUT, MAX_HEADERS};
+    use wiredesk::serve::server::{HEADER_READ_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
     let dir = tempfile::tempdir().unwrap();
     let app = App::build(settings(dir.path(), "")).await.unwrap();
     let running = spawn_app(app);
@@ -1177,6 +1177,12 @@ async fn a_slow_client_is_cut_off_and_oversized_request_heads_are_refused() {
             .map(|i| format!("X-{i}: y\r\n"))
             .collect::<String>(),
         format!("X-big: {}\r\n", "y".repeat(200_000)),
+        // Just over the documented 64 KiB, in one header and in twelve
+        // (#20: a 114 KB head got through).
+        format!("X-big: {}\r\n", "y".repeat(MAX_HEAD_BYTES + 100)),
+        (0..12)
+            .map(|i| format!("X-{i}: {}\r\n", "y".repeat(9_500)))
+            .collect::<String>(),
     ] {
         let mut stream = tokio::net::TcpStream::connect(running.addr).await.unwrap();
         let request = format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{head}\r\n");
@@ -1188,6 +1194,20 @@ async fn a_slow_client_is_cut_off_and_oversized_request_heads_are_refused() {
         let answer = String::from_utf8_lossy(&answer);
         assert!(answer.starts_with("HTTP/1.1 431"), "{:.80}", answer);
     }
+    // A head of a few KB, as a reader with long cookies sends, is served.
+    let mut stream = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+    let request = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\n\r\n",
+        "c".repeat(8_000)
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{:.80}",
+        String::from_utf8_lossy(&answer)
+    );
     // A reader that behaves is still served.
     let (status, _) = get_text(&running.url("/healthz")).await;
     assert_eq!(status, StatusCode::OK);
@@ -1273,11 +1293,14 @@ async fn over_the_connection_cap_a_new_connection_is_closed_and_let_in_once_one_
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(wiredesk::serve::server::serve_capped(
+    tokio::spawn(wiredesk::serve::server::serve_with(
         listener,
         wiredesk::serve::router(state),
         stop.clone(),
-        2,
+        wiredesk::serve::server::Limits {
+            connections: 2,
+            write_timeout: wiredesk::serve::server::WRITE_TIMEOUT,
+        },
     ));
     const REQUEST: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     // One request on a connection kept open; the status line, or None when
@@ -1314,5 +1337,57 @@ async fn over_the_connection_cap_a_new_connection_is_closed_and_let_in_once_one_
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     drop(b);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_an_answer_is_cut_off_and_frees_its_place() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A page far larger than the socket buffers between the two ends.
+    let big = axum::Router::new()
+        .route(
+            "/big",
+            axum::routing::get(|| async { vec![b'x'; 64 << 20] }),
+        )
+        .route("/small", axum::routing::get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(wiredesk::serve::server::serve_with(
+        listener,
+        big,
+        stop.clone(),
+        wiredesk::serve::server::Limits {
+            connections: 1,
+            write_timeout: Duration::from_millis(500),
+        },
+    ));
+    // The one place is taken by a client that asks and never reads (#20:
+    // such connections held their descriptors for as long as they stayed
+    // open).
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // Once the server gives up on it, another client is served.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut next = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = next
+            .write_all(b"GET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await;
+        let mut answer = Vec::new();
+        let _ = next.read_to_end(&mut answer).await;
+        if answer.starts_with(b"HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stalled client still holds the only place"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(stalled);
     stop.cancel();
 }

@@ -136,7 +136,7 @@ async fn a_user_agent_naming_wiredesk_is_sent() {
 }
 
 #[tokio::test]
-async fn a_permanent_redirect_is_followed_and_then_polled_directly() {
+async fn a_permanent_redirect_is_adopted_after_two_feeds_and_then_polled_directly() {
     let server = ScriptedServer::start(Duration::ZERO, |seen, _| match seen.path.as_str() {
         "/old" => status(301, &[("location", "/new")]),
         "/new" => feed(AGENCY_RSS),
@@ -147,7 +147,7 @@ async fn a_permanent_redirect_is_followed_and_then_polled_directly() {
     let (settings, store, poller) =
         poller(dir.path(), &one("agency", &server.url("/old")), "", t0());
     let source = &settings.sources[0];
-    for _ in 0..3 {
+    for _ in 0..4 {
         let report = poller.poll_source(source).await;
         assert!(
             !matches!(report.outcome, PollOutcome::Failed { .. }),
@@ -156,16 +156,45 @@ async fn a_permanent_redirect_is_followed_and_then_polled_directly() {
     }
     assert_eq!(
         server.hits("/old"),
-        1,
-        "the old URL is left after the first 301"
+        2,
+        "the old URL is left once two polls were sent to a feed at the new one (#20)"
     );
-    assert_eq!(server.hits("/new"), 3);
+    assert_eq!(server.hits("/new"), 4);
     let state = store.source_state(&source.id).unwrap().unwrap();
     assert_eq!(
         state.effective_url.as_deref(),
         Some(server.url("/new").as_str())
     );
-    assert_eq!(state.moved_count, 3);
+    assert_eq!(state.moved_count, 4);
+}
+
+#[tokio::test]
+async fn a_permanent_redirect_to_a_page_that_is_not_a_feed_is_never_adopted() {
+    let server = ScriptedServer::start(Duration::ZERO, |seen, _| match seen.path.as_str() {
+        "/feed" => status(301, &[("location", "/parked")]),
+        "/parked" => (
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body>This domain is for sale</body></html>",
+        )
+            .into_response(),
+        _ => status(404, &[]),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, store, poller) =
+        poller(dir.path(), &one("agency", &server.url("/feed")), "", t0());
+    let source = &settings.sources[0];
+    for _ in 0..3 {
+        poller.poll_source(source).await;
+    }
+    assert_eq!(
+        server.hits("/feed"),
+        3,
+        "every poll starts at the configured URL"
+    );
+    let state = store.source_state(&source.id).unwrap().unwrap();
+    assert_eq!(state.effective_url, None);
+    assert_eq!(state.moved_to, None);
 }
 
 #[tokio::test]

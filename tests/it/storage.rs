@@ -94,6 +94,16 @@ async fn a_full_disk_fails_polls_clearly_keeps_serving_and_resumes_when_space_re
         panic!("{report:?}");
     };
     assert!(reason.contains("full"), "{reason}");
+    // Said on the source where the operator looks, and not counted as the
+    // source's failure (#20: it was only in the log).
+    let state = store.source_state(&source.id).unwrap().unwrap();
+    assert_eq!(state.last_status.as_deref(), Some("local_error"));
+    let error = state.last_error.unwrap_or_default();
+    assert!(
+        error.contains("cannot store the poll") && error.contains("full"),
+        "{error}"
+    );
+    assert_eq!(state.consecutive_failures, 0);
 
     // Nothing stored is lost or damaged, and the feed is still served.
     assert_eq!(store.counts().unwrap().items, 3);

@@ -185,6 +185,61 @@ fn items_beyond_the_cap_are_noted_on_an_ok_poll() {
 }
 
 #[test]
+fn the_items_capped_note_stays_while_the_body_is_the_same_and_goes_after_a_failure() {
+    let capped = SourceState {
+        last_status: Some("ok".into()),
+        last_error: Some("items capped: 7000 entries, 5000 kept".into()),
+        ..state()
+    };
+    for body in [Body::NotModified, Body::Unchanged { bytes: 10 }] {
+        let d = decide_with(&capped, answer(body));
+        assert_eq!(d.record.error, capped.last_error, "{:?}", d.record.status);
+        // And again on the poll after (#20: it went at the first unchanged poll).
+        let later = SourceState {
+            last_status: Some(d.record.status.as_str().into()),
+            last_error: d.record.error.clone(),
+            ..state()
+        };
+        let d = decide_with(&later, answer(Body::NotModified));
+        assert_eq!(d.record.error, capped.last_error);
+    }
+    // An error is not a note: a 304 after a failure clears it.
+    let failing = SourceState {
+        last_status: Some("error".into()),
+        last_error: Some("HTTP 500".into()),
+        ..state()
+    };
+    assert_eq!(
+        decide_with(&failing, answer(Body::NotModified))
+            .record
+            .error,
+        None
+    );
+}
+
+#[test]
+fn running_out_of_descriptors_is_shown_on_the_source_but_never_backs_it_off() {
+    let failing = SourceState {
+        consecutive_failures: 3,
+        ..state()
+    };
+    let d = decide_with(
+        &failing,
+        Err(FetchError::Local(
+            "Too many open files (os error 24)".into(),
+        )),
+    );
+    assert_eq!(d.record.status, PollStatus::Local);
+    assert_eq!(
+        d.record.error.as_deref(),
+        Some("this machine ran out of a resource: Too many open files (os error 24)")
+    );
+    // Polled again an interval later, as if it had answered: no backoff.
+    assert_eq!(d.record.next_poll_at, minutes(15));
+    assert!(matches!(d.outcome, PollOutcome::Failed { .. }));
+}
+
+#[test]
 fn not_modified_keeps_the_body_hash_and_the_stored_hint() {
     let state = SourceState {
         interval_hint: Some(30 * MIN),
@@ -302,16 +357,29 @@ fn a_failure_backs_off_by_the_failures_in_a_row() {
 }
 
 #[test]
-fn a_permanent_redirect_is_followed_and_its_third_answer_tells_the_operator() {
-    let moved = answer(Body::Unchanged { bytes: 1 }).map(|a| Answer {
-        moved_permanently: Some(NEW_HOME.into()),
-        ..a
-    });
-    let first = decide_with(&state(), moved);
-    assert_eq!(first.record.effective_url.as_deref(), Some(NEW_HOME));
+fn a_permanent_redirect_is_followed_from_its_second_feed_and_its_third_answer_tells_the_operator() {
+    let moved = || {
+        answer(Body::Unchanged { bytes: 1 }).map(|a| Answer {
+            moved_permanently: Some(NEW_HOME.into()),
+            ..a
+        })
+    };
+    let first = decide_with(&state(), moved());
+    assert_eq!(
+        first.record.effective_url, None,
+        "one 301 moves nothing yet"
+    );
     assert_eq!(first.record.moved_to.as_deref(), Some(NEW_HOME));
     assert_eq!(first.record.moved_count, 1);
     assert_eq!(first.confirmed_move, None);
+    let once = SourceState {
+        moved_to: Some(NEW_HOME.into()),
+        moved_count: 1,
+        ..state()
+    };
+    let again = decide_with(&once, moved());
+    assert_eq!(again.record.effective_url.as_deref(), Some(NEW_HOME));
+    assert_eq!(again.record.moved_count, 2);
 
     // Polled at the new URL, it answers a second and a third time.
     let second = SourceState {
