@@ -385,6 +385,78 @@ mod tests {
         );
     }
 
+    /// SQLite's VM instructions for adding copy `n` of `story`: its
+    /// candidate look-up under `keys`, then its insert, as a poll's write
+    /// does.
+    fn steps_to_add_a_copy(store: &Store, story: i64, n: usize, keys: &[u64]) -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let steps = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&steps);
+        store
+            .writer()
+            .progress_handler(
+                1,
+                Some(move || {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    false
+                }),
+            )
+            .unwrap();
+        let source = crate::model::SourceId::new("agency");
+        let item = crate::model::Item {
+            identity: format!("copy-{n}"),
+            title: "Harbour reopens".into(),
+            link: Some(format!("https://agency.example/{n}")),
+            published: Some(Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).unwrap()),
+            updated: None,
+            author: None,
+            summary: None,
+            content: Some("<p>The harbour reopened on Friday.</p>".into()),
+            categories: vec![],
+            enclosures: vec![],
+        };
+        let at = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).unwrap();
+        store
+            .write_poll(|tx| {
+                let found = tx.candidates(keys, 0, i64::MAX)?;
+                assert!(found.len() <= write::MAX_CANDIDATES);
+                tx.insert_item(&source, story, &item, &[], 1, keys, at)
+            })
+            .unwrap();
+        store
+            .writer()
+            .progress_handler(1, None::<fn() -> bool>)
+            .unwrap();
+        steps.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_copy_costs_the_same_whether_its_story_has_20_copies_or_600() {
+        // #20: every copy was indexed, so each new one's candidate look-up
+        // walked all the story's copies, and the writer went quadratic.
+        let (_dir, store) = testing::sources(&["agency"]);
+        let keys: Vec<u64> = (1..=16).collect();
+        let at = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).unwrap();
+        let source = crate::model::SourceId::new("agency");
+        let story = store
+            .write_poll(|tx| tx.insert_story(&source, "copy-0", at))
+            .unwrap();
+        for n in 1..20 {
+            steps_to_add_a_copy(&store, story, n, &keys);
+        }
+        let small = steps_to_add_a_copy(&store, story, 20, &keys);
+        for n in 21..600 {
+            steps_to_add_a_copy(&store, story, n, &keys);
+        }
+        let large = steps_to_add_a_copy(&store, story, 600, &keys);
+        assert!(
+            large < small * 3 / 2,
+            "copy 600 took {large} SQLite steps, copy 20 took {small}"
+        );
+        // The story has all its copies, served and counted.
+        assert_eq!(store.counts().unwrap().items, 600);
+    }
+
     #[test]
     fn a_caller_can_tell_a_full_disk_from_a_busy_database() {
         assert_eq!(

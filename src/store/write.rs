@@ -17,6 +17,20 @@ use crate::model::{Candidate, Item, ItemId, SourceId, StoryId, story_uid};
 /// and a key shared by more items than this is too common to tell anything.
 pub const MAX_CANDIDATES: usize = 64;
 
+/// Most copies of one story indexed for dedup; a copy beyond them is
+/// stored, served and named, but not indexed, so a new item meets at most
+/// this many members of a story among its candidates. Every copy used to
+/// be indexed: a story read by thousands of sources made each new copy's
+/// candidate look-up walk all of them, and the writer quadratic (#20:
+/// 5,000 sources of one story, 41 s a poll at ~2,500 copies). The first
+/// copies indexed are the story's earliest, which hold its variants (the
+/// wire original, the outlets' wrappers, a truncated summary); the
+/// development set's stories have at most a few copies, so its
+/// precision and recall do not move. A source that repeats a copy beyond
+/// these under a new id is then seen as one more copy of the story, not
+/// as a repeat.
+pub const MAX_INDEXED_COPIES: usize = 16;
+
 /// The most keys one INSERT writes.
 const KEYS_PER_INSERT: usize = 32;
 
@@ -322,6 +336,11 @@ impl PollTx<'_> {
         bind(&mut stmt, ":source", source.as_str())?;
         bind(&mut stmt, ":identity", &item.identity)?;
         bind(&mut stmt, ":story", story)?;
+        let keys = if self.indexed_copies(story, None)? >= MAX_INDEXED_COPIES {
+            &[][..]
+        } else {
+            keys
+        };
         bind(&mut stmt, ":dedup_keys", key_list(keys))?;
         bind_item_fields(&mut stmt, item, content_hash, dedup_version, now)?;
         stmt.raw_execute()?;
@@ -435,13 +454,22 @@ impl PollTx<'_> {
 
     /// Indexes stored item `id` under exactly `keys`, dated `at` (Unix
     /// seconds), in place of the keys it had.
+    ///
+    /// A copy of a story that already has [`MAX_INDEXED_COPIES`] other
+    /// copies indexed is left out of the index (and its old keys go).
     pub fn set_keys(&self, id: ItemId, keys: &[u64], at: i64) -> Result<(), StoreError> {
-        let old: Vec<u8> = self
+        let (story, old): (StoryId, Vec<u8>) = self
             .tx
-            .prepare_cached("SELECT dedup_keys FROM items WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
+            .prepare_cached("SELECT story_id, dedup_keys FROM items WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get::<_, Option<Vec<u8>>>(1)?)))
             .optional()?
+            .map(|(story, keys)| (story, keys.unwrap_or_default()))
             .unwrap_or_default();
+        let keys = if self.indexed_copies(story, Some(id))? >= MAX_INDEXED_COPIES {
+            &[][..]
+        } else {
+            keys
+        };
         if !old.is_empty() {
             let mut delete = self
                 .tx
@@ -456,6 +484,22 @@ impl PollTx<'_> {
             .prepare_cached("UPDATE items SET dedup_keys = ?2 WHERE id = ?1")?
             .execute(params![id, key_list(keys)])?;
         Ok(())
+    }
+
+    /// How many copies of `story` other than `except` are indexed for
+    /// dedup, counted up to [`MAX_INDEXED_COPIES`] (so the count costs the
+    /// same for a story of ten copies and one of ten thousand).
+    fn indexed_copies(&self, story: StoryId, except: Option<ItemId>) -> Result<usize, StoreError> {
+        let n: i64 = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM (
+                    SELECT 1 FROM items
+                    WHERE story_id = ?1 AND id IS NOT ?2 AND length(dedup_keys) > 0
+                    LIMIT {MAX_INDEXED_COPIES})"
+            ))?
+            .query_row(params![story, except], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// Adds the rows of `dedup_keys` for item `id`.
