@@ -1,4 +1,4 @@
-//! Reading items and stories outside a write: the status page's latest
+//! Reading items and stories outside a write: the CLI's latest
 //! stories, counts and sizes, and the questions the poll and the CLI ask
 //! about stored items. The row mapper every page shares ([`stored_item`])
 //! is here, beside its column list.

@@ -139,7 +139,7 @@ pub fn render(out: &mut String, bins: &Bins, params: &DeskParams) {
     for h in 0..hours {
         let at = bins.start + TimeDelta::hours(i64::from(h));
         let x = f64::from(LEFT) + f64::from(h) * bar_w;
-        if at.hour() % tick_every == 0 {
+        if at.hour().is_multiple_of(tick_every) {
             let label = if tick_every == 24 {
                 at.format("%a %d").to_string()
             } else {

@@ -167,25 +167,25 @@ fn card(out: &mut String, c: &SourceCard, params: &DeskParams, now: DateTime<Utc
         state = text(&state),
     );
     if let Some(full) = c.error.as_deref().filter(|e| !e.is_empty()) {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<details><summary>Full error</summary><pre>{}</pre></details>\n",
+            "<details><summary>Full error</summary><pre>{}</pre></details>",
             text(full)
         );
     }
     if c.gaps > 0 {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p class=\"warn\">{} gap{} (items probably missed between polls), last {}</p>\n",
+            "<p class=\"warn\">{} gap{} (items probably missed between polls), last {}</p>",
             c.gaps,
             if c.gaps == 1 { "" } else { "s" },
             time::tag(c.last_gap_at, now),
         );
     }
     if c.repeats > 0 {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p class=\"quiet\">ids churn: {} items sent again under new ids</p>\n",
+            "<p class=\"quiet\">ids churn: {} items sent again under new ids</p>",
             c.repeats
         );
     }
@@ -196,11 +196,11 @@ fn card(out: &mut String, c: &SourceCard, params: &DeskParams, now: DateTime<Utc
     let every = c.interval.map_or_else(String::new, |d| {
         format!(", polled every {}", humantime::format_duration(d))
     });
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<dl><dt>Items stored</dt><dd>{items}</dd><dt>Last new item</dt><dd>{new}</dd>\
          <dt>Last poll</dt><dd>{last}</dd><dt>Next poll</dt><dd>{next}</dd>\
-         <dt>Rhythm</dt><dd>{rhythm}</dd></dl>\n",
+         <dt>Rhythm</dt><dd>{rhythm}</dd></dl>",
         items = c.items,
         new = time::tag(c.last_new_at, now),
         last = time::tag(c.last_polled_at, now),
@@ -209,10 +209,10 @@ fn card(out: &mut String, c: &SourceCard, params: &DeskParams, now: DateTime<Utc
     );
     let only = params.for_source(&c.id);
     let feed = attr(&only.feed_href()).into_owned();
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<p class=\"links\"><a href=\"{page}\">Its stories</a> · Feed: <a href=\"feed.atom{feed}\">Atom</a> · \
-         <a href=\"feed.rss{feed}\">RSS</a> · <a href=\"feed.json{feed}\">JSON</a></p></li>\n",
+         <a href=\"feed.rss{feed}\">RSS</a> · <a href=\"feed.json{feed}\">JSON</a></p></li>",
         page = attr(&format!(".{}", only.href())),
     );
 }
