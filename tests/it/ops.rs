@@ -519,3 +519,66 @@ fn a_config_file_edited_on_disk_is_reloaded_without_a_signal() {
     daemon.signal("TERM");
     assert!(daemon.wait().success());
 }
+
+#[tokio::test]
+async fn the_desk_lists_what_runs_everywhere_and_finds_stories_by_search_and_source() {
+    let feeds = FeedServer::start().await;
+    feeds.set("agency.xml", Canned::ok("application/rss+xml", AGENCY_RSS));
+    feeds.set(
+        "outlet.xml",
+        Canned::ok("application/atom+xml", crate::helpers::OUTLET_ATOM),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(
+        dir.path(),
+        &sources_toml(&[
+            ("agency", "Agency", &feeds.url("agency.xml"), 1),
+            ("outlet", "Outlet", &feeds.url("outlet.xml"), 0),
+        ]),
+    );
+    let app = App::build(settings).await.unwrap();
+    app.poll_once().await;
+    let running = spawn_app(app);
+    let stories = |page: &str| -> Vec<String> {
+        page.split("<li><h3>")
+            .skip(1)
+            .map(|s| s.split("</h3>").next().unwrap().to_owned())
+            .collect()
+    };
+
+    let (status, page) = get_text(&running.url("/?view=running")).await;
+    assert_eq!(status, StatusCode::OK);
+    let top = stories(&page);
+    assert_eq!(top.len(), 2, "only the merged wire stories: {top:?}");
+    assert!(
+        top.iter()
+            .all(|s| !s.contains("ferry") && !s.contains("Zürich"))
+    );
+    assert_eq!(
+        page.matches("<strong class=\"copies\">2 copies</strong>")
+            .count(),
+        2
+    );
+
+    let (_, page) = get_text(&running.url("/?view=running&q=Caldera&source=outlet&tag=")).await;
+    let found = stories(&page);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("Port of Caldera reopens"), "{found:?}");
+
+    let (_, page) = get_text(&running.url("/?q=ferry&source=&tag=")).await;
+    let found = stories(&page);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("Harbour ferry timetable"), "{found:?}");
+    assert!(
+        page.contains("href=\"feed.atom?q=ferry\""),
+        "the search as a feed"
+    );
+
+    let (status, page) = get_text(&running.url("/?q=%22unclosed")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(
+        page.contains("role=\"alert\">Not a search this server understands"),
+        "{page}"
+    );
+    running.stop().await;
+}

@@ -191,7 +191,13 @@ fn card(out: &mut String, c: &SourceCard, params: &DeskParams, now: DateTime<Utc
     }
     let rate = c.items_per_hour.map_or_else(
         || "not learned yet".to_owned(),
-        |r| format!("about {r:.1} items an hour"),
+        |r| {
+            if r < 0.05 {
+                "under 0.1 items an hour".to_owned()
+            } else {
+                format!("about {r:.1} items an hour")
+            }
+        },
     );
     let every = c.interval.map_or_else(String::new, |d| {
         format!(", polled every {}", humantime::format_duration(d))
