@@ -13,13 +13,13 @@
 
 mod auth;
 mod cache;
+pub mod desk;
 mod encoding;
 mod feeds;
 mod ops;
 pub mod query;
 pub mod render;
 pub mod server;
-pub mod status;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -202,7 +202,9 @@ pub fn router(state: ServeState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/", get(ops::status_page))
+        .route("/", get(desk::page))
+        .route("/desk.css", get(desk::css))
+        .route("/desk.js", get(desk::js))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,21 +1,17 @@
-//! The operator's routes: `/readyz`, `/metrics`, the status page `/`, and
+//! The operator's routes: `/readyz`, `/metrics`, and
 //! the middleware that counts every HTTP request.
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
-use super::status::{SourceRow, StatusPage};
-use super::{ServeState, auth, internal_error, query, status};
+use super::{ServeState, internal_error};
 use crate::ops::metrics::{CONTENT_TYPE, StoreGauges};
 use crate::store::StoreError;
-
-/// How many stories the status page lists.
-const STATUS_STORIES: usize = 30;
 
 /// Counts the request by route pattern (`other` when nothing matched, so
 /// probing for random paths cannot grow the label set) and status.
@@ -98,85 +94,6 @@ pub(super) async fn metrics(State(state): State<ServeState>) -> Response {
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         state.metrics.render(),
-    )
-        .into_response()
-}
-
-/// The status page; it shows feed content, so it needs the token when one
-/// is set.
-pub(super) async fn status_page(
-    State(state): State<ServeState>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let raw = raw.as_deref();
-    let token = query::token_of(raw);
-    if let Some(t) = &state.token
-        && !t.admits(&headers, token.as_deref())
-    {
-        return auth::unauthorized();
-    }
-    let configured = state.source_ids();
-    let read = state
-        .store
-        .run(move |s| {
-            let repeats: std::collections::HashMap<_, _> = s.repeats()?.into_iter().collect();
-            let rows: Vec<SourceRow> = s
-                .source_states()?
-                .into_iter()
-                .map(|st| {
-                    let known = configured.contains(st.id.as_str());
-                    let repeated = repeats.get(&st.id).map_or(0, |r| r.items);
-                    SourceRow {
-                        repeats: repeated,
-                        ..SourceRow::new(st, known)
-                    }
-                })
-                .collect();
-            Ok((rows, s.latest_stories(STATUS_STORIES)?))
-        })
-        .await;
-    let (sources, stories) = match read {
-        Ok(read) => read,
-        Err(e) => return internal_error("status", &e),
-    };
-    // A token given in the URL stays in the feed links, or following them fails.
-    let query = token
-        .map(|t| {
-            let encoded: String = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("token", &t)
-                .finish();
-            format!("?{encoded}")
-        })
-        .unwrap_or_default();
-    let body = status::render(&StatusPage {
-        title: &state.title,
-        sources: &sources,
-        stories: &stories,
-        query: &query,
-        now: Utc::now(),
-    });
-    let private = if state.token.is_some() {
-        "private, no-cache"
-    } else {
-        "no-cache"
-    };
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static(private)),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(
-                    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-                ),
-            ),
-            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-        ],
-        body,
     )
         .into_response()
 }

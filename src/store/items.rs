@@ -1,4 +1,4 @@
-//! Reading items and stories outside a write: the status page's latest
+//! Reading items and stories outside a write: the CLI's latest
 //! stories, counts and sizes, and the questions the poll and the CLI ask
 //! about stored items. The row mapper every page shares ([`stored_item`])
 //! is here, beside its column list.
@@ -35,27 +35,8 @@ impl Store {
              ORDER BY page.arrived_at DESC, page.id DESC, i.id"
         ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut rows = stmt.query([limit])?;
-        let mut stories = Vec::new();
-        let mut current: Option<(StoryId, String, DateTime<Utc>, Vec<StoredItem>)> = None;
-        while let Some(row) = rows.next()? {
-            let story_id: StoryId = row.get(0)?;
-            let copy = stored_item(row)?;
-            match &mut current {
-                Some((id, _, _, copies)) if *id == story_id => copies.push(copy),
-                _ => {
-                    if let Some((id, uid, arrived, copies)) = current.take() {
-                        stories.extend(Story::from_copies(id, uid, arrived, copies));
-                    }
-                    let arrived = from_unix(row.get(2 + ITEM_COLUMN_COUNT)?);
-                    current = Some((story_id, row.get(1)?, arrived, vec![copy]));
-                }
-            }
-        }
-        if let Some((id, uid, arrived, copies)) = current {
-            stories.extend(Story::from_copies(id, uid, arrived, copies));
-        }
-        Ok(stories)
+        let rows = stmt.query([limit])?;
+        collect_stories(rows)
     }
 
     /// The size of the database's main file in bytes (pages × page size;
@@ -179,6 +160,31 @@ pub(crate) const ITEM_COLUMNS: &str = "i.id, i.identity, i.title, i.link, i.publ
 /// How many columns [`ITEM_COLUMNS`] names: a query's columns after them
 /// start at `2 + ITEM_COLUMN_COUNT`.
 pub(crate) const ITEM_COLUMN_COUNT: usize = 18;
+
+/// Stories from rows of (story id, uid, [`ITEM_COLUMNS`], arrived_at),
+/// one row per copy, a story's copies next to each other; in row order.
+pub(super) fn collect_stories(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Story>, StoreError> {
+    let mut stories = Vec::new();
+    let mut current: Option<(StoryId, String, DateTime<Utc>, Vec<StoredItem>)> = None;
+    while let Some(row) = rows.next()? {
+        let story_id: StoryId = row.get(0)?;
+        let copy = stored_item(row)?;
+        match &mut current {
+            Some((id, _, _, copies)) if *id == story_id => copies.push(copy),
+            _ => {
+                if let Some((id, uid, arrived, copies)) = current.take() {
+                    stories.extend(Story::from_copies(id, uid, arrived, copies));
+                }
+                let arrived = from_unix(row.get(2 + ITEM_COLUMN_COUNT)?);
+                current = Some((story_id, row.get(1)?, arrived, vec![copy]));
+            }
+        }
+    }
+    if let Some((id, uid, arrived, copies)) = current {
+        stories.extend(Story::from_copies(id, uid, arrived, copies));
+    }
+    Ok(stories)
+}
 
 /// Reads [`ITEM_COLUMNS`] (from column 2 on).
 pub(super) fn stored_item(r: &Row<'_>) -> rusqlite::Result<StoredItem> {

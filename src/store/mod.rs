@@ -14,6 +14,7 @@
 //! | `sources.rs` | the sources table and each source's poll record | [`Store::sync_sources`], [`Store::source_states`], [`Store::source_state`], [`Store::repeats`]; `PollTx::record_poll_state` |
 //! | `feed/` | reading pages of the merged feed: types and `feed_page` (`mod.rs`), the cost-based plans (`plan.rs`), the SQL, one function per filter (`sql.rs`) | [`Store::feed_page`], [`Store::generation`], [`Store::last_change`] |
 //! | `items.rs` | reading items and stories outside a write, and the row mapper pages share | [`Store::latest_stories`], [`Store::counts`], [`Store::database_bytes`], [`Store::boilerplate_rows`], [`Store::dedup_item`], [`Store::unchanged_items`], [`Store::stored_dates`], [`Store::boilerplate_count`], [`Store::story_of_identity`], [`Store::dedup_index_bytes`] |
+//! | `desk.rs` | the desk page's questions (#19): items per source, arrivals per hour, the most-copied stories | [`Store::source_activity`], [`Store::arrivals_per_hour`], [`Store::most_copied`] |
 //! | `retention.rs` | old stories go, tombstones stay, learned boilerplate goes with its items | [`Store::prune`], [`Store::is_tombstoned`], [`Store::learned_paragraphs`] |
 //! | `readers.rs`, `checkpoint.rs`, `reserve.rs` | the pool of reader connections; WAL checkpoints off the writer; disk space held back for a full disk | — |
 //! | `migrations.rs` | the schema's versions | — |
@@ -40,6 +41,7 @@
 //! closed, and one concrete `Store` keeps every caller as it is.
 
 mod checkpoint;
+mod desk;
 mod feed;
 mod items;
 mod lock;
@@ -88,6 +90,7 @@ pub(crate) mod testing {
 pub use retention::{PRUNE_BATCH, PruneSummary};
 pub use write::{ExistingItem, PollTx, StoredDates};
 
+pub use desk::{HourlyArrivals, SourceActivity};
 pub use feed::{DEFAULT_PAGE, FeedPage, FeedQuery, FeedQueryError, PageKey};
 pub use items::Counts;
 pub use lock::WriterLock;

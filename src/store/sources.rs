@@ -1,6 +1,6 @@
 //! The sources table: the configured sources as recorded, and how each
 //! one's polls went (written by the poll's own transaction, read by the
-//! status page, `/sources.json` and the poller at start).
+//! desk, `/sources.json` and the poller at start).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
