@@ -293,12 +293,32 @@ impl Daemon {
     /// Starts the daemon on `config`; the socket lives in `dir`. `env` is
     /// added to the daemon's environment (e.g. `WATCHDOG_USEC`).
     pub fn start(config: &Path, dir: &Path, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_limited(config, dir, env, None)
+    }
+
+    /// [`Daemon::start`] with the open-file limit (soft and hard) lowered
+    /// to `nofile` by the shell's `ulimit -n` before the daemon starts.
+    pub fn start_limited(
+        config: &Path,
+        dir: &Path,
+        env: &[(&str, &str)],
+        nofile: Option<u32>,
+    ) -> Daemon {
         let socket_path = dir.join("notify.sock");
         let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
         socket
             .set_read_timeout(Some(std::time::Duration::from_secs(30)))
             .unwrap();
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wiredesk"));
+        let mut command = match nofile {
+            None => std::process::Command::new(env!("CARGO_BIN_EXE_wiredesk")),
+            Some(n) => {
+                let mut sh = std::process::Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(env!("CARGO_BIN_EXE_wiredesk"));
+                sh
+            }
+        };
         command
             .arg("--config")
             .arg(config)
@@ -355,6 +375,17 @@ impl Daemon {
     /// Waits for the daemon to exit.
     pub fn wait(mut self) -> std::process::ExitStatus {
         self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    /// A test that fails half-way must not leave its daemon running (it
+    /// holds the test's output open, and its port).
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

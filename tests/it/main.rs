@@ -2,6 +2,7 @@
 //! Every server a test needs runs in-process on 127.0.0.1, port 0.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod browser;
 mod cli;
 mod crash;
