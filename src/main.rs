@@ -356,12 +356,28 @@ async fn run(settings: Settings, config: PathBuf) -> anyhow::Result<()> {
     // Signal handlers first: the daemon starts polling as soon as it runs.
     let shutdown = shutdown_signal();
     raise_open_file_limit();
+    note_missing_contact(&settings.poll);
     let app = App::build(settings)
         .await
         .context("cannot start the daemon")?;
     app.run_with_reloads(shutdown, app::watch_config(config))
         .await?;
     Ok(())
+}
+
+/// Says, once at start, that publishers cannot reach the operator when
+/// `poll.contact` is unset and the `User-Agent` is the default one (#18:
+/// wiredesk used to put a made-up home page there instead).
+fn note_missing_contact(poll: &config::PollSettings) {
+    if poll.contact.is_none()
+        && poll.user_agent == format!("wiredesk/{}", env!("CARGO_PKG_VERSION"))
+    {
+        tracing::info!(
+            user_agent = %poll.user_agent,
+            "poll.contact is not set: publishers cannot tell whom to write about this desk's polling; \
+             set [poll] contact = \"https://your.page/\" or \"you@example.org\""
+        );
+    }
 }
 
 /// Raises the soft limit on open files to the hard one, and says both:

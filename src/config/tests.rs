@@ -47,8 +47,39 @@ fn an_empty_config_takes_the_documented_defaults() {
     assert_eq!(s.storage.path, Path::new("/srv/wd/wiredesk.db"));
     assert_eq!(s.poll.interval, Duration::from_secs(15 * 60));
     assert_eq!(s.poll.max_body, 10 * 1024 * 1024);
-    assert!(s.poll.user_agent.starts_with("wiredesk/"));
     assert!(s.sources.is_empty());
+}
+
+/// Issue #18: the default User-Agent named a home page that does not
+/// exist. Without `poll.contact` it names no address at all.
+#[test]
+fn the_user_agent_names_the_operators_contact_and_no_invented_one() {
+    let version = env!("CARGO_PKG_VERSION");
+    let none = parse("").unwrap();
+    assert_eq!(none.poll.user_agent, format!("wiredesk/{version}"));
+    assert_eq!(none.poll.contact, None);
+    for (written, shown) in [
+        ("https://desk.example/about", "https://desk.example/about"),
+        ("desk@paper.example", "mailto:desk@paper.example"),
+        ("mailto:desk@paper.example", "mailto:desk@paper.example"),
+    ] {
+        let s = parse(&format!("[poll]\ncontact = \"{written}\"")).unwrap();
+        assert_eq!(s.poll.user_agent, format!("wiredesk/{version} (+{shown})"));
+        assert_eq!(s.poll.contact.as_deref(), Some(shown));
+    }
+    for bad in [
+        "desk",
+        "ftp://desk.example/",
+        "mailto:nobody",
+        "a b@c.example",
+        "https://",
+    ] {
+        let e = error(&format!("[poll]\ncontact = \"{bad}\""));
+        assert!(
+            e.contains("poll.contact") && e.contains("mailto:you@example.org"),
+            "{bad}: {e}"
+        );
+    }
 }
 
 #[test]

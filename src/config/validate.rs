@@ -200,7 +200,8 @@ fn poll(raw: RawPoll) -> Result<PollSettings, Invalid> {
         .ok()
         .filter(|n| *n >= 1024)
         .ok_or_else(|| bad("poll.max_body", format!("{max_body} is below 1024 bytes")))?;
-    let user_agent = user_agent(raw.contact.as_deref(), raw.user_agent)?;
+    let contact = raw.contact.as_deref().map(contact).transpose()?;
+    let user_agent = user_agent(contact.as_deref(), raw.user_agent)?;
     let proxy = raw.proxy.as_deref().map(proxy).transpose()?;
     Ok(PollSettings {
         interval,
@@ -215,6 +216,7 @@ fn poll(raw: RawPoll) -> Result<PollSettings, Invalid> {
         per_host,
         host_delay,
         user_agent,
+        contact,
         max_body,
         proxy,
         shutdown_grace,
@@ -237,13 +239,53 @@ fn count(key: &str, value: Option<i64>, default: i64) -> Result<usize, Invalid> 
         .ok_or_else(|| bad(key, format!("{n} is out of range 1..=1024")))
 }
 
-/// `poll.user_agent`, or one made with `poll.contact`.
+/// `poll.contact` as it goes in the `User-Agent`: an http(s) URL, a
+/// `mailto:` URL, or an e-mail address (written as `mailto:`).
+fn contact(text: &str) -> Result<String, Invalid> {
+    let text = text.trim();
+    let refuse = |why: &str| {
+        bad(
+            "poll.contact",
+            format!(
+                "{text:?} {why}: write an https:// page, mailto:you@example.org or you@example.org"
+            ),
+        )
+    };
+    let is_address = |a: &str| {
+        a.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
+        }) && !a.contains(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';')
+    };
+    match Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {
+            if url.host_str().is_some_and(|h| !h.is_empty()) {
+                Ok(url.to_string())
+            } else {
+                Err(refuse("has no host"))
+            }
+        }
+        Ok(url) if url.scheme() == "mailto" => {
+            if is_address(url.path()) {
+                Ok(url.to_string())
+            } else {
+                Err(refuse("is not a mailto: URL with an address"))
+            }
+        }
+        Ok(_) => Err(refuse("is neither a web page nor an e-mail address")),
+        Err(_) if is_address(text) => Ok(format!("mailto:{text}")),
+        Err(_) => Err(refuse("is neither a URL nor an e-mail address")),
+    }
+}
+
+/// `poll.user_agent`, or `wiredesk/<version>` with `(+<contact>)` when
+/// there is a contact. No address is made up when there is none: the
+/// daemon says at start that `poll.contact` is unset.
 fn user_agent(contact: Option<&str>, user_agent: Option<String>) -> Result<String, Invalid> {
-    let contact = contact.unwrap_or(defaults::CONTACT);
-    Url::parse(contact)
-        .map_err(|e| bad("poll.contact", format!("{contact:?} is not a URL: {e}")))?;
-    let user_agent = user_agent
-        .unwrap_or_else(|| format!("wiredesk/{} (+{contact})", env!("CARGO_PKG_VERSION")));
+    let version = env!("CARGO_PKG_VERSION");
+    let user_agent = user_agent.unwrap_or_else(|| match contact {
+        Some(contact) => format!("wiredesk/{version} (+{contact})"),
+        None => format!("wiredesk/{version}"),
+    });
     if user_agent.trim().is_empty() {
         return Err(bad("poll.user_agent", "must not be empty"));
     }

@@ -192,12 +192,15 @@ fn run_serves_the_feed_and_exits_0_on_sigterm() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut addr = None;
     let mut polled = 0;
+    let mut contact_note = false;
     let mut line = String::new();
     while (addr.is_none() || polled < 2) && Instant::now() < deadline {
         line.clear();
         if stderr.read_line(&mut line).unwrap() == 0 {
             break;
         }
+        // Issue #18: no invented contact; a missing one is said at start.
+        contact_note |= line.contains("poll.contact is not set");
         if let Some(rest) = line.split("listen=Some(").nth(1) {
             addr = rest.split(')').next().map(str::to_owned);
         }
@@ -206,6 +209,7 @@ fn run_serves_the_feed_and_exits_0_on_sigterm() {
         }
     }
     let addr = addr.expect("the daemon logged its address");
+    assert!(contact_note, "the daemon said poll.contact is not set");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (status, body) = rt.block_on(crate::helpers::get_text(&format!(
         "http://{addr}/feed.atom"
