@@ -312,8 +312,12 @@ fn add_sources(
 fn with_config(command: Command, settings: Settings, config_path: PathBuf) -> anyhow::Result<()> {
     match command {
         Command::Check => {
+            let disabled = match settings.disabled_sources.len() {
+                0 => String::new(),
+                n => format!(", {n} disabled"),
+            };
             println!(
-                "{}: ok ({} sources)",
+                "{}: ok ({} sources{disabled})",
                 settings.file.display(),
                 settings.sources.len()
             );

@@ -42,7 +42,13 @@ pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
     let configured: Vec<&str> = settings.sources.iter().map(|s| s.id.as_str()).collect();
     let rows: Vec<Vec<String>> = states
         .iter()
-        .map(|s| source_row(s, configured.contains(&s.id.as_str())))
+        .map(|s| {
+            let mut row = source_row(s, configured.contains(&s.id.as_str()));
+            if settings.disabled_sources.iter().any(|d| d == s.id.as_str()) {
+                "disabled".clone_into(&mut row[1]);
+            }
+            row
+        })
         .collect();
     Ok(table(
         &[

@@ -20,7 +20,11 @@ pub struct Settings {
     pub poll: PollSettings,
     pub dedup: DedupSettings,
     pub log: LogSettings,
+    /// The sources to poll, in config order.
     pub sources: Vec<Source>,
+    /// The ids of the sources set `enabled = false`: not polled, not in
+    /// `sources`; their stored items stay, as a removed source's do.
+    pub disabled_sources: Vec<String>,
 }
 
 /// `[log]`: the log level when `RUST_LOG` is not set.

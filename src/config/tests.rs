@@ -434,3 +434,26 @@ fn the_poll_floor_may_be_lowered_to_ten_seconds_and_no_further() {
     let e = error("[poll]\nmin_interval = \"9s\"");
     assert_eq!(e, "test.toml: poll.min_interval: 9s is below 10s");
 }
+
+/// Issue #18: `enabled = false` keeps a source in the file but not polled.
+#[test]
+fn a_disabled_source_is_not_polled_and_its_id_stays_taken() {
+    let s = parse(
+        "[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\nenabled = false\n\
+         [[sources]]\nid = \"b\"\nurl = \"https://b.example/f\"\nenabled = true\n",
+    )
+    .unwrap();
+    let ids: Vec<&str> = s.sources.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["b"]);
+    assert_eq!(s.disabled_sources, ["a"]);
+    let e = error(
+        "[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\nenabled = false\n\
+         [[sources]]\nid = \"a\"\nurl = \"https://b.example/f\"\n",
+    );
+    assert!(
+        e.contains("sources[1].id") && e.contains("duplicate id"),
+        "{e}"
+    );
+    let e = error("[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\nenabled = \"maybe\"\n");
+    assert!(e.contains("sources[0] (id \"a\").enabled"), "{e}");
+}

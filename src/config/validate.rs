@@ -40,7 +40,7 @@ pub(super) fn validate(raw: Raw, file: &Path, base_dir: &Path) -> Result<Setting
     let poll = poll(raw.poll)?;
     let dedup = dedup(raw.dedup)?;
     let log = log(raw.log)?;
-    let sources = sources(raw.sources, &poll, base_dir)?;
+    let (sources, disabled_sources) = sources(raw.sources, &poll, base_dir)?;
     Ok(Settings {
         file: file.to_owned(),
         server,
@@ -49,6 +49,7 @@ pub(super) fn validate(raw: Raw, file: &Path, base_dir: &Path) -> Result<Setting
         dedup,
         log,
         sources,
+        disabled_sources,
     })
 }
 
@@ -369,15 +370,18 @@ fn log(raw: RawLog) -> Result<LogSettings, Invalid> {
 }
 
 /// Every `[[sources]]`, in order; ids must be unique.
+/// The enabled sources, and the ids of those set `enabled = false` (not
+/// polled; their stored items stay). Ids are unique across both.
 fn sources(
     values: Vec<config::Value>,
     poll: &PollSettings,
     base_dir: &Path,
-) -> Result<Vec<Source>, Invalid> {
+) -> Result<(Vec<Source>, Vec<String>), Invalid> {
     let mut sources = Vec::with_capacity(values.len());
+    let mut disabled = Vec::new();
     let mut seen = HashSet::new();
     for (index, value) in values.into_iter().enumerate() {
-        let source = source(index, value, poll, base_dir)?;
+        let (source, enabled) = source(index, value, poll, base_dir)?;
         if !seen.insert(source.id.clone()) {
             return Err(bad(
                 &format!("sources[{index}].id"),
@@ -387,18 +391,23 @@ fn sources(
                 ),
             ));
         }
-        sources.push(source);
+        if enabled {
+            sources.push(source);
+        } else {
+            disabled.push(source.id.as_str().to_owned());
+        }
     }
-    Ok(sources)
+    Ok((sources, disabled))
 }
 
-/// `sources[index]`; its interval defaults to `poll.interval`.
+/// `sources[index]` and whether it is enabled; its interval defaults to
+/// `poll.interval`.
 fn source(
     index: usize,
     value: config::Value,
     poll: &PollSettings,
     base_dir: &Path,
-) -> Result<Source, Invalid> {
+) -> Result<(Source, bool), Invalid> {
     let raw = read_source(index, value)?;
     let name = SourceName {
         index,
@@ -433,7 +442,7 @@ fn source(
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| raw.id.clone());
-    Ok(Source {
+    let source = Source {
         id: SourceId::new(raw.id),
         name: display_name,
         url,
@@ -441,7 +450,8 @@ fn source(
         fixed_interval,
         priority: raw.priority,
         tags,
-    })
+    };
+    Ok((source, raw.enabled.unwrap_or(true)))
 }
 
 /// A source's tags, trimmed, without repeats; none may be empty.

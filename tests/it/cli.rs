@@ -153,6 +153,34 @@ fn poll_prints_a_line_per_source_and_a_failing_source_is_not_fatal() {
     );
 }
 
+/// Issue #18: a source set `enabled = false` is not polled; what it stored
+/// stays, and `check` and `sources` say it is disabled.
+#[test]
+fn a_disabled_source_is_not_polled_and_keeps_its_stories() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    assert!(wiredesk(&config, &["poll"]).status.success());
+    let stories_before = text(&wiredesk(&config, &["stories"]).stdout);
+    assert!(stories_before.contains("agency"), "{stories_before}");
+
+    let disabled = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("id = \"agency\"\n", "id = \"agency\"\nenabled = false\n");
+    std::fs::write(&config, disabled).unwrap();
+    assert!(text(&wiredesk(&config, &["check"]).stdout).contains("ok (2 sources, 1 disabled)"));
+    let out = wiredesk(&config, &["poll"]);
+    let polled = text(&out.stdout);
+    assert!(!polled.contains("agency"), "{polled}");
+    assert!(polled.starts_with("outlet\t"), "{polled}");
+    assert_eq!(
+        text(&wiredesk(&config, &["stories"]).stdout),
+        stories_before
+    );
+    let sources = text(&wiredesk(&config, &["sources"]).stdout);
+    let agency = sources.lines().find(|l| l.starts_with("agency")).unwrap();
+    assert!(agency.contains("disabled"), "{sources}");
+}
+
 #[test]
 fn poll_fails_when_the_database_cannot_be_opened() {
     let dir = tempfile::tempdir().unwrap();
