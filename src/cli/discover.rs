@@ -113,7 +113,7 @@ impl TokenSink for Sink {
                 let attr = |name: &str| {
                     tag.attrs
                         .iter()
-                        .find(|a| (&*a.name.local).eq_ignore_ascii_case(name))
+                        .find(|a| a.name.local.eq_ignore_ascii_case(&name.into()))
                         .map(|a| a.value.trim().to_owned())
                 };
                 let name: &str = &tag.name;
