@@ -20,7 +20,7 @@ const EXIT_CONFIG: u8 = 2;
 /// A feed aggregator daemon: polls the feeds in a config file, stores their
 /// items in SQLite, merges copies of the same story and serves one feed.
 #[derive(Debug, Parser)]
-#[command(name = "wiredesk", version, about)]
+#[command(name = "wiredesk", version, about, long_about)]
 struct Cli {
     /// The config file. Without it (and without WIREDESK_CONFIG), the first
     /// that exists of config/wiredesk.toml, $XDG_CONFIG_HOME/wiredesk/wiredesk.toml
@@ -71,22 +71,42 @@ enum Command {
     /// Check the config and exit: 0 when it is valid, 2 with a message naming
     /// the file (or environment variable) and the key at fault otherwise.
     Check,
-    /// Print `[[sources]]` blocks for the feeds of an OPML file (a feed
-    /// reader's export), to paste into the config: ids made from the titles
-    /// and unique, folders as tags.
+    /// Add the feeds of an OPML file (a feed reader's export) as sources:
+    /// printed as `[[sources]]` blocks to paste into the config, or with
+    /// --append added to a config file in place. Ids are made from the
+    /// titles and unique; folders become tags; URLs already configured,
+    /// listed twice or not http(s) are skipped and named.
     ImportOpml {
-        /// The OPML file.
+        /// The OPML file, in any encoding.
         file: PathBuf,
+        /// Add the new sources to this config file, keeping its comments
+        /// and layout, instead of printing them.
+        #[arg(long, value_name = "CONFIG")]
+        append: Option<PathBuf>,
+    },
+    /// Find the feeds a web page links to (its `<link rel="alternate">`
+    /// tags) and print them as `[[sources]]` blocks, or with --append add
+    /// them to a config file. A URL that is a feed itself is said to be one.
+    Discover {
+        /// The page's address (http or https).
+        url: String,
+        /// Add the feeds found to this config file, keeping its comments and
+        /// layout, instead of printing them.
+        #[arg(long, value_name = "CONFIG")]
+        append: Option<PathBuf>,
     },
     /// Print the configured sources as OPML 2.0, for a feed reader.
     ExportOpml,
     /// Print a shell completion script (e.g. `wiredesk completions bash >
     /// /etc/bash_completion.d/wiredesk`).
+    #[command(hide = true)]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff; e.g. `wiredesk man | man -l -`).
+    /// Print the manual page, wiredesk(1), in roff (e.g. `wiredesk man |
+    /// man -l -`).
+    #[command(hide = true)]
     Man,
 }
 
@@ -106,8 +126,14 @@ fn main() -> ExitCode {
             )
         }
     };
-    if let Command::ImportOpml { file } = &cli.command {
-        return import_opml(file, config_path.as_deref().ok());
+    match &cli.command {
+        Command::ImportOpml { file, append } => {
+            return import_opml(file, append.as_deref(), config_path.as_deref().ok());
+        }
+        Command::Discover { url, append } => {
+            return discover(url, append.as_deref(), config_path.as_deref().ok());
+        }
+        _ => {}
     }
     let loaded = config_path.and_then(|path| {
         let settings = config::load(&path, std::env::vars())?;
@@ -147,7 +173,9 @@ fn without_config(command: &Command) -> Option<ExitCode> {
             Some(ExitCode::SUCCESS)
         }
         Command::Man => Some(
-            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+            match cli::manual::render(Cli::command())
+                .and_then(|page| std::io::Write::write_all(&mut std::io::stdout(), &page))
+            {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("wiredesk: {e}");
@@ -159,22 +187,118 @@ fn without_config(command: &Command) -> Option<ExitCode> {
     }
 }
 
-/// `import-opml`: the ids of the config at `config`, if there is a valid
-/// one, are taken; no config is fine too.
-fn import_opml(file: &Path, config: Option<&Path>) -> ExitCode {
-    let settings = config.and_then(|path| config::load(path, std::env::vars()).ok());
-    let taken: Vec<&str> = settings
-        .iter()
-        .flat_map(|s| s.sources.iter().map(|s| s.id.as_str()))
-        .collect();
-    let result = std::fs::read_to_string(file)
-        .map_err(|e| format!("{}: {e}", file.display()))
-        .and_then(|text| {
-            cli::import_opml(&text, &taken).map_err(|e| format!("{}: {e}", file.display()))
+/// `import-opml`: the OPML file's feeds, added to `append` or printed.
+fn import_opml(file: &Path, append: Option<&Path>, config: Option<&Path>) -> ExitCode {
+    let found = std::fs::read(file)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| cli::opml::feeds(&bytes).map_err(|e| e.to_string()));
+    match found {
+        Ok(found) => add_sources(&found, append, config),
+        Err(e) => {
+            eprintln!("wiredesk: {}: {e}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `discover`: the feeds the page at `url` links to, added to `append` or
+/// printed. The page is fetched with the `[poll]` settings of `append`, or
+/// else of the config found as usual, or else the defaults.
+fn discover(url: &str, append: Option<&Path>, config: Option<&Path>) -> ExitCode {
+    let page = match url::Url::parse(url.trim()) {
+        Ok(page) if matches!(page.scheme(), "http" | "https") => page,
+        Ok(_) => {
+            eprintln!("wiredesk: {url:?}: only http:// and https:// pages can be looked at");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("wiredesk: {url:?} is not a URL: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = match append.or(config) {
+        Some(path) => config::load(path, std::env::vars()),
+        None => config::from_str(
+            "",
+            Path::new("(defaults)"),
+            Path::new("."),
+            std::iter::empty(),
+        ),
+    };
+    let settings = match settings {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("wiredesk: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let looked = wiredesk::poll::Fetcher::new(&settings.poll)
+        .map_err(|e| e.to_string())
+        .and_then(|fetcher| {
+            let rt = runtime().map_err(|e| format!("{e:#}"))?;
+            rt.block_on(cli::discover::discover(&fetcher, &page))
+                .map_err(|e| e.to_string())
         });
-    match result {
-        Ok(toml) => {
-            print!("{toml}");
+    let found = match looked {
+        Ok(cli::discover::Discovered::Feed(feed)) => {
+            eprintln!("wiredesk: {page} is a feed itself");
+            vec![feed]
+        }
+        Ok(cli::discover::Discovered::Page(feeds)) if feeds.is_empty() => {
+            eprintln!(
+                "wiredesk: {page} links to no feed (no <link rel=\"alternate\"> of a feed type)"
+            );
+            return ExitCode::FAILURE;
+        }
+        Ok(cli::discover::Discovered::Page(feeds)) => feeds,
+        Err(e) => {
+            eprintln!("wiredesk: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    add_sources(&found, append, config)
+}
+
+/// Adds the feeds `found` to the config file `append`, or prints them as
+/// `[[sources]]` blocks with ids unique against the config at `config` (if
+/// there is one); each feed skipped is named on stderr.
+fn add_sources(
+    found: &[cli::new_sources::Found],
+    append: Option<&Path>,
+    config: Option<&Path>,
+) -> ExitCode {
+    use cli::new_sources;
+    let against = append.or(config);
+    let text = match against.map(std::fs::read_to_string) {
+        Some(Ok(text)) => text,
+        Some(Err(e)) if append.is_some() => {
+            eprintln!(
+                "wiredesk: {}: {e}",
+                against.unwrap_or(Path::new("")).display()
+            );
+            return ExitCode::FAILURE;
+        }
+        _ => String::new(),
+    };
+    let plan = new_sources::plan(found, &new_sources::existing(&text));
+    for skipped in &plan.skipped {
+        eprintln!("wiredesk: skipped {skipped}");
+    }
+    let Some(path) = append else {
+        print!("{}", new_sources::to_toml(&plan.added));
+        return ExitCode::SUCCESS;
+    };
+    match new_sources::append_to_file(path, &plan.added) {
+        Ok(()) => {
+            let ids: Vec<&str> = plan.added.iter().map(|s| s.id.as_str()).collect();
+            println!(
+                "{}: added {} source{}{}{}",
+                path.display(),
+                ids.len(),
+                if ids.len() == 1 { "" } else { "s" },
+                if ids.is_empty() { "" } else { ": " },
+                ids.join(", ")
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -188,8 +312,12 @@ fn import_opml(file: &Path, config: Option<&Path>) -> ExitCode {
 fn with_config(command: Command, settings: Settings, config_path: PathBuf) -> anyhow::Result<()> {
     match command {
         Command::Check => {
+            let disabled = match settings.disabled_sources.len() {
+                0 => String::new(),
+                n => format!(", {n} disabled"),
+            };
             println!(
-                "{}: ok ({} sources)",
+                "{}: ok ({} sources{disabled})",
                 settings.file.display(),
                 settings.sources.len()
             );
@@ -201,7 +329,10 @@ fn with_config(command: Command, settings: Settings, config_path: PathBuf) -> an
             print!("{}", cli::export_opml(&settings));
             Ok(())
         }
-        Command::ImportOpml { .. } | Command::Completions { .. } | Command::Man => Ok(()),
+        Command::ImportOpml { .. }
+        | Command::Discover { .. }
+        | Command::Completions { .. }
+        | Command::Man => Ok(()),
         Command::Sources => report(&settings, |store| cli::sources(&settings, store)),
         Command::Stories { limit } => report(&settings, |store| cli::stories(store, limit)),
         Command::Explain { item_a, item_b } => report(&settings, |store| {
@@ -229,12 +360,28 @@ async fn run(settings: Settings, config: PathBuf) -> anyhow::Result<()> {
     // Signal handlers first: the daemon starts polling as soon as it runs.
     let shutdown = shutdown_signal();
     raise_open_file_limit();
+    note_missing_contact(&settings.poll);
     let app = App::build(settings)
         .await
         .context("cannot start the daemon")?;
     app.run_with_reloads(shutdown, app::watch_config(config))
         .await?;
     Ok(())
+}
+
+/// Says, once at start, that publishers cannot reach the operator when
+/// `poll.contact` is unset and the `User-Agent` is the default one (#18:
+/// wiredesk used to put a made-up home page there instead).
+fn note_missing_contact(poll: &config::PollSettings) {
+    if poll.contact.is_none()
+        && poll.user_agent == format!("wiredesk/{}", env!("CARGO_PKG_VERSION"))
+    {
+        tracing::info!(
+            user_agent = %poll.user_agent,
+            "poll.contact is not set: publishers cannot tell whom to write about this desk's polling; \
+             set [poll] contact = \"https://your.page/\" or \"you@example.org\""
+        );
+    }
 }
 
 /// Raises the soft limit on open files to the hard one, and says both:

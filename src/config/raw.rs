@@ -117,6 +117,8 @@ pub(super) struct RawSource {
     pub priority: i64,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// `false`: not polled, its stored items kept.
+    pub enabled: Option<bool>,
 }
 
 /// A duration written as humantime reads it: `90s`, `15m`, `1h 30m`, `2d`

@@ -20,7 +20,11 @@ pub struct Settings {
     pub poll: PollSettings,
     pub dedup: DedupSettings,
     pub log: LogSettings,
+    /// The sources to poll, in config order.
     pub sources: Vec<Source>,
+    /// The ids of the sources set `enabled = false`: not polled, not in
+    /// `sources`; their stored items stay, as a removed source's do.
+    pub disabled_sources: Vec<String>,
 }
 
 /// `[log]`: the log level when `RUST_LOG` is not set.
@@ -98,6 +102,9 @@ pub struct PollSettings {
     /// The least time between the starts of two requests to one host.
     pub host_delay: Duration,
     pub user_agent: String,
+    /// How publishers reach the operator (`poll.contact`): an http(s) or
+    /// `mailto:` URL, in the default `User-Agent`; `None` when unset.
+    pub contact: Option<String>,
     /// The largest feed body accepted, in bytes (after decompression).
     pub max_body: usize,
     /// A proxy for every request; without it the usual environment
@@ -138,7 +145,6 @@ pub mod defaults {
     pub const HOST_DELAY: Duration = Duration::ZERO;
     pub const MAX_BODY: i64 = 10 * 1024 * 1024;
     pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
-    pub const CONTACT: &str = "https://github.com/wiredesk/wiredesk";
 }
 
 #[cfg(test)]

@@ -47,8 +47,39 @@ fn an_empty_config_takes_the_documented_defaults() {
     assert_eq!(s.storage.path, Path::new("/srv/wd/wiredesk.db"));
     assert_eq!(s.poll.interval, Duration::from_secs(15 * 60));
     assert_eq!(s.poll.max_body, 10 * 1024 * 1024);
-    assert!(s.poll.user_agent.starts_with("wiredesk/"));
     assert!(s.sources.is_empty());
+}
+
+/// Issue #18: the default User-Agent named a home page that does not
+/// exist. Without `poll.contact` it names no address at all.
+#[test]
+fn the_user_agent_names_the_operators_contact_and_no_invented_one() {
+    let version = env!("CARGO_PKG_VERSION");
+    let none = parse("").unwrap();
+    assert_eq!(none.poll.user_agent, format!("wiredesk/{version}"));
+    assert_eq!(none.poll.contact, None);
+    for (written, shown) in [
+        ("https://desk.example/about", "https://desk.example/about"),
+        ("desk@paper.example", "mailto:desk@paper.example"),
+        ("mailto:desk@paper.example", "mailto:desk@paper.example"),
+    ] {
+        let s = parse(&format!("[poll]\ncontact = \"{written}\"")).unwrap();
+        assert_eq!(s.poll.user_agent, format!("wiredesk/{version} (+{shown})"));
+        assert_eq!(s.poll.contact.as_deref(), Some(shown));
+    }
+    for bad in [
+        "desk",
+        "ftp://desk.example/",
+        "mailto:nobody",
+        "a b@c.example",
+        "https://",
+    ] {
+        let e = error(&format!("[poll]\ncontact = \"{bad}\""));
+        assert!(
+            e.contains("poll.contact") && e.contains("mailto:you@example.org"),
+            "{bad}: {e}"
+        );
+    }
 }
 
 #[test]
@@ -402,4 +433,27 @@ fn the_poll_floor_may_be_lowered_to_ten_seconds_and_no_further() {
     assert_eq!(s.poll.min_interval, Duration::from_secs(10));
     let e = error("[poll]\nmin_interval = \"9s\"");
     assert_eq!(e, "test.toml: poll.min_interval: 9s is below 10s");
+}
+
+/// Issue #18: `enabled = false` keeps a source in the file but not polled.
+#[test]
+fn a_disabled_source_is_not_polled_and_its_id_stays_taken() {
+    let s = parse(
+        "[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\nenabled = false\n\
+         [[sources]]\nid = \"b\"\nurl = \"https://b.example/f\"\nenabled = true\n",
+    )
+    .unwrap();
+    let ids: Vec<&str> = s.sources.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["b"]);
+    assert_eq!(s.disabled_sources, ["a"]);
+    let e = error(
+        "[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\nenabled = false\n\
+         [[sources]]\nid = \"a\"\nurl = \"https://b.example/f\"\n",
+    );
+    assert!(
+        e.contains("sources[1].id") && e.contains("duplicate id"),
+        "{e}"
+    );
+    let e = error("[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\nenabled = \"maybe\"\n");
+    assert!(e.contains("sources[0] (id \"a\").enabled"), "{e}");
 }

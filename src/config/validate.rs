@@ -40,7 +40,7 @@ pub(super) fn validate(raw: Raw, file: &Path, base_dir: &Path) -> Result<Setting
     let poll = poll(raw.poll)?;
     let dedup = dedup(raw.dedup)?;
     let log = log(raw.log)?;
-    let sources = sources(raw.sources, &poll, base_dir)?;
+    let (sources, disabled_sources) = sources(raw.sources, &poll, base_dir)?;
     Ok(Settings {
         file: file.to_owned(),
         server,
@@ -49,6 +49,7 @@ pub(super) fn validate(raw: Raw, file: &Path, base_dir: &Path) -> Result<Setting
         dedup,
         log,
         sources,
+        disabled_sources,
     })
 }
 
@@ -215,7 +216,8 @@ fn poll(raw: RawPoll) -> Result<PollSettings, Invalid> {
         .ok()
         .filter(|n| *n >= 1024)
         .ok_or_else(|| bad("poll.max_body", format!("{max_body} is below 1024 bytes")))?;
-    let user_agent = user_agent(raw.contact.as_deref(), raw.user_agent)?;
+    let contact = raw.contact.as_deref().map(contact).transpose()?;
+    let user_agent = user_agent(contact.as_deref(), raw.user_agent)?;
     let proxy = raw.proxy.as_deref().map(proxy).transpose()?;
     Ok(PollSettings {
         interval,
@@ -230,6 +232,7 @@ fn poll(raw: RawPoll) -> Result<PollSettings, Invalid> {
         per_host,
         host_delay,
         user_agent,
+        contact,
         max_body,
         proxy,
         allow_private: raw.allow_private.unwrap_or(false),
@@ -253,13 +256,53 @@ fn count(key: &str, value: Option<i64>, default: i64) -> Result<usize, Invalid> 
         .ok_or_else(|| bad(key, format!("{n} is out of range 1..=1024")))
 }
 
-/// `poll.user_agent`, or one made with `poll.contact`.
+/// `poll.contact` as it goes in the `User-Agent`: an http(s) URL, a
+/// `mailto:` URL, or an e-mail address (written as `mailto:`).
+fn contact(text: &str) -> Result<String, Invalid> {
+    let text = text.trim();
+    let refuse = |why: &str| {
+        bad(
+            "poll.contact",
+            format!(
+                "{text:?} {why}: write an https:// page, mailto:you@example.org or you@example.org"
+            ),
+        )
+    };
+    let is_address = |a: &str| {
+        a.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
+        }) && !a.contains(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';')
+    };
+    match Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {
+            if url.host_str().is_some_and(|h| !h.is_empty()) {
+                Ok(url.to_string())
+            } else {
+                Err(refuse("has no host"))
+            }
+        }
+        Ok(url) if url.scheme() == "mailto" => {
+            if is_address(url.path()) {
+                Ok(url.to_string())
+            } else {
+                Err(refuse("is not a mailto: URL with an address"))
+            }
+        }
+        Ok(_) => Err(refuse("is neither a web page nor an e-mail address")),
+        Err(_) if is_address(text) => Ok(format!("mailto:{text}")),
+        Err(_) => Err(refuse("is neither a URL nor an e-mail address")),
+    }
+}
+
+/// `poll.user_agent`, or `wiredesk/<version>` with `(+<contact>)` when
+/// there is a contact. No address is made up when there is none: the
+/// daemon says at start that `poll.contact` is unset.
 fn user_agent(contact: Option<&str>, user_agent: Option<String>) -> Result<String, Invalid> {
-    let contact = contact.unwrap_or(defaults::CONTACT);
-    Url::parse(contact)
-        .map_err(|e| bad("poll.contact", format!("{contact:?} is not a URL: {e}")))?;
-    let user_agent = user_agent
-        .unwrap_or_else(|| format!("wiredesk/{} (+{contact})", env!("CARGO_PKG_VERSION")));
+    let version = env!("CARGO_PKG_VERSION");
+    let user_agent = user_agent.unwrap_or_else(|| match contact {
+        Some(contact) => format!("wiredesk/{version} (+{contact})"),
+        None => format!("wiredesk/{version}"),
+    });
     if user_agent.trim().is_empty() {
         return Err(bad("poll.user_agent", "must not be empty"));
     }
@@ -343,15 +386,18 @@ fn log(raw: RawLog) -> Result<LogSettings, Invalid> {
 }
 
 /// Every `[[sources]]`, in order; ids must be unique.
+/// The enabled sources, and the ids of those set `enabled = false` (not
+/// polled; their stored items stay). Ids are unique across both.
 fn sources(
     values: Vec<config::Value>,
     poll: &PollSettings,
     base_dir: &Path,
-) -> Result<Vec<Source>, Invalid> {
+) -> Result<(Vec<Source>, Vec<String>), Invalid> {
     let mut sources = Vec::with_capacity(values.len());
+    let mut disabled = Vec::new();
     let mut seen = HashSet::new();
     for (index, value) in values.into_iter().enumerate() {
-        let source = source(index, value, poll, base_dir)?;
+        let (source, enabled) = source(index, value, poll, base_dir)?;
         if !seen.insert(source.id.clone()) {
             return Err(bad(
                 &format!("sources[{index}].id"),
@@ -361,18 +407,23 @@ fn sources(
                 ),
             ));
         }
-        sources.push(source);
+        if enabled {
+            sources.push(source);
+        } else {
+            disabled.push(source.id.as_str().to_owned());
+        }
     }
-    Ok(sources)
+    Ok((sources, disabled))
 }
 
-/// `sources[index]`; its interval defaults to `poll.interval`.
+/// `sources[index]` and whether it is enabled; its interval defaults to
+/// `poll.interval`.
 fn source(
     index: usize,
     value: config::Value,
     poll: &PollSettings,
     base_dir: &Path,
-) -> Result<Source, Invalid> {
+) -> Result<(Source, bool), Invalid> {
     let raw = read_source(index, value)?;
     let name = SourceName {
         index,
@@ -407,7 +458,7 @@ fn source(
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| raw.id.clone());
-    Ok(Source {
+    let source = Source {
         id: SourceId::new(raw.id),
         name: display_name,
         url,
@@ -415,7 +466,8 @@ fn source(
         fixed_interval,
         priority: raw.priority,
         tags,
-    })
+    };
+    Ok((source, raw.enabled.unwrap_or(true)))
 }
 
 /// A source's tags, trimmed, without repeats; none may be empty.

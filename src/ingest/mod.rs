@@ -190,6 +190,13 @@ pub enum IngestError {
     Malformed { reason: String },
 }
 
+/// Bytes of any XML or HTML document as UTF-8 text, decoded as feeds are
+/// (byte-order mark, `charset` of `content_type`, XML declaration, then a
+/// guess); `import-opml` and `discover` read their documents with it.
+pub fn decode_text(bytes: &[u8], content_type: Option<&str>, url: &url::Url) -> String {
+    decode::decode(bytes, content_type, url, &mut Vec::new()).into_owned()
+}
+
 /// Parses one fetched body into a feed. Total: never panics, on any input.
 pub fn parse(
     body: &FetchedBody,

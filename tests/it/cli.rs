@@ -153,6 +153,34 @@ fn poll_prints_a_line_per_source_and_a_failing_source_is_not_fatal() {
     );
 }
 
+/// Issue #18: a source set `enabled = false` is not polled; what it stored
+/// stays, and `check` and `sources` say it is disabled.
+#[test]
+fn a_disabled_source_is_not_polled_and_keeps_its_stories() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    assert!(wiredesk(&config, &["poll"]).status.success());
+    let stories_before = text(&wiredesk(&config, &["stories"]).stdout);
+    assert!(stories_before.contains("agency"), "{stories_before}");
+
+    let disabled = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("id = \"agency\"\n", "id = \"agency\"\nenabled = false\n");
+    std::fs::write(&config, disabled).unwrap();
+    assert!(text(&wiredesk(&config, &["check"]).stdout).contains("ok (2 sources, 1 disabled)"));
+    let out = wiredesk(&config, &["poll"]);
+    let polled = text(&out.stdout);
+    assert!(!polled.contains("agency"), "{polled}");
+    assert!(polled.starts_with("outlet\t"), "{polled}");
+    assert_eq!(
+        text(&wiredesk(&config, &["stories"]).stdout),
+        stories_before
+    );
+    let sources = text(&wiredesk(&config, &["sources"]).stdout);
+    let agency = sources.lines().find(|l| l.starts_with("agency")).unwrap();
+    assert!(agency.contains("disabled"), "{sources}");
+}
+
 #[test]
 fn poll_fails_when_the_database_cannot_be_opened() {
     let dir = tempfile::tempdir().unwrap();
@@ -192,12 +220,15 @@ fn run_serves_the_feed_and_exits_0_on_sigterm() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut addr = None;
     let mut polled = 0;
+    let mut contact_note = false;
     let mut line = String::new();
     while (addr.is_none() || polled < 2) && Instant::now() < deadline {
         line.clear();
         if stderr.read_line(&mut line).unwrap() == 0 {
             break;
         }
+        // Issue #18: no invented contact; a missing one is said at start.
+        contact_note |= line.contains("poll.contact is not set");
         if let Some(rest) = line.split("listen=Some(").nth(1) {
             addr = rest.split(')').next().map(str::to_owned);
         }
@@ -206,6 +237,7 @@ fn run_serves_the_feed_and_exits_0_on_sigterm() {
         }
     }
     let addr = addr.expect("the daemon logged its address");
+    assert!(contact_note, "the daemon said poll.contact is not set");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (status, body) = rt.block_on(crate::helpers::get_text(&format!(
         "http://{addr}/feed.atom"
@@ -328,6 +360,184 @@ fn an_opml_round_trip_keeps_every_feed_url() {
     }
 }
 
+/// Issue #18: `import-opml` emitted `xmlUrl="not a url"`, imported a
+/// duplicate twice, made `s-ddeutsche-...` and `feed` ids, refused
+/// ISO-8859-1, and could only print what to paste.
+#[test]
+fn import_opml_append_adds_the_new_feeds_to_the_config_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("wiredesk.toml");
+    let before = "# My desk: keep this comment\n[storage]\npath = \"data.db\"\n\n\
+                  [[sources]]\nid = \"bbc\"  # the first\nurl = \"https://feeds.bbci.co.uk/news/rss.xml\"\n";
+    std::fs::write(&config, before).unwrap();
+    let opml = dir.path().join("export.opml");
+    let mut bytes = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n\
+        <opml version=\"1.0\"><body><outline text=\"Zeitungen\">\
+        <outline text=\"S\xFCddeutsche Zeitung Politik\" xmlUrl=\"https://rss.sueddeutsche.de/politik\"/>\
+        </outline>\
+        <outline text=\"BBC\" xmlUrl=\"https://feeds.bbci.co.uk/news/rss.xml\"/>\
+        <outline text=\"Broken\" xmlUrl=\"not a url\"/>\
+        <outline text=\"SZ again\" xmlUrl=\"https://rss.sueddeutsche.de/politik\"/>\
+        <outline text=\""
+        .to_vec();
+    // 新华网 has no Latin form: its id comes from the host. Written as a
+    // character reference, since ISO-8859-1 has no Chinese.
+    bytes.extend_from_slice(
+        b"&#x65B0;&#x534E;&#x7F51;\" xmlUrl=\"http://english.news.cn/rss/world.xml\"/>\
+        </body></opml>",
+    );
+    std::fs::write(&opml, bytes).unwrap();
+    let args = [
+        "import-opml",
+        opml.to_str().unwrap(),
+        "--append",
+        config.to_str().unwrap(),
+    ];
+
+    let out = wiredesk(&config, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!(
+            "{}: added 2 sources: sueddeutsche-zeitung-politik, news-cn",
+            config.display()
+        )
+    );
+    let err = text(&out.stderr);
+    for skipped in [
+        "skipped \"https://feeds.bbci.co.uk/news/rss.xml\" (BBC): already configured as id \"bbc\"",
+        "skipped \"not a url\" (Broken): not a URL",
+        "skipped \"https://rss.sueddeutsche.de/politik\" (SZ again): listed twice",
+    ] {
+        assert!(err.contains(skipped), "{skipped:?} in\n{err}");
+    }
+    let after = std::fs::read_to_string(&config).unwrap();
+    assert!(after.starts_with(before), "{after}");
+    assert!(
+        after.contains("name = \"Süddeutsche Zeitung Politik\""),
+        "{after}"
+    );
+    assert!(after.contains("tags = [\"Zeitungen\"]"), "{after}");
+    let check = wiredesk(&config, &["check"]);
+    assert!(
+        text(&check.stdout).contains("ok (3 sources)"),
+        "{}",
+        text(&check.stderr)
+    );
+
+    // Again: nothing new, each feed named as already there.
+    let again = wiredesk(&config, &args);
+    assert!(again.status.success());
+    assert!(
+        text(&again.stdout).contains("added 0 sources"),
+        "{}",
+        text(&again.stdout)
+    );
+    assert!(text(&again.stderr).contains("already configured as id \"news-cn\""));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), after);
+}
+
+#[test]
+fn import_opml_refuses_to_append_to_a_config_it_would_break() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("wiredesk.toml");
+    std::fs::write(&config, "[poll]\nintervall = \"5m\"\n").unwrap();
+    let opml = dir.path().join("export.opml");
+    std::fs::write(
+        &opml,
+        "<opml><body><outline text=\"A\" xmlUrl=\"https://a.example/f\"/></body></opml>",
+    )
+    .unwrap();
+    let out = wiredesk(
+        &config,
+        &[
+            "import-opml",
+            opml.to_str().unwrap(),
+            "--append",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("not written") && err.contains("poll.intervall"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "[poll]\nintervall = \"5m\"\n"
+    );
+}
+
+#[test]
+fn discover_lists_the_feeds_a_page_links_and_appends_them() {
+    use crate::helpers::{Canned, FeedServer};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(FeedServer::start());
+    server.set(
+        "home",
+        Canned::ok(
+            "text/html; charset=utf-8",
+            "<html><head><title>Harbour Herald</title>\
+             <link rel=\"alternate\" type=\"application/rss+xml\" title=\"Agency wire\" href=\"/agency\">\
+             <link rel=\"alternate\" type=\"application/atom+xml\" href=\"outlet\"></head><body></body></html>",
+        ),
+    );
+    server.set("agency", Canned::ok("application/rss+xml", AGENCY_RSS));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+
+    let out = wiredesk(&config, &["discover", &server.url("home")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "[[sources]]\nid = \"agency-wire\"\nname = \"Agency wire\"\nurl = \"{}\"\n\n\
+             [[sources]]\nid = \"harbour-herald\"\nname = \"Harbour Herald\"\nurl = \"{}\"\n",
+            server.url("agency"),
+            server.url("outlet")
+        )
+    );
+
+    let out = wiredesk(&config, &["discover", &server.url("agency")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is a feed itself"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("id = \"northwind-press-agency\""),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = wiredesk(
+        &config,
+        &[
+            "discover",
+            &server.url("home"),
+            "--append",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("added 2 sources: agency-wire, harbour-herald"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&wiredesk(&config, &["check"]).stdout).contains("ok (5 sources)"));
+
+    let out = wiredesk(&config, &["discover", &server.url("nothing-here")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&server.url("nothing-here")) && err.contains("404"),
+        "{err}"
+    );
+}
+
 #[test]
 fn completions_and_a_man_page_are_generated_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
@@ -337,12 +547,35 @@ fn completions_and_a_man_page_are_generated_from_the_cli() {
     assert!(text(&bash.stdout).contains("import-opml"));
     let man = wiredesk(&none, &["man"]);
     assert!(man.status.success());
+    let page = text(&man.stdout);
+    assert!(page.starts_with(".ie") || page.starts_with(".TH"), "{page}");
+    for section in [
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "OPTIONS",
+        "COMMANDS",
+        "FILES",
+        "ENVIRONMENT",
+        "SIGNALS",
+        "EXIT STATUS",
+        "EXAMPLES",
+    ] {
+        assert!(
+            page.contains(&format!("\n.SH {section}\n")),
+            "{section} in\n{page}"
+        );
+    }
+    // Every command is described, and no page that is not installed is named.
     assert!(
-        text(&man.stdout).starts_with(".ie"),
-        "{}",
-        text(&man.stdout)
+        page.contains("wiredesk import\\-opml FILE [\\-\\-append CONFIG]"),
+        "{page}"
     );
-    assert!(text(&man.stdout).contains("wiredesk"));
+    assert!(page.contains("wiredesk discover URL"), "{page}");
+    assert!(
+        !page.contains("wiredesk-run(1)") && !page.contains("github"),
+        "{page}"
+    );
 }
 
 #[test]

@@ -1,9 +1,16 @@
-//! What the read-only commands print: `sources`, `stories` and `explain`.
-//! Each builds its text from the store, so it can be tested without a
-//! terminal; `main.rs` only prints it.
+//! What the commands print: `sources`, `stories` and `explain` (here),
+//! `import-opml` and `discover` (the feeds they find, [`opml`] and
+//! [`discover`], become sources in [`new_sources`]), and the manual page
+//! ([`manual`]). Each builds its text from data, so it can be tested
+//! without a terminal; `main.rs` only prints it.
 //!
 //! Feed-supplied text (titles, errors) is printed with control characters
 //! escaped: a feed must not be able to move the cursor of whoever reads it.
+
+pub mod discover;
+pub mod manual;
+pub mod new_sources;
+pub mod opml;
 
 use chrono::{DateTime, Utc};
 
@@ -24,122 +31,9 @@ pub enum CliError {
     BadOpml(String),
 }
 
-/// `wiredesk import-opml FILE`: `[[sources]]` blocks for the feeds of an
-/// OPML file (as feed readers export them), to paste into the config.
-///
-/// Each outline with an `xmlUrl` becomes a source; its id is made from its
-/// title (`a-z`, `0-9`, `-`), unique within the file and against `taken`
-/// (the ids already in the config); the titles of the outlines it is nested
-/// in (folders) become its tags.
-pub fn import_opml(opml: &str, taken: &[&str]) -> Result<String, CliError> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(opml);
-    let mut folders: Vec<Option<String>> = Vec::new();
-    let mut used: Vec<String> = taken.iter().map(|t| (*t).to_owned()).collect();
-    let mut out = String::new();
-    let mut saw_opml = false;
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| CliError::BadOpml(format!("at byte {}: {e}", reader.buffer_position())))?;
-        let (start, empty) = match &event {
-            Event::Start(e) => (Some(e.clone()), false),
-            Event::Empty(e) => (Some(e.clone()), true),
-            Event::End(e) if e.name().as_ref() == "outline" => {
-                folders.pop();
-                continue;
-            }
-            Event::Eof => break,
-            _ => continue,
-        };
-        let Some(element) = start else { continue };
-        match element.name().as_ref() {
-            "opml" => saw_opml = true,
-            "outline" => {
-                let mut text = None;
-                let mut title = None;
-                let mut xml_url = None;
-                for attr in element.attributes().flatten() {
-                    let value = attr
-                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                        .map(|v| v.trim().to_owned())
-                        .ok()
-                        .filter(|v| !v.is_empty());
-                    match attr.key.as_ref() {
-                        "text" => text = value,
-                        "title" => title = value,
-                        "xmlUrl" | "xmlurl" => xml_url = value,
-                        _ => {}
-                    }
-                }
-                let name = title.or(text);
-                if let Some(url) = xml_url {
-                    let name = name.clone().unwrap_or_else(|| url.clone());
-                    let id = unique_id(&slug(&name), &mut used);
-                    let tags: Vec<&str> = folders.iter().flatten().map(String::as_str).collect();
-                    out.push_str(&format!(
-                        "[[sources]]\nid = {}\nname = {}\nurl = {}\n",
-                        toml_string(&id),
-                        toml_string(&name),
-                        toml_string(&url)
-                    ));
-                    if !tags.is_empty() {
-                        let tags: Vec<String> = tags.iter().map(|t| toml_string(t)).collect();
-                        out.push_str(&format!("tags = [{}]\n", tags.join(", ")));
-                    }
-                    out.push('\n');
-                }
-                if !empty {
-                    folders.push(name);
-                }
-            }
-            _ => {}
-        }
-    }
-    if !saw_opml {
-        return Err(CliError::BadOpml("no <opml> element".into()));
-    }
-    Ok(out)
-}
-
 /// `wiredesk export-opml`: the configured sources as OPML 2.0.
 pub fn export_opml(settings: &Settings) -> String {
     crate::serve::render::opml(&settings.server.title, &settings.sources)
-}
-
-/// A TOML basic string. JSON's string escapes are a subset of TOML's, so
-/// serde_json writes it exactly.
-fn toml_string(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
-}
-
-/// An id from a title: lower case ASCII letters and digits, words joined by
-/// `-`; `feed` when nothing is left.
-fn slug(title: &str) -> String {
-    let mut id = String::new();
-    for c in title.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            id.push(c);
-        } else if !id.ends_with('-') && !id.is_empty() {
-            id.push('-');
-        }
-    }
-    let id = id.trim_end_matches('-');
-    let id: String = id.chars().take(40).collect();
-    let id = id.trim_end_matches('-').to_owned();
-    if id.is_empty() { "feed".to_owned() } else { id }
-}
-
-/// `base`, or `base-2`, `base-3`... whichever is not in `used` yet.
-fn unique_id(base: &str, used: &mut Vec<String>) -> String {
-    let mut id = base.to_owned();
-    let mut n = 2;
-    while used.contains(&id) {
-        id = format!("{base}-{n}");
-        n += 1;
-    }
-    used.push(id.clone());
-    id
 }
 
 /// `wiredesk sources`: one row per source with its poll state.
@@ -148,7 +42,13 @@ pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
     let configured: Vec<&str> = settings.sources.iter().map(|s| s.id.as_str()).collect();
     let rows: Vec<Vec<String>> = states
         .iter()
-        .map(|s| source_row(s, configured.contains(&s.id.as_str())))
+        .map(|s| {
+            let mut row = source_row(s, configured.contains(&s.id.as_str()));
+            if settings.disabled_sources.iter().any(|d| d == s.id.as_str()) {
+                "disabled".clone_into(&mut row[1]);
+            }
+            row
+        })
         .collect();
     Ok(table(
         &[
@@ -299,41 +199,6 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_opml_file_becomes_sources_with_unique_ids_and_folder_tags() {
-        let opml = r#"<?xml version="1.0"?>
-<opml version="2.0"><head><title>Reader export</title></head><body>
-  <outline text="World">
-    <outline type="rss" text="Xinhua | World" xmlUrl="http://www.xinhuanet.com/english/rss/worldrss.xml"/>
-    <outline type="rss" text="BBC News &amp; Co" title="BBC News" xmlUrl="https://feeds.bbci.co.uk/news/world/rss.xml"/>
-  </outline>
-  <outline type="rss" text="BBC News" xmlUrl="https://feeds.bbci.co.uk/news/rss.xml"/>
-  <outline text="Just a folder"/>
-</body></opml>"#;
-        let toml = import_opml(opml, &["xinhua-world"]).unwrap();
-        assert_eq!(
-            toml,
-            "[[sources]]\nid = \"xinhua-world-2\"\nname = \"Xinhua | World\"\n\
-             url = \"http://www.xinhuanet.com/english/rss/worldrss.xml\"\ntags = [\"World\"]\n\n\
-             [[sources]]\nid = \"bbc-news\"\nname = \"BBC News\"\n\
-             url = \"https://feeds.bbci.co.uk/news/world/rss.xml\"\ntags = [\"World\"]\n\n\
-             [[sources]]\nid = \"bbc-news-2\"\nname = \"BBC News\"\n\
-             url = \"https://feeds.bbci.co.uk/news/rss.xml\"\n\n"
-        );
-    }
-
-    #[test]
-    fn a_file_that_is_not_opml_is_refused() {
-        assert!(matches!(
-            import_opml("<rss></rss>", &[]),
-            Err(CliError::BadOpml(_))
-        ));
-        assert!(matches!(
-            import_opml("<opml><body><outline", &[]),
-            Err(CliError::BadOpml(_))
-        ));
-    }
 
     #[test]
     fn control_characters_from_feeds_are_escaped() {
