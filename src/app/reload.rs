@@ -35,11 +35,16 @@ fn restart_needed(running: &Settings, loaded: &Settings) -> Vec<&'static str> {
 /// must not: one that lists no sources where some are running is most
 /// likely a file caught half-written by an editor or a deploy, and applying
 /// it would stop every poll (#20).
+///
+/// A file that lists its sources all disabled, or says `sources = []`,
+/// means it: that is applied (the stored stories are still served).
 fn refusal(running: &Settings, loaded: &Settings) -> Option<String> {
-    (loaded.sources.is_empty() && !running.sources.is_empty()).then(|| {
+    let lists_none = loaded.sources.is_empty() && loaded.disabled_sources.is_empty();
+    (lists_none && !loaded.sources_cleared && !running.sources.is_empty()).then(|| {
         format!(
             "it lists no sources where {} are running (a file saved half-written?); \
-             to stop polling every source, stop the daemon",
+             to stop polling every source, write `sources = []` or set each one \
+             `enabled = false`",
             running.sources.len()
         )
     })
@@ -61,11 +66,13 @@ impl App {
             Ok(loaded) => loaded,
             Err(e) => {
                 tracing::error!(error = %e, "config reload rejected; the running config stays");
+                notify::status(&format!("config reload rejected: {e}"));
                 return;
             }
         };
         if let Some(reason) = refusal(&self.settings, &loaded) {
             tracing::error!(reason, "config reload rejected; the running config stays");
+            notify::status(&format!("config reload rejected: {reason}"));
             return;
         }
         for key in restart_needed(&self.settings, &loaded) {
@@ -174,5 +181,12 @@ jitter = 0.2
         let one = settings("[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\n");
         assert_eq!(refusal(&two, &one), None);
         assert_eq!(refusal(&none, &none), None);
+        // No sources on purpose: said in so many words, or all disabled.
+        assert_eq!(refusal(&two, &settings("sources = []\n")), None);
+        let disabled =
+            settings("[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\nenabled = false\n");
+        assert_eq!(refusal(&two, &disabled), None);
+        // A half-written file that stops before its sources is still refused.
+        assert!(refusal(&two, &settings("[server]\ntitle = \"Desk\"\n")).is_some());
     }
 }

@@ -157,5 +157,21 @@ pub fn from_str(
             reason: e.to_string(),
         })?;
     let raw = raw::read(layered).map_err(blame)?;
-    validate::validate(raw, file, base_dir).map_err(blame)
+    let mut settings = validate::validate(raw, file, base_dir).map_err(blame)?;
+    settings.sources_cleared = says_no_sources(text);
+    Ok(settings)
+}
+
+/// Whether the file says `sources = []` in so many words: a wish for no
+/// sources, where a file without any `[[sources]]` may be one an editor
+/// caught half-written (see `app::reload`).
+fn says_no_sources(text: &str) -> bool {
+    text.parse::<toml_edit::DocumentMut>()
+        .ok()
+        .and_then(|doc| {
+            doc.get("sources")?
+                .as_array()
+                .map(toml_edit::Array::is_empty)
+        })
+        .unwrap_or(false)
 }

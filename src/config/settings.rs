@@ -25,6 +25,8 @@ pub struct Settings {
     /// The ids of the sources set `enabled = false`: not polled, not in
     /// `sources`; their stored items stay, as a removed source's do.
     pub disabled_sources: Vec<String>,
+    /// The file says `sources = []`: no sources on purpose.
+    pub sources_cleared: bool,
 }
 
 /// `[log]`: the log level when `RUST_LOG` is not set.

@@ -50,6 +50,7 @@ pub(super) fn validate(raw: Raw, file: &Path, base_dir: &Path) -> Result<Setting
         log,
         sources,
         disabled_sources,
+        sources_cleared: false,
     })
 }
 

@@ -96,3 +96,35 @@ fn a_connection_flood_under_a_low_descriptor_limit_never_starves_polling() {
     daemon.signal("TERM");
     assert!(daemon.wait().success());
 }
+
+#[test]
+fn a_config_saved_empty_is_refused_and_polling_goes_on_until_sources_are_cleared_on_purpose() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("agency.xml"), feed(3)).unwrap();
+    let config = dir.path().join("wiredesk.toml");
+    let full = "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"data.db\"\n\
+                [poll]\ninterval = \"10s\"\nmin_interval = \"10s\"\njitter = 0.0\nadaptive = false\n";
+    std::fs::write(
+        &config,
+        format!("{full}[[sources]]\nid = \"agency\"\nurl = \"file:agency.xml\"\n"),
+    )
+    .unwrap();
+    let mut daemon = Daemon::start(&config, dir.path(), &[]);
+    daemon.wait_for(|seen| polls_of(seen, "agency").0 >= 1);
+
+    // An editor's half-written save: an empty file (#20: every poll stopped).
+    std::fs::write(&config, "").unwrap();
+    daemon.signal("HUP");
+    daemon.wait_for(|seen| Daemon::saw(seen, "config reload rejected: it lists no sources"));
+    // The source is still polled: its next poll comes, and stores the change.
+    std::fs::write(dir.path().join("agency.xml"), feed(5)).unwrap();
+    daemon.wait_for(|seen| polls_of(seen, "agency").0 >= 2);
+    assert_eq!(polls_of(&daemon.seen, "agency").1.as_deref(), Some("ok"));
+
+    // Said in so many words, no sources is what the operator gets.
+    std::fs::write(&config, format!("sources = []\n{full}")).unwrap();
+    daemon.signal("HUP");
+    daemon.wait_for(|seen| Daemon::saw(seen, "config reloaded: 0 sources"));
+    daemon.signal("TERM");
+    assert!(daemon.wait().success());
+}
