@@ -56,9 +56,10 @@ enum Command {
     /// Print the newest stories with their copies (the copy shown in the
     /// merged feed is marked *), with the item ids `explain` takes.
     Stories {
-        /// How many stories.
-        #[arg(long, short = 'n', default_value_t = 20)]
-        limit: usize,
+        /// How many stories (at least 1; `--limit 0` said "no stories").
+        #[arg(long, short = 'n', default_value_t = 20,
+              value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        limit: u64,
     },
     /// Print the dedup scores of two stored items and the rule that merges
     /// or separates them.
@@ -148,6 +149,9 @@ fn main() -> ExitCode {
     };
     let default_level = match cli.command {
         Command::Run => "info",
+        // `poll` prints each source's outcome on stdout; the poller's own
+        // "poll failed" warnings said each failure a second time (#18).
+        Command::Poll => "warn,wiredesk::poll=error",
         _ => "warn",
     };
     logging::init(cli.log_format, settings.log.level.as_deref(), default_level);
@@ -334,7 +338,9 @@ fn with_config(command: Command, settings: Settings, config_path: PathBuf) -> an
         | Command::Completions { .. }
         | Command::Man => Ok(()),
         Command::Sources => report(&settings, |store| cli::sources(&settings, store)),
-        Command::Stories { limit } => report(&settings, |store| cli::stories(store, limit)),
+        Command::Stories { limit } => report(&settings, |store| {
+            cli::stories(store, usize::try_from(limit).unwrap_or(usize::MAX))
+        }),
         Command::Explain { item_a, item_b } => report(&settings, |store| {
             cli::explain(store, &settings.dedup, item_a, item_b)
         }),

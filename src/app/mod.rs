@@ -284,9 +284,13 @@ impl App {
     ) -> (ServeState, JoinHandle<()>) {
         let addr = listener.local_addr().ok();
         let server = &self.settings.server;
+        // Where to look, in the first lines a new user reads (#18).
         tracing::info!(
             listen = ?addr,
+            desk = %server.base_url,
             feed = %server.base_url.join("feed.atom").map(String::from).unwrap_or_default(),
+            config = %self.settings.file.display(),
+            database = %self.settings.storage.path.display(),
             sources = self.settings.sources.len(),
             "wiredesk is serving"
         );

@@ -431,11 +431,46 @@ impl Fetcher {
         } else if e.is_timeout() {
             FetchError::Timeout(self.timeout)
         } else if e.is_connect() {
-            FetchError::Connect(error_chain(&e))
+            FetchError::Connect(connect_reason(&e))
         } else {
             FetchError::Other(error_chain(&e))
         }
     }
+}
+
+/// Why a connection could not be made, in the words of its deepest cause
+/// (#18: a refused connection showed "error sending request for url (…):
+/// client error (Connect): tcp connect error: Connection refused (os error
+/// 111)"): `connection refused`, `no such host: …`, `TLS: …`.
+fn connect_reason(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut deepest = e;
+    while let Some(c) = cause {
+        if let Some(tls) = c.downcast_ref::<rustls::Error>() {
+            return format!("TLS: {tls}");
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            let said = match io.kind() {
+                K::ConnectionRefused => Some("connection refused"),
+                K::ConnectionReset => Some("connection reset"),
+                K::TimedOut => Some("connection timed out"),
+                K::HostUnreachable => Some("host unreachable"),
+                K::NetworkUnreachable => Some("network unreachable"),
+                _ => None,
+            };
+            if let Some(said) = said {
+                return said.to_owned();
+            }
+        }
+        deepest = c;
+        cause = c.source();
+    }
+    let text = deepest.to_string();
+    if text.contains("failed to lookup address") || text.contains("Name or service not known") {
+        return format!("no such host ({text})");
+    }
+    text
 }
 
 /// Whether `e` or one of its causes is this machine running out of

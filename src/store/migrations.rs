@@ -47,10 +47,16 @@ pub(super) fn apply(conn: &mut Connection, path: &str) -> Result<(), StoreError>
             version,
             reason: e.to_string(),
         })?;
-        tracing::info!(version, "applied database migration");
+        tracing::debug!(version, "applied database migration");
     }
     tx.pragma_update(None, "user_version", LATEST)?;
     tx.commit()?;
+    // One line, not one per migration (#18: a first start logged twelve).
+    if found <= 0 {
+        tracing::info!(schema = LATEST, "created the database");
+    } else {
+        tracing::info!(from = found, to = LATEST, "upgraded the database schema");
+    }
     Ok(())
 }
 

@@ -143,6 +143,9 @@ fn poll_prints_a_line_per_source_and_a_failing_source_is_not_fatal() {
         lines[2].starts_with("missing\terror\tcannot read"),
         "{stdout}"
     );
+    // Said once, on stdout: not again as a warning on stderr (#18).
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("cannot read"), "{stderr}");
 
     // A second poll finds nothing new.
     let out = wiredesk(&config, &["poll"]);
@@ -276,6 +279,20 @@ fn sources_prints_each_source_with_its_poll_state() {
     assert!(
         lines[3].starts_with("outlet ") && lines[3].contains(" ok "),
         "{stdout}"
+    );
+}
+
+#[test]
+fn stories_limit_0_is_refused_rather_than_saying_there_are_no_stories() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    wiredesk(&config, &["poll"]);
+    let out = wiredesk(&config, &["stories", "--limit", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("--limit"),
+        "{}",
+        text(&out.stderr)
     );
 }
 

@@ -217,6 +217,27 @@ async fn a_temporary_redirect_keeps_the_configured_url() {
 }
 
 #[tokio::test]
+async fn a_refused_connection_is_said_in_two_words_not_an_error_chain() {
+    let refused = {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/feed.xml", closed.local_addr().unwrap())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, store, poller) = poller(dir.path(), &one("down", &refused), "", t0());
+    let source = &settings.sources[0];
+    let report = poller.poll_source(source).await;
+    assert!(
+        matches!(report.outcome, PollOutcome::Failed { .. }),
+        "{report:?}"
+    );
+    let state = store.source_state(&source.id).unwrap().unwrap();
+    assert_eq!(
+        state.last_error.as_deref(),
+        Some("cannot connect: connection refused")
+    );
+}
+
+#[tokio::test]
 async fn a_redirect_loop_is_a_recorded_error() {
     let server = ScriptedServer::start(Duration::ZERO, |seen, _| match seen.path.as_str() {
         "/a" => status(301, &[("location", "/b")]),
