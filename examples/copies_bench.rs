@@ -1,9 +1,10 @@
 //! How the writer's cost grows with a story's copies (#20): `N` sources all
 //! read one feed file of three items, each polled once in turn through the
 //! daemon's own poller (fetch, parse, dedup, store), so every story gains a
-//! copy per poll. Prints the mean wall time of a poll per block of polls,
-//! and the ratio of the last block to the first: flat means a copy costs
-//! the same whatever the story's size.
+//! copy per poll. Prints the mean wall time and the process's CPU time (all
+//! threads, from /proc/self/stat, which other processes' load does not
+//! count) of a poll per block of polls, and the ratio of the last block to
+//! the first: flat means a copy costs the same whatever the story's size.
 //!
 //! ```text
 //! cargo run --release --example copies_bench -- [--sources 5000] [--block 500] [--feed FILE]
@@ -73,7 +74,9 @@ fn main() {
         .build()
         .unwrap();
     let mut blocks: Vec<Duration> = Vec::new();
+    let mut cpu_blocks: Vec<f64> = Vec::new();
     let mut started = Instant::now();
+    let mut cpu_started = cpu_seconds();
     for (i, source) in settings.sources.iter().enumerate() {
         let report = runtime.block_on(poller.poll_source(source));
         if let PollOutcome::Failed { reason } = &report.outcome {
@@ -81,12 +84,16 @@ fn main() {
         }
         if (i + 1) % block == 0 {
             blocks.push(started.elapsed() / u32::try_from(block).unwrap());
+            let cpu = cpu_seconds();
+            cpu_blocks.push((cpu - cpu_started) / block as f64);
             println!(
-                "copies {:>6}: {:>8.2} ms per poll",
+                "copies {:>6}: {:>8.2} ms per poll, {:>8.2} ms CPU",
                 i + 1,
-                blocks.last().unwrap().as_secs_f64() * 1e3
+                blocks.last().unwrap().as_secs_f64() * 1e3,
+                cpu_blocks.last().unwrap() * 1e3
             );
             started = Instant::now();
+            cpu_started = cpu;
         }
     }
     let counts = store.counts().unwrap();
@@ -98,4 +105,20 @@ fn main() {
         println!("RESULT last_block_ms {:.3}", last.as_secs_f64() * 1e3);
         println!("RESULT growth {ratio:.3}");
     }
+    if let (Some(first), Some(last)) = (cpu_blocks.first(), cpu_blocks.last()) {
+        println!("CPU, last block / first block: {:.2}", last / first);
+        println!("RESULT cpu_growth {:.3}", last / first);
+    }
+}
+
+/// The process's CPU time so far (user + system, every thread), from
+/// /proc/self/stat in clock ticks of 10 ms.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat (Linux)");
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
 }

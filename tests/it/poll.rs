@@ -238,6 +238,45 @@ async fn a_refused_connection_is_said_in_two_words_not_an_error_chain() {
 }
 
 #[tokio::test]
+async fn a_public_source_redirected_to_a_private_address_is_refused_unless_allowed() {
+    // The test server stands in as the proxy every fetch goes through, so
+    // the source can have a public name: it answers news.example's feed
+    // with a 301 to the metrics port of this machine (#20).
+    let server = ScriptedServer::start(Duration::ZERO, |seen, _| match seen.path.as_str() {
+        "/feed" => status(301, &[("location", "http://127.0.0.1:9090/metrics")]),
+        "/metrics" => feed(AGENCY_RSS),
+        _ => status(404, &[]),
+    })
+    .await;
+    let proxy = format!("proxy = \"{}\"", server.url("/"));
+    for (allow, refused) in [("", true), ("allow_private = true", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, store, poller) = poller(
+            dir.path(),
+            &one("public", "http://news.example/feed"),
+            &format!("{proxy}\n{allow}"),
+            t0(),
+        );
+        let source = &settings.sources[0];
+        poller.poll_source(source).await;
+        let state = store.source_state(&source.id).unwrap().unwrap();
+        if refused {
+            let error = state.last_error.unwrap_or_default();
+            assert!(error.contains("loopback or private"), "{error}");
+            assert_eq!(server.hits("/metrics"), 0, "nothing was fetched there");
+        } else {
+            assert_eq!(
+                state.last_status.as_deref(),
+                Some("ok"),
+                "{:?}",
+                state.last_error
+            );
+            assert_eq!(server.hits("/metrics"), 1);
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_redirect_loop_is_a_recorded_error() {
     let server = ScriptedServer::start(Duration::ZERO, |seen, _| match seen.path.as_str() {
         "/a" => status(301, &[("location", "/b")]),
