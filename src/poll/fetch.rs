@@ -447,9 +447,13 @@ fn connect_reason(e: &(dyn std::error::Error + 'static)) -> String {
     let mut deepest = e;
     while let Some(c) = cause {
         if let Some(tls) = c.downcast_ref::<rustls::Error>() {
-            return format!("TLS: {tls}");
+            return format!("TLS: {}", tls_reason(tls));
         }
         if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            // An io::Error's source() skips the error it wraps: look inside.
+            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                return format!("TLS: {}", tls_reason(tls));
+            }
             use std::io::ErrorKind as K;
             let said = match io.kind() {
                 K::ConnectionRefused => Some("connection refused"),
@@ -471,6 +475,41 @@ fn connect_reason(e: &(dyn std::error::Error + 'static)) -> String {
         return format!("no such host ({text})");
     }
     text
+}
+
+/// A TLS failure as an operator reads it (#18: `Other(OtherError(
+/// CaUsedAsEndEntity))` was shown as it came).
+fn tls_reason(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "the certificate is not valid for this name".to_owned()
+            }
+            C::Expired | C::ExpiredContext { .. } => "the certificate has expired".to_owned(),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "the certificate is not valid yet".to_owned()
+            }
+            C::UnknownIssuer => {
+                "the certificate is not trusted (unknown issuer, or self-signed)".to_owned()
+            }
+            C::Revoked => "the certificate has been revoked".to_owned(),
+            C::BadSignature => "the certificate's signature is bad".to_owned(),
+            other => {
+                let text = format!("{other:?}");
+                if text.contains("CaUsedAsEndEntity") {
+                    "the server presents a CA certificate as its own".to_owned()
+                } else {
+                    format!("invalid certificate ({text})")
+                }
+            }
+        },
+        rustls::Error::AlertReceived(alert) => {
+            format!("the server refused the handshake ({alert:?})")
+        }
+        rustls::Error::NoCertificatesPresented => "the server sent no certificate".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 /// Whether `e` or one of its causes is this machine running out of
@@ -650,5 +689,41 @@ mod tests {
         );
         // A host the operator wrote (or allow_private): all of them.
         assert_eq!(admit(name, inside.clone(), true).unwrap(), inside);
+    }
+
+    #[test]
+    fn a_connection_failure_is_said_in_words_an_operator_reads() {
+        #[derive(Debug)]
+        struct Wrapper(std::io::Error);
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("client error (Connect)")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let tls = |e: rustls::Error| {
+            connect_reason(&Wrapper(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                e,
+            )))
+        };
+        assert_eq!(
+            tls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+            )),
+            "TLS: the certificate is not valid for this name"
+        );
+        assert_eq!(
+            tls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer
+            )),
+            "TLS: the certificate is not trusted (unknown issuer, or self-signed)"
+        );
+        let refused = Wrapper(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(connect_reason(&refused), "connection refused");
     }
 }
