@@ -296,6 +296,7 @@ impl App {
         );
         let state = ServeState::new(self.store.clone(), &server.title, &server.base_url)
             .with_sources(&self.settings.sources)
+            .with_disabled(&self.settings.disabled_sources)
             .with_token(server.token.as_deref())
             .with_ops(&self.metrics, &self.readiness)
             .with_metrics_enabled(server.metrics);

@@ -92,7 +92,7 @@ impl App {
         // generation), so no page is cached with the old list under the new
         // generation.
         if let Some(state) = serving {
-            state.set_sources(&sources);
+            state.set_sources(&sources, &loaded.disabled_sources);
         }
         let synced = sources.clone();
         if let Err(e) = self.store.run(move |s| s.sync_sources(&synced)).await {
@@ -100,6 +100,7 @@ impl App {
         }
         sources_tx.send_replace(sources.clone());
         self.settings.sources = sources;
+        self.settings.disabled_sources = loaded.disabled_sources;
         tracing::info!(
             sources = self.settings.sources.len(),
             added,

@@ -133,10 +133,30 @@ impl ServeState {
         self
     }
 
+    /// The ids of the sources the config lists with `enabled = false`:
+    /// shown as `disabled`, not `removed`.
+    pub fn with_disabled(self, ids: &[String]) -> ServeState {
+        self.configured
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .disabled = Arc::new(ids.iter().cloned().collect());
+        self
+    }
+
     /// Replaces the configured sources in this state and every clone of it
     /// (a reload).
-    pub fn set_sources(&self, sources: &[Source]) {
-        *self.configured.write().unwrap_or_else(|p| p.into_inner()) = Configured::new(sources);
+    pub fn set_sources(&self, sources: &[Source], disabled: &[String]) {
+        let mut configured = Configured::new(sources);
+        configured.disabled = Arc::new(disabled.iter().cloned().collect());
+        *self.configured.write().unwrap_or_else(|p| p.into_inner()) = configured;
+    }
+
+    fn disabled_ids(&self) -> Arc<HashSet<String>> {
+        self.configured
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .disabled
+            .clone()
     }
 
     fn sources(&self) -> Arc<[Source]> {
@@ -180,6 +200,8 @@ impl ServeState {
 struct Configured {
     sources: Arc<[Source]>,
     ids: Arc<HashSet<String>>,
+    /// Listed with `enabled = false`.
+    disabled: Arc<HashSet<String>>,
 }
 
 impl Configured {
@@ -187,7 +209,22 @@ impl Configured {
         Configured {
             sources: sources.into(),
             ids: Arc::new(sources.iter().map(|s| s.id.to_string()).collect()),
+            disabled: Arc::default(),
         }
+    }
+}
+
+/// The status shown for a stored source: `disabled` when the config lists
+/// it with `enabled = false` (it was shown as `removed`), else the store's.
+fn shown_status(
+    state: &crate::store::SourceState,
+    configured: &HashSet<String>,
+    disabled: &HashSet<String>,
+) -> String {
+    if disabled.contains(state.id.as_str()) {
+        "disabled".to_owned()
+    } else {
+        state.shown_status(configured.contains(state.id.as_str()))
     }
 }
 
@@ -277,16 +314,15 @@ async fn sources_json(
         Err(e) => return internal_error("sources.json", &e.to_string()),
     };
     let repeats: std::collections::HashMap<_, _> = repeats.into_iter().collect();
-    let ids = state.source_ids();
+    let (ids, disabled) = (state.source_ids(), state.disabled_ids());
     let views: Vec<SourceView> = states
         .into_iter()
         .map(|s| {
-            let configured = ids.contains(s.id.as_str());
             let repeated = repeats.get(&s.id).copied();
             SourceView {
                 repeats: repeated.map_or(0, |r| r.items),
                 repeated_at: repeated.and_then(|r| r.last_at),
-                status: s.shown_status(configured),
+                status: shown_status(&s, &ids, &disabled),
                 id: s.id.to_string(),
                 name: s.name,
                 url: s.url,

@@ -300,7 +300,7 @@ impl Desk {
         let toml = sources_toml(&[(id, id, &self.feeds.url(&format!("{id}.xml")), 0)]);
         let added = settings(self._dir.path(), &toml).sources;
         self.sources.extend(added);
-        self.state.set_sources(&self.sources);
+        self.state.set_sources(&self.sources, &[]);
         self.store.sync_sources(&self.sources).unwrap();
     }
 }

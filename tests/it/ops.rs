@@ -494,6 +494,45 @@ async fn a_reload_starts_added_sources_stops_removed_ones_and_refuses_an_invalid
     done.await.unwrap().unwrap();
 }
 
+#[tokio::test]
+async fn a_source_disabled_by_a_reload_is_shown_disabled_not_removed() {
+    let feeds = FeedServer::start().await;
+    feeds.set("a.xml", Canned::ok("application/rss+xml", AGENCY_RSS));
+    let dir = tempfile::tempdir().unwrap();
+    let a = sources_toml(&[("a", "A", &feeds.url("a.xml"), 0)]);
+    let app = App::build(settings(dir.path(), &a)).await.unwrap();
+    let addr = app.local_addr().unwrap();
+    let readiness = app.readiness().clone();
+    let (reload, reloads) = tokio::sync::mpsc::channel(4);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let done = tokio::spawn(app.run_with_reloads(
+        async move {
+            let _ = stopped.await;
+        },
+        reloads,
+    ));
+    readiness.wait().await;
+    let disabled = settings(dir.path(), &format!("{a}enabled = false\n"));
+    assert_eq!(disabled.disabled_sources, ["a"]);
+    reload.send(Ok(disabled)).await.unwrap();
+    let status = || async {
+        let (_, body) = get_text(&format!("http://{addr}/sources.json")).await;
+        let all: serde_json::Value = serde_json::from_str(&body).unwrap();
+        all[0]["status"].as_str().unwrap_or_default().to_owned()
+    };
+    eventually("a is shown disabled", || async {
+        status().await == "disabled"
+    })
+    .await;
+    let (_, desk) = get_text(&format!("http://{addr}/")).await;
+    assert!(
+        desk.contains("disabled in the config"),
+        "the desk says so too"
+    );
+    stop.send(()).unwrap();
+    done.await.unwrap().unwrap();
+}
+
 #[test]
 fn a_config_file_edited_on_disk_is_reloaded_without_a_signal() {
     let dir = tempfile::tempdir().unwrap();

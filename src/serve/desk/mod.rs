@@ -77,7 +77,7 @@ pub fn render(desk: &Desk<'_>) -> String {
     let failing = desk
         .cards
         .iter()
-        .filter(|c| c.status != "removed" && c.failures > 0)
+        .filter(|c| !c.is_off() && c.failures > 0)
         .count();
     let _ = write!(
         out,
@@ -139,12 +139,13 @@ pub(super) async fn page(
     };
     let now = (state.clock)();
     let configured = state.sources();
+    let disabled = state.disabled_ids();
     let read = {
-        let (params, configured) = (params.clone(), configured.clone());
+        let (params, configured, disabled) = (params.clone(), configured.clone(), disabled.clone());
         let list = bad_param.is_none();
         state
             .store
-            .run(move |s| read(s, &params, &configured, list, now))
+            .run(move |s| read(s, &params, &configured, &disabled, list, now))
             .await
     };
     let read = match read {
@@ -241,6 +242,7 @@ fn read(
     s: &crate::store::Store,
     params: &DeskParams,
     configured: &[crate::model::Source],
+    disabled: &std::collections::HashSet<String>,
     list: bool,
     now: DateTime<Utc>,
 ) -> Result<Read, StoreError> {
@@ -260,7 +262,11 @@ fn read(
         .map(|st| {
             let stored = activity.get(&st.id);
             SourceCard {
-                status: st.shown_status(intervals.contains_key(&st.id)),
+                status: if disabled.contains(st.id.as_str()) {
+                    "disabled".to_owned()
+                } else {
+                    st.shown_status(intervals.contains_key(&st.id))
+                },
                 http_status: st.last_http_status,
                 failures: st.consecutive_failures,
                 error: st.last_error.clone(),

@@ -38,16 +38,20 @@ pub struct SourceCard {
 }
 
 impl SourceCard {
+    /// Not polled: removed from the config, or listed `enabled = false`.
+    pub(super) fn is_off(&self) -> bool {
+        matches!(self.status.as_str(), "removed" | "disabled")
+    }
+
     fn failing(&self) -> bool {
-        self.status != "removed"
-            && (self.failures > 0 || matches!(self.status.as_str(), "error" | "gone"))
+        !self.is_off() && (self.failures > 0 || matches!(self.status.as_str(), "error" | "gone"))
     }
 
     /// Where it is listed: failing, then reporting gaps, then never
     /// polled, then healthy, then removed.
     fn rank(&self) -> u8 {
         match () {
-            _ if self.status == "removed" => 4,
+            _ if self.is_off() => 4,
             _ if self.failing() => 0,
             _ if self.gaps > 0 => 1,
             _ if self.status == "new" => 2,
@@ -128,7 +132,7 @@ pub fn render(out: &mut String, cards: &[SourceCard], params: &DeskParams, now: 
     let failing = cards.iter().filter(|c| c.failing()).count();
     let gaps = cards
         .iter()
-        .filter(|c| !c.failing() && c.gaps > 0 && c.status != "removed")
+        .filter(|c| !c.failing() && c.gaps > 0 && !c.is_off())
         .count();
     let _ = write!(
         out,
@@ -145,6 +149,7 @@ pub fn render(out: &mut String, cards: &[SourceCard], params: &DeskParams, now: 
 fn card(out: &mut String, c: &SourceCard, params: &DeskParams, now: DateTime<Utc>) {
     let (class, state) = match () {
         _ if c.status == "removed" => ("quiet", "removed from the config".to_owned()),
+        _ if c.status == "disabled" => ("quiet", "disabled in the config".to_owned()),
         _ if c.failing() => {
             let short = short_error(c.error.as_deref().unwrap_or(""), c.http_status);
             let times = if c.failures > 1 {
