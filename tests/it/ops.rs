@@ -413,6 +413,40 @@ where
     }
 }
 
+/// A daemon in-process, ready, that takes configs on `reload` as a
+/// SIGHUP or an edited file would hand them over; `stop` ends it.
+struct Reloadable {
+    addr: std::net::SocketAddr,
+    reload: tokio::sync::mpsc::Sender<
+        Result<wiredesk::config::Settings, wiredesk::config::ConfigError>,
+    >,
+    stop: tokio::sync::oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<Result<(), wiredesk::app::AppError>>,
+}
+
+impl Reloadable {
+    async fn start(settings: wiredesk::config::Settings) -> Reloadable {
+        let app = App::build(settings).await.unwrap();
+        let addr = app.local_addr().unwrap();
+        let readiness = app.readiness().clone();
+        let (reload, reloads) = tokio::sync::mpsc::channel(4);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(app.run_with_reloads(
+            async move {
+                let _ = stopped.await;
+            },
+            reloads,
+        ));
+        readiness.wait().await;
+        Reloadable {
+            addr,
+            reload,
+            stop,
+            done,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_reload_starts_added_sources_stops_removed_ones_and_refuses_an_invalid_config() {
     let feeds = FeedServer::start().await;
@@ -439,19 +473,13 @@ async fn a_reload_starts_added_sources_stops_removed_ones_and_refuses_an_invalid
     );
     let invalid = settings_from(dir.path(), "[poll]\ninterval = \"often\"\n").unwrap_err();
 
-    let app = App::build(only_a).await.unwrap();
-    let addr = app.local_addr().unwrap();
+    let Reloadable {
+        addr,
+        reload,
+        stop,
+        done,
+    } = Reloadable::start(only_a).await;
     let url = |path: &str| format!("http://{addr}{path}");
-    let readiness = app.readiness().clone();
-    let (reload, reloads) = tokio::sync::mpsc::channel(4);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let done = tokio::spawn(app.run_with_reloads(
-        async move {
-            let _ = stopped.await;
-        },
-        reloads,
-    ));
-    readiness.wait().await;
     assert_eq!(feeds.hits("a.xml"), 1);
     assert_eq!(
         get_text(&url("/feed.atom?source=b")).await.0,
@@ -500,18 +528,12 @@ async fn a_source_disabled_by_a_reload_is_shown_disabled_not_removed() {
     feeds.set("a.xml", Canned::ok("application/rss+xml", AGENCY_RSS));
     let dir = tempfile::tempdir().unwrap();
     let a = sources_toml(&[("a", "A", &feeds.url("a.xml"), 0)]);
-    let app = App::build(settings(dir.path(), &a)).await.unwrap();
-    let addr = app.local_addr().unwrap();
-    let readiness = app.readiness().clone();
-    let (reload, reloads) = tokio::sync::mpsc::channel(4);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let done = tokio::spawn(app.run_with_reloads(
-        async move {
-            let _ = stopped.await;
-        },
-        reloads,
-    ));
-    readiness.wait().await;
+    let Reloadable {
+        addr,
+        reload,
+        stop,
+        done,
+    } = Reloadable::start(settings(dir.path(), &a)).await;
     let disabled = settings(dir.path(), &format!("{a}enabled = false\n"));
     assert_eq!(disabled.disabled_sources, ["a"]);
     reload.send(Ok(disabled)).await.unwrap();
