@@ -19,7 +19,10 @@ fn sample_items() -> Vec<(String, String)> {
     ] {
         let feed = feed_rs::parser::parse(xml.as_bytes()).unwrap();
         for entry in feed.entries {
-            items.push((name.to_owned(), entry.links[0].href.clone()));
+            // Links are served without their tracking parameters (#18).
+            let link = entry.links[0].href.clone();
+            let link = link.replace("?utm_source=rss&utm_medium=feed", "");
+            items.push((name.to_owned(), link));
         }
     }
     items

@@ -392,8 +392,10 @@ impl Drop for Daemon {
 /// What the W3C feed validator would reject in an Atom document, by the
 /// rules of RFC 4287 it applies (issue #18): every entry has an author
 /// unless the feed (or the entry's `source`) names one, no `content` is
-/// blank, an entry without content has a `link rel="alternate"`, ids and
-/// titles are not blank, and no two entries share an id. Empty when valid.
+/// blank, an entry has text (`content` or `summary`: "Missing textual
+/// content"), ids and titles are not blank, no two entries share an id
+/// (an error) or an `updated` (a warning), and every link is an absolute
+/// IRI (a local path is not one to serve). Empty when valid.
 pub fn atom_rule_breaks(xml: &str) -> Vec<String> {
     let feed = match atom_syndication::Feed::read_from(xml.as_bytes()) {
         Ok(feed) => feed,
@@ -409,15 +411,30 @@ pub fn atom_rule_breaks(xml: &str) -> Vec<String> {
         breaks.push("the feed's title is blank".to_owned());
     }
     let mut ids = std::collections::HashSet::new();
+    let mut updated = std::collections::HashSet::new();
     for (n, entry) in feed.entries.iter().enumerate() {
         let mut says = |what: &str| breaks.push(format!("entry {n} ({}): {what}", entry.id));
+        let mut fresh_id = false;
         if entry.id.trim().is_empty() {
             says("blank id");
         } else if !ids.insert(entry.id.clone()) {
             says("an id another entry has");
+        } else {
+            fresh_id = true;
         }
         if entry.title.value.trim().is_empty() {
             says("blank title");
+        }
+        // The validator compares the text as written (an entry repeated
+        // whole is reported once, by its id).
+        if !updated.insert(entry.updated.to_rfc3339()) && fresh_id {
+            says("two entries with the same value for atom:updated");
+        }
+        let source_links = entry.source.iter().flat_map(|s| &s.links);
+        for link in entry.links.iter().chain(source_links) {
+            if !link.href.starts_with("http://") && !link.href.starts_with("https://") {
+                says(&format!("a link to {}", link.href));
+            }
         }
         let source_named = entry.source.as_ref().is_some_and(|s| named(&s.authors));
         if !named(&entry.authors) && !named(&feed.authors) && !source_named {
@@ -428,15 +445,15 @@ pub fn atom_rule_breaks(xml: &str) -> Vec<String> {
                 says("content should not be blank");
             }
             Some(_) => {}
-            None => {
-                let alternate = entry
-                    .links
-                    .iter()
-                    .any(|l| l.rel == "alternate" && !l.href.trim().is_empty());
-                if !alternate {
-                    says("neither content nor a link rel=\"alternate\"");
-                }
-            }
+            None if entry.summary.is_none() => says("missing textual content"),
+            None => {}
+        }
+        let alternate = entry
+            .links
+            .iter()
+            .any(|l| l.rel == "alternate" && !l.href.trim().is_empty());
+        if !alternate {
+            says("no link rel=\"alternate\" (a reader has nothing to open)");
         }
     }
     breaks

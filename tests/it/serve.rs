@@ -534,6 +534,105 @@ async fn the_atom_feed_keeps_the_validators_rules_with_authorless_and_blank_item
     );
 }
 
+/// Issue #18, the smaller items: a `file:` source's path leaked into
+/// `atom:source`, RSS's `source` and the OPML; an item with neither title
+/// nor link was "(untitled)"; an image enclosure was
+/// `application/octet-stream` of length 0; `utm_*`, `fbclid`, `gclid`,
+/// `mc_cid`, `mc_eid` and `wt_mc` stayed on the links served. The stored
+/// item keeps its link as the source gave it.
+#[tokio::test]
+async fn served_feeds_carry_no_local_path_no_tracking_and_no_untitled_entry() {
+    let mut desk = Desk::new();
+    desk.sources[1].url = Url::parse("file:///srv/feeds/outlet.xml").unwrap();
+    desk.store.sync_sources(&desk.sources).unwrap();
+    let mut tracked = item("agency", 1, "Harbour strike ends");
+    tracked.item.link = Some(
+        "https://agency.example/news/1?utm_source=rss&utm_medium=feed&id=1&fbclid=Iw&gclid=x"
+            .into(),
+    );
+    tracked.item.enclosures = vec![Enclosure {
+        url: "https://img.agency.example/1.jpg?mc_cid=a&mc_eid=b&wt_mc=c".into(),
+        mime_type: None,
+        length: Some(0),
+    }];
+    let mut textless = item("outlet", 2, "");
+    textless.item.link = Some("file:///news/2".into());
+    textless.item.content = Some(
+        "<p>Ferry services across the Baltic resume on Monday morning after the storm.</p>".into(),
+    );
+    desk.poll("agency", &[tracked]);
+    desk.poll(
+        "outlet",
+        &[item("outlet", 1, "Harbour strike ends"), textless],
+    );
+    let app = desk.router();
+
+    for path in ["/feed.atom", "/feed.rss", "/feed.json", "/sources.opml"] {
+        let body = get(&app, path).await.body;
+        for leak in [
+            "file:",
+            "utm_",
+            "fbclid",
+            "gclid",
+            "mc_cid",
+            "mc_eid",
+            "wt_mc",
+            "(untitled)",
+        ] {
+            assert!(!body.contains(leak), "{path} serves {leak}:\n{body}");
+        }
+    }
+    let atom = get(&app, "/feed.atom").await.body;
+    assert_eq!(atom_rule_breaks(&atom), Vec::<String>::new(), "{atom}");
+    assert!(
+        atom.contains("<id>urn:wiredesk:source:outlet</id>"),
+        "{atom}"
+    );
+    assert!(
+        atom.contains(
+            "href=\"https://img.agency.example/1.jpg\" rel=\"enclosure\" type=\"image/jpeg\"/>"
+        ),
+        "{atom}"
+    );
+    let mut titles = titles(&atom);
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "Ferry services across the Baltic resume on Monday morning after the storm.",
+            "Harbour strike ends"
+        ]
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&get(&app, "/feed.json").await.body).unwrap();
+    let strike = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == "Harbour strike ends")
+        .unwrap();
+    assert_eq!(strike["url"], "https://agency.example/news/1?id=1");
+    assert_eq!(
+        strike["attachments"],
+        serde_json::json!([{"url": "https://img.agency.example/1.jpg", "mime_type": "image/jpeg"}])
+    );
+    let rss = get(&app, "/feed.rss").await.body;
+    assert!(
+        rss.contains("<source url=\"https://agency.example/feed?a=1&amp;b=2\">"),
+        "{rss}"
+    );
+    // The stored item keeps what the source gave.
+    let stored = desk.store.feed_page(&Default::default()).unwrap().stories;
+    let links: Vec<_> = stored
+        .iter()
+        .filter_map(|s| s.chosen.item.link.clone())
+        .collect();
+    assert!(
+        links.iter().any(|l| l.contains("utm_source=rss")),
+        "{links:?}"
+    );
+}
+
 /// Issue #18: an RSS author in its standard form `email (Name)` was served
 /// as `(Name)`.
 #[tokio::test]

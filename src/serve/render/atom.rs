@@ -7,8 +7,12 @@
 //! it has an author — the item's, else its source's name, as a publisher is
 //! the author of what it publishes unsigned (RFC 4287 §4.1.2 wants one per
 //! entry unless the feed names one, and a merged feed has no single author)
-//! — and its content is never blank: an entry with no text has none when its
-//! `link rel="alternate"` stands in for it (§4.1.1), else its title as text.
+//! — its content is never blank nor missing (the validator warns about an
+//! entry without text, and readers show an empty entry: an entry with no
+//! text of its own says its title, linked to the item), no two entries share
+//! an `updated` ([`atom_entry_updated`]), links are served links
+//! ([`served_link`]: no local path, no tracking parameter) and an
+//! enclosure's type and length are said only when known.
 
 use atom_syndication::{
     Category, Content, Entry, Feed, FixedDateTime, Generator, Link, Person, Text,
@@ -16,8 +20,9 @@ use atom_syndication::{
 use chrono::{DateTime, Utc};
 
 use super::{
-    Author, FeedMeta, author_parts, categories_of, content_html, entry_id, entry_updated,
-    feed_title, feed_updated, summary_html, title_of, xml_safe,
+    Author, FeedMeta, atom_entry_updated, author_parts, categories_of, content_html,
+    enclosure_length, enclosure_type, entry_id, entry_link, feed_title, feed_updated, served_link,
+    summary_html, title_of, xml_safe,
 };
 use crate::model::{StoredItem, Story};
 
@@ -33,7 +38,12 @@ pub fn atom(meta: &FeedMeta, stories: &[Story], now: DateTime<Utc>) -> String {
     let feed = Feed {
         title: Text::plain(feed_title(meta)),
         id: xml_safe(&meta.self_url),
-        updated: feed_updated(stories, now).fixed_offset(),
+        // Never before an entry's (which sits within its second).
+        updated: stories
+            .iter()
+            .map(|s| atom_entry_updated(s, meta.entries))
+            .fold(feed_updated(stories, now), DateTime::max)
+            .fixed_offset(),
         generator: Some(Generator {
             value: "wiredesk".into(),
             uri: None,
@@ -49,14 +59,16 @@ pub fn atom(meta: &FeedMeta, stories: &[Story], now: DateTime<Utc>) -> String {
 fn entry(meta: &FeedMeta, story: &Story) -> Entry {
     let chosen = &story.chosen;
     let item = &chosen.item;
-    let mut links = Vec::new();
-    if let Some(href) = &item.link {
-        links.push(link(href, "alternate", Some("text/html"), None));
-    }
+    let mut links = vec![link(
+        &entry_link(meta, story),
+        "alternate",
+        Some("text/html"),
+        None,
+    )];
     for other in &story.others {
-        if let Some(href) = &other.item.link {
+        if let Some(href) = other.item.link.as_deref().and_then(served_link) {
             links.push(link(
-                href,
+                &href,
                 "related",
                 Some("text/html"),
                 Some(&other.source_name),
@@ -64,18 +76,22 @@ fn entry(meta: &FeedMeta, story: &Story) -> Entry {
         }
     }
     for enclosure in &item.enclosures {
+        let Some(href) = served_link(&enclosure.url) else {
+            continue;
+        };
         links.push(Link {
-            href: xml_safe(&enclosure.url),
+            mime_type: enclosure_type(&href, enclosure.mime_type.as_deref()),
+            // Atom's length is optional: an unknown one is left out.
+            length: enclosure_length(enclosure.length).map(|l| l.to_string()),
+            href,
             rel: "enclosure".into(),
-            mime_type: enclosure.mime_type.as_deref().map(xml_safe),
-            length: enclosure.length.map(|l| l.to_string()),
             ..Link::default()
         });
     }
     Entry {
         title: Text::plain(title_of(story)),
         id: entry_id(story, meta.entries),
-        updated: entry_updated(story).fixed_offset(),
+        updated: atom_entry_updated(story, meta.entries).fixed_offset(),
         published: Some(chosen.date().fixed_offset()),
         authors: vec![author_of(chosen)],
         categories: categories_of(story)
@@ -88,7 +104,11 @@ fn entry(meta: &FeedMeta, story: &Story) -> Entry {
         links,
         source: Some(source_of(chosen)),
         summary: summary_html(story).map(Text::html),
-        content: content_of(story),
+        content: Some(Content {
+            value: Some(content_html(story)),
+            content_type: Some("html".into()),
+            ..Content::default()
+        }),
         ..Entry::default()
     }
 }
@@ -116,31 +136,21 @@ fn author_of(copy: &StoredItem) -> Person {
     }
 }
 
-/// The entry's content; never blank. Without text, none when the entry
-/// links to the item, else the title as plain text.
-fn content_of(story: &Story) -> Option<Content> {
-    let html = content_html(story);
-    let (value, content_type) = if !html.trim().is_empty() {
-        (html, "html")
-    } else if (story.chosen.item.link.as_deref()).is_some_and(|l| !xml_safe(l).trim().is_empty()) {
-        return None;
-    } else {
-        (title_of(story), "text")
-    };
-    Some(Content {
-        value: Some(value),
-        content_type: Some(content_type.into()),
-        ..Content::default()
-    })
-}
-
-/// The `atom:source` of a copy: the feed it came from.
+/// The `atom:source` of a copy: the feed it came from, by its URL; a
+/// source read from a local file is named by a URN of its id instead, and
+/// not linked (a local path is never served).
 fn source_of(copy: &StoredItem) -> atom_syndication::Source {
+    let url = served_link(&copy.source_url);
     atom_syndication::Source {
         title: Text::plain(xml_safe(&copy.source_name)),
-        id: xml_safe(&copy.source_url),
+        id: url
+            .clone()
+            .unwrap_or_else(|| format!("urn:wiredesk:source:{}", copy.source_id)),
         updated: FixedDateTime::from(copy.first_seen.fixed_offset()),
-        links: vec![link(&copy.source_url, "self", None, None)],
+        links: url
+            .iter()
+            .map(|href| link(href, "self", None, None))
+            .collect(),
         ..atom_syndication::Source::default()
     }
 }
@@ -245,12 +255,85 @@ mod tests {
         assert!(!xml.contains("<content type=\"html\"></content>"), "{xml}");
         assert!(!xml.contains("<content type=\"html\"/>"), "{xml}");
         let feed = feed_rs::parser::parse(xml.as_bytes()).unwrap();
-        // The first has its alternate link instead (RFC 4287 §4.1.1).
-        assert!(feed.entries[0].content.is_none(), "{xml}");
-        assert_eq!(feed.entries[0].links[0].rel.as_deref(), Some("alternate"));
-        // The second has neither text nor link: its title stands in.
+        // The first says its title, linked to the item: the validator warns
+        // about an entry without text even when it has a link.
+        let body = |n: usize| feed.entries[n].content.as_ref().unwrap().body.clone();
+        assert_eq!(
+            body(0).as_deref(),
+            Some("<p><a href=\"https://agency.example/1?a=1&amp;b=2\">Photo of the day</a></p>")
+        );
+        // The second has neither text nor link: its title stands in, and
+        // it links to the desk.
+        assert_eq!(body(1).as_deref(), Some("<p>Short note</p>"));
+        assert_eq!(feed.entries[1].links[0].href, "http://127.0.0.1:8080/");
+    }
+
+    /// Issue #18: a `file:` source's path was served as `atom:source`'s id
+    /// and link, and an item link resolved against it as the entry's link.
+    #[test]
+    fn a_local_path_is_never_served() {
+        let mut c = copy(1, "local", "Talks", 0);
+        c.source_url = "file:///srv/feeds/local.xml".into();
+        c.item.link = Some("file:///local/7".into());
+        c.item.enclosures = vec![crate::model::Enclosure {
+            url: "file:///srv/feeds/p.jpg".into(),
+            mime_type: None,
+            length: None,
+        }];
+        let mut other = copy(2, "outlet", "Talks", 0);
+        other.item.link = Some("file:///outlet/2".into());
+        let story = Story::from_copies(1, "x".into(), Utc::now(), vec![c, other]).unwrap();
+        let xml = atom(&meta(), &[story], Utc::now());
+        assert!(!xml.contains("file:"), "{xml}");
+        assert!(xml.contains("<id>urn:wiredesk:source:local</id>"), "{xml}");
+        let feed = feed_rs::parser::parse(xml.as_bytes()).unwrap();
+        let links: Vec<_> = feed.entries[0].links.iter().map(|l| &l.href).collect();
+        assert_eq!(links, ["http://127.0.0.1:8080/"]);
+    }
+
+    /// Issue #18: tracking parameters stayed on the links served, an image
+    /// enclosure was served without a type, and a length of 0 as a length.
+    #[test]
+    fn links_are_served_clean_and_enclosures_typed_and_never_0_long() {
+        let mut c = copy(1, "agency", "Talks", 0);
+        c.item.link = Some("https://agency.example/1?utm_source=rss&id=7&gclid=x".into());
+        c.item.enclosures = vec![
+            crate::model::Enclosure {
+                url: "https://img.example/p.jpg".into(),
+                mime_type: Some(String::new()),
+                length: Some(0),
+            },
+            crate::model::Enclosure {
+                url: "https://cdn.example/6.mp3?utm_medium=feed".into(),
+                mime_type: Some("audio/mpeg".into()),
+                length: Some(123),
+            },
+        ];
+        let mut other = copy(2, "outlet", "Talks", 0);
+        other.item.link = Some("https://outlet.example/2?fbclid=y".into());
+        let story = Story::from_copies(1, "x".into(), Utc::now(), vec![c, other]).unwrap();
+        let xml = atom(&meta(), &[story], Utc::now());
+        for tracking in ["utm_", "gclid", "fbclid"] {
+            assert!(!xml.contains(tracking), "{xml}");
+        }
         assert!(
-            xml.contains("<content type=\"text\">Short note</content>"),
+            xml.contains("href=\"https://agency.example/1?id=7\" rel=\"alternate\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("&lt;a href=&quot;https://outlet.example/2&quot;&gt;"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                "<link href=\"https://img.example/p.jpg\" rel=\"enclosure\" type=\"image/jpeg\"/>"
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                "<link href=\"https://cdn.example/6.mp3\" rel=\"enclosure\" type=\"audio/mpeg\" length=\"123\"/>"
+            ),
             "{xml}"
         );
     }

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    FeedMeta, author_parts, categories_of, content_html, entry_id, entry_updated, feed_title,
-    rfc3339, story_urn, summary_html, title_of, xml_safe,
+    FeedMeta, author_parts, categories_of, content_html, enclosure_length, enclosure_type,
+    entry_id, entry_link, entry_updated, feed_title, rfc3339, served_link, story_urn, summary_html,
+    title_of, xml_safe,
 };
 use crate::model::{StoredItem, Story};
 
@@ -101,7 +102,7 @@ fn item(meta: &FeedMeta, story: &Story) -> JsonItem {
     let it = &chosen.item;
     JsonItem {
         id: entry_id(story, meta.entries),
-        url: it.link.as_deref().map(xml_safe),
+        url: Some(entry_link(meta, story)),
         title: title_of(story),
         content_html: content_html(story),
         summary: summary_html(story),
@@ -119,14 +120,15 @@ fn item(meta: &FeedMeta, story: &Story) -> JsonItem {
         attachments: it
             .enclosures
             .iter()
-            .map(|e| Attachment {
-                url: xml_safe(&e.url),
-                mime_type: e
-                    .mime_type
-                    .as_deref()
-                    .map(xml_safe)
-                    .unwrap_or_else(|| "application/octet-stream".into()),
-                size_in_bytes: e.length,
+            .filter_map(|e| {
+                let url = served_link(&e.url)?;
+                Some(Attachment {
+                    // JSON Feed requires a type.
+                    mime_type: enclosure_type(&url, e.mime_type.as_deref())
+                        .unwrap_or_else(|| "application/octet-stream".into()),
+                    size_in_bytes: enclosure_length(e.length),
+                    url,
+                })
             })
             .collect(),
         _wiredesk: Extension {
@@ -141,7 +143,7 @@ fn copy(c: &StoredItem) -> Copy {
     Copy {
         source: c.source_id.to_string(),
         source_name: xml_safe(&c.source_name),
-        url: c.item.link.as_deref().map(xml_safe),
+        url: c.item.link.as_deref().and_then(served_link),
         id: xml_safe(&c.item.identity),
         published: c.item.published.map(rfc3339),
     }
@@ -165,5 +167,43 @@ mod tests {
         assert_eq!(ext["copies"][1]["published"], "2026-11-01T08:00:02Z");
         let feed = feed_rs::parser::parse(text.as_bytes()).unwrap();
         assert_eq!(feed.entries[0].id, "urn:wiredesk:story:abc");
+    }
+
+    /// Issue #18: an image attachment was `application/octet-stream` of 0
+    /// bytes, a local link was served, tracking parameters stayed on.
+    #[test]
+    fn an_attachment_is_typed_from_its_extension_and_has_no_false_size() {
+        let mut story = merged();
+        story.chosen.item.link = Some("file:///local/1".into());
+        story.others[0].item.link = Some("https://outlet.example/2?mc_cid=1&mc_eid=2".into());
+        story.chosen.item.enclosures = vec![
+            crate::model::Enclosure {
+                url: "https://img.example/p.png?wt_mc=x".into(),
+                mime_type: Some("application/octet-stream".into()),
+                length: Some(0),
+            },
+            crate::model::Enclosure {
+                url: "file:///srv/p.png".into(),
+                mime_type: None,
+                length: None,
+            },
+        ];
+        let text = json(&meta(), &[story], Utc::now());
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let item = &v["items"][0];
+        assert_eq!(
+            item["attachments"],
+            serde_json::json!([{"url": "https://img.example/p.png", "mime_type": "image/png"}])
+        );
+        assert_eq!(item["url"], "http://127.0.0.1:8080/");
+        assert_eq!(
+            item["_wiredesk"]["copies"][0]["url"],
+            serde_json::Value::Null
+        );
+        assert_eq!(
+            item["_wiredesk"]["copies"][1]["url"],
+            "https://outlet.example/2"
+        );
+        assert!(!text.contains("file:"), "{text}");
     }
 }

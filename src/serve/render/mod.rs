@@ -14,6 +14,7 @@
 
 mod atom;
 mod json;
+mod links;
 mod opml;
 mod rss;
 
@@ -22,8 +23,12 @@ pub use json::json;
 pub use opml::opml;
 pub use rss::rss;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, TimeDelta, Utc};
+use sha2::{Digest, Sha256};
 
+pub(crate) use links::{enclosure_length, enclosure_type, served_link};
+
+use crate::dedup::html_to_blocks;
 use crate::model::{StoredItem, Story, story_uid};
 
 /// What the entries of a document are.
@@ -78,6 +83,22 @@ pub(crate) fn entry_updated(story: &Story) -> DateTime<Utc> {
         .fold(story.chosen.date(), DateTime::max)
 }
 
+/// The Atom entry's `updated`: [`entry_updated`] within its second, at a
+/// fraction of it drawn from the entry's id. Publishers date to the second
+/// and send many items in one second; the feed validator warns about two
+/// entries with the same `updated` (readers key on it, issue #18). The
+/// fraction is the same on every page and every request, so the value
+/// moves only when [`entry_updated`] does.
+pub(crate) fn atom_entry_updated(story: &Story, entries: Entries) -> DateTime<Utc> {
+    let digest = Sha256::digest(entry_id(story, entries).as_bytes());
+    let micros = digest
+        .iter()
+        .take(4)
+        .fold(0_i64, |n, &b| (n << 8) | i64::from(b))
+        % 1_000_000;
+    entry_updated(story).trunc_subsecs(0) + TimeDelta::microseconds(micros)
+}
+
 /// The document's `updated`: the last change here of any entry on it (a
 /// story arriving, a copy joining one, a source changing one:
 /// [`Story::changed`]), else `now`. It moves whenever the page's content
@@ -102,18 +123,68 @@ pub(crate) fn feed_title(meta: &FeedMeta) -> String {
     }
 }
 
-/// The entry's title as plain text, never empty.
+/// The entry's title as plain text, never blank: the item's own, else the
+/// first words of its text, else its link (without the scheme), else its
+/// source's name and date (issue #18: "(untitled)" told a reader nothing).
 pub(crate) fn title_of(story: &Story) -> String {
-    let title = xml_safe(&story.chosen.item.title).trim().to_owned();
-    if title.is_empty() {
-        "(untitled)".to_owned()
-    } else {
-        title
+    let chosen = &story.chosen;
+    let item = &chosen.item;
+    let title = xml_safe(&item.title).trim().to_owned();
+    if !title.is_empty() {
+        return title;
     }
+    let text = item.content.as_deref().or(item.summary.as_deref());
+    if let Some(words) = text.and_then(first_words) {
+        return words;
+    }
+    if let Some(link) = item.link.as_deref().and_then(served_link) {
+        let bare = link
+            .split_once("://")
+            .map_or(link.as_str(), |(_, rest)| rest);
+        return bare.trim_end_matches('/').to_owned();
+    }
+    let name = xml_safe(&chosen.source_name).trim().to_owned();
+    let name = if name.is_empty() {
+        chosen.source_id.to_string()
+    } else {
+        name
+    };
+    format!("{name}, {}", chosen.date().format("%-d %b %Y %H:%M UTC"))
 }
 
-/// The entry's HTML: the full text (else the summary), then the "Also
-/// reported by" line.
+/// The entry's link: the item's own as served ([`served_link`]), else the
+/// desk's page, where the story is listed. Every client wants a link to
+/// open (feedparser, reader and newsboat list an entry without one with a
+/// blank link, issue #18), and a linkless item, or one whose link was a
+/// local path, has nowhere else to be read.
+pub(crate) fn entry_link(meta: &FeedMeta, story: &Story) -> String {
+    (story.chosen.item.link.as_deref())
+        .and_then(served_link)
+        .unwrap_or_else(|| xml_safe(&meta.home_url))
+}
+
+/// The most words a title made from an item's text has.
+const TITLE_WORDS: usize = 12;
+
+/// The first [`TITLE_WORDS`] words of an HTML text, with "…" when there is
+/// more; `None` for a text with no words.
+fn first_words(html: &str) -> Option<String> {
+    let text = xml_safe(&html_to_blocks(html).join(" "));
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
+        return None;
+    }
+    let mut title = words[..words.len().min(TITLE_WORDS)].join(" ");
+    if words.len() > TITLE_WORDS {
+        title.push('…');
+    }
+    Some(title)
+}
+
+/// The entry's HTML, never blank: the full text (else the summary), else
+/// the title (linked to the item when it has a link), then the "Also
+/// reported by" line. Every client shows it as the entry's body, and the
+/// feed validator warns about an Atom entry without one (issue #18).
 pub(crate) fn content_html(story: &Story) -> String {
     let item = &story.chosen.item;
     let body = item
@@ -122,6 +193,16 @@ pub(crate) fn content_html(story: &Story) -> String {
         .or(item.summary.as_deref())
         .unwrap_or("");
     let mut html = xml_safe(body);
+    if html.trim().is_empty() {
+        let title = html_escape::encode_text(&title_of(story)).into_owned();
+        html = match item.link.as_deref().and_then(served_link) {
+            Some(href) => format!(
+                "<p><a href=\"{}\">{title}</a></p>",
+                html_escape::encode_double_quoted_attribute(&href)
+            ),
+            None => format!("<p>{title}</p>"),
+        };
+    }
     if let Some(also) = also_reported_by(&story.others) {
         html.push_str(&also);
     }
@@ -198,10 +279,10 @@ pub(crate) fn also_reported_by(others: &[StoredItem]) -> Option<String> {
         .iter()
         .map(|c| {
             let name = html_escape::encode_text(&xml_safe(&c.source_name)).into_owned();
-            match &c.item.link {
+            match c.item.link.as_deref().and_then(served_link) {
                 Some(href) => format!(
                     "<a href=\"{}\">{name}</a>",
-                    html_escape::encode_double_quoted_attribute(&xml_safe(href))
+                    html_escape::encode_double_quoted_attribute(&href)
                 ),
                 None => name,
             }
@@ -231,6 +312,7 @@ pub fn xml_safe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn a_title_of_control_characters_around_a_line_break_is_blank() {
@@ -238,12 +320,81 @@ mod tests {
         // title of "\r\n", which Atom counts as blank.
         let mut story = fixtures::merged();
         story.chosen.item.title = "\0\r\n\0".into();
-        assert_eq!(title_of(&story), "(untitled)");
+        story.chosen.item.content = None;
+        story.chosen.item.link = None;
+        assert_eq!(title_of(&story), "agency & Co, 1 Nov 2026 08:00 UTC");
         let meta = FeedMeta {
             title: "\0\r\n\0".into(),
             ..fixtures::meta()
         };
         assert_eq!(feed_title(&meta), "wiredesk");
+    }
+
+    /// Issue #18: an item with no title was served as "(untitled)".
+    #[test]
+    fn an_item_without_a_title_is_titled_by_its_first_words_else_its_link() {
+        let mut story = fixtures::merged();
+        story.chosen.item.title = " ".into();
+        story.chosen.item.content = Some(
+            "<p>Ferry services across the <b>Baltic</b> resume on Monday \
+             morning after the storm, the operator said.</p>"
+                .into(),
+        );
+        assert_eq!(
+            title_of(&story),
+            "Ferry services across the Baltic resume on Monday morning after the storm,…"
+        );
+        story.chosen.item.content = Some("<p>Short &amp; sweet.</p>".into());
+        assert_eq!(title_of(&story), "Short & sweet.");
+        story.chosen.item.content = Some("<p> </p>".into());
+        story.chosen.item.summary = None;
+        story.chosen.item.link = Some("https://a.example/briefs/4/?utm_source=x".into());
+        assert_eq!(title_of(&story), "a.example/briefs/4");
+        // A local path is no title either.
+        story.chosen.item.link = Some("file:///srv/feeds/briefs/4".into());
+        assert_eq!(title_of(&story), "agency & Co, 1 Nov 2026 08:00 UTC");
+    }
+
+    /// Issue #18: the validator warns about an Atom entry without text, and
+    /// feedparser, reader and newsboat show an empty entry.
+    #[test]
+    fn an_entry_without_text_says_its_title_linked_to_the_item() {
+        let mut story = fixtures::merged();
+        story.chosen.item.content = Some("  ".into());
+        story.chosen.item.link = Some("https://a.example/1?fbclid=x&a=1&b=2".into());
+        assert!(
+            content_html(&story).starts_with(
+                "<p><a href=\"https://a.example/1?a=1&amp;b=2\">Talks</a></p><p>Also reported by"
+            ),
+            "{}",
+            content_html(&story)
+        );
+        story.chosen.item.link = None;
+        story.chosen.item.title = "A < B".into();
+        story.others.clear();
+        assert_eq!(content_html(&story), "<p>A &lt; B</p>");
+    }
+
+    /// Issue #18: items of one poll share a second, and the validator warns
+    /// about entries with the same `updated`.
+    #[test]
+    fn entries_of_the_same_second_have_distinct_atom_updated_within_it() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+        let stories: Vec<Story> = (0..50)
+            .map(|n| {
+                let mut c = fixtures::copy(n, "agency", "Talks", 0);
+                c.item.published = Some(at);
+                Story::from_copies(n, format!("u{n}"), at, vec![c]).unwrap()
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for story in &stories {
+            let updated = atom_entry_updated(story, Entries::Stories);
+            assert_eq!(updated.trunc_subsecs(0), at);
+            assert!(seen.insert(updated), "{updated}");
+            // The same on every request.
+            assert_eq!(atom_entry_updated(story, Entries::Stories), updated);
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@ use super::xml_safe;
 use crate::model::Source;
 
 /// The OPML 2.0 document listing `sources`, one `outline type="rss"` each;
-/// a source's tags become its `category` attribute.
+/// a source's tags become its `category` attribute. A source read from a
+/// local file is listed by name only, without `type` and `xmlUrl`: a local
+/// path is never served (issue #18), and no reader elsewhere could read it.
 pub fn opml(title: &str, sources: &[Source]) -> String {
     let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n");
@@ -17,10 +19,14 @@ pub fn opml(title: &str, sources: &[Source]) -> String {
     ));
     for source in sources {
         let name = attr(&xml_safe(&source.name)).into_owned();
-        out.push_str(&format!(
-            "<outline type=\"rss\" text=\"{name}\" title=\"{name}\" xmlUrl=\"{}\"",
-            attr(&xml_safe(source.url.as_str()))
-        ));
+        if matches!(source.url.scheme(), "http" | "https") {
+            out.push_str(&format!(
+                "<outline type=\"rss\" text=\"{name}\" title=\"{name}\" xmlUrl=\"{}\"",
+                attr(&xml_safe(source.url.as_str()))
+            ));
+        } else {
+            out.push_str(&format!("<outline text=\"{name}\" title=\"{name}\""));
+        }
         if !source.tags.is_empty() {
             // OPML categories are comma-separated; a comma inside a tag
             // would split it, so it is dropped.

@@ -3,8 +3,11 @@
 //! without in `dc:creator` (RSS's own `author` must be an address),
 //! `atom:link rel="self"` and `rel="next"` on the channel.
 //!
-//! RSS names one `source` per item: the chosen copy's feed. The other copies
-//! are listed in the content's "Also reported by" line.
+//! RSS names one `source` per item: the chosen copy's feed (none for a
+//! source read from a local file: a local path is never served). The other
+//! copies are listed in the content's "Also reported by" line. Links are
+//! served links ([`served_link`]); an enclosure without a known length says
+//! 0, as RSS wants the attribute.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +17,8 @@ use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Enclosure, Guid, Item, Source};
 
 use super::{
-    Author, FeedMeta, author_parts, categories_of, content_html, entry_id, feed_title,
-    feed_updated, summary_html, title_of, xml_safe,
+    Author, FeedMeta, author_parts, categories_of, content_html, enclosure_length, enclosure_type,
+    entry_id, entry_link, feed_title, feed_updated, served_link, summary_html, title_of, xml_safe,
 };
 use crate::model::Story;
 
@@ -55,7 +58,7 @@ fn item(meta: &FeedMeta, story: &Story) -> Item {
         .filter(|a| !a.name.is_empty());
     Item {
         title: Some(title_of(story)),
-        link: it.link.as_deref().map(xml_safe),
+        link: Some(entry_link(meta, story)),
         description: Some(summary_html(story).unwrap_or_else(|| content.clone())),
         content: Some(content),
         guid: Some(Guid {
@@ -67,18 +70,18 @@ fn item(meta: &FeedMeta, story: &Story) -> Item {
             .into_iter()
             .map(|name| Category { name, domain: None })
             .collect(),
-        // RSS allows one enclosure per item: the first.
-        enclosure: it.enclosures.first().map(|e| Enclosure {
-            url: xml_safe(&e.url),
-            length: e.length.unwrap_or(0).to_string(),
-            mime_type: e
-                .mime_type
-                .as_deref()
-                .map(xml_safe)
-                .unwrap_or_else(|| "application/octet-stream".into()),
+        // RSS allows one enclosure per item: the first that can be served.
+        enclosure: it.enclosures.iter().find_map(|e| {
+            let url = served_link(&e.url)?;
+            Some(Enclosure {
+                length: enclosure_length(e.length).unwrap_or(0).to_string(),
+                mime_type: enclosure_type(&url, e.mime_type.as_deref())
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+                url,
+            })
         }),
-        source: Some(Source {
-            url: xml_safe(&chosen.source_url),
+        source: served_link(&chosen.source_url).map(|url| Source {
+            url,
             title: Some(xml_safe(&chosen.source_name)),
         }),
         author: author.as_ref().and_then(rss_author),
@@ -139,6 +142,35 @@ mod tests {
         let feed = feed_rs::parser::parse(xml.as_bytes()).unwrap();
         assert_eq!(feed.entries[0].id, "urn:wiredesk:story:abc");
         assert_eq!(feed.entries[0].authors[0].name.as_deref(), Some("Ana Díaz"));
+    }
+
+    /// Issue #18: a `file:` source's path was served as the item's
+    /// `source`, tracking parameters stayed on links, and an untyped image
+    /// enclosure was `application/octet-stream`.
+    #[test]
+    fn an_item_serves_no_local_path_no_tracking_and_a_typed_enclosure() {
+        let mut story = merged();
+        story.chosen.source_url = "file:///srv/feeds/agency.xml".into();
+        story.chosen.item.link = Some("https://agency.example/1?utm_campaign=x&id=7".into());
+        story.chosen.item.enclosures = vec![crate::model::Enclosure {
+            url: "https://img.example/p.webp".into(),
+            mime_type: None,
+            length: None,
+        }];
+        let xml = rss(&meta(), &[story], Utc::now());
+        assert!(!xml.contains("file:"), "{xml}");
+        assert!(!xml.contains("<source"), "{xml}");
+        assert!(
+            xml.contains("<link>https://agency.example/1?id=7</link>"),
+            "{xml}"
+        );
+        // RSS requires a length: 0 is its "unknown".
+        assert!(
+            xml.contains(
+                "<enclosure url=\"https://img.example/p.webp\" length=\"0\" type=\"image/webp\"/>"
+            ),
+            "{xml}"
+        );
     }
 
     /// Issue #18: Xinhua's `english@news.cn (Xinhua)` was served as `(Xinhua)`.
