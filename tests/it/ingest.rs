@@ -157,6 +157,64 @@ fn rss_0_90_and_rss_1_0_rdf_feeds_are_read() {
 }
 
 #[test]
+fn rss_1_0_items_with_only_a_title_are_kept_with_rdf_about_as_their_link() {
+    // Issue #18 item 8: feed-rs drops RDF items without <link>; feedparser
+    // reads them, with rdf:about as the id.
+    let f = ok("rss10_title_only.rdf");
+    assert_eq!(
+        titles(&f),
+        [
+            "Winter ferry timetable posted",
+            "North pier closed for repairs"
+        ]
+    );
+    let a = item(&f, "link:https://desk.example.org/notes/ferry-timetable");
+    assert_eq!(
+        a.link.as_deref(),
+        Some("https://desk.example.org/notes/ferry-timetable")
+    );
+    assert!(has(&f, WarningKind::FormatNormalised));
+    // An item that has its own <link> keeps it (rss10.rdf's identity is unchanged).
+    assert_eq!(
+        ok("rss10.rdf").items[0].identity,
+        "link:http://example.com/a"
+    );
+}
+
+#[test]
+fn rss_2_0_in_the_userland_namespace_is_read_as_plain_rss_2_0() {
+    // Issue #18 item 8: `xmlns="http://backend.userland.com/rss2"` on <rss>
+    // gave a feed with no title and no items.
+    let f = ok("rss20_userland.xml");
+    assert_eq!(f.title.as_deref(), Some("Valley Bulletin"));
+    assert_eq!(
+        titles(&f),
+        ["Library opens a reading room", "Road works on Mill Lane"]
+    );
+    let a = item(&f, "guid:bulletin-2024-017");
+    assert_eq!(a.published, utc("2024-03-05T10:00:00Z"));
+    assert_eq!(
+        a.summary.as_deref(),
+        Some("The reading room opens on Mondays.")
+    );
+}
+
+#[test]
+fn an_atom_entry_document_served_alone_is_a_feed_of_one_item() {
+    // Issue #18 item 8: a root <entry> was "no RSS, Atom, RDF or JSON Feed root".
+    let f = ok("atom_entry_alone.xml");
+    assert_eq!(titles(&f), ["Council approves the new bridge"]);
+    let a = item(&f, "guid:tag:city.example.com,2024:news-88");
+    assert_eq!(
+        a.link.as_deref(),
+        Some("https://city.example.com/news/bridge-approved")
+    );
+    assert_eq!(a.updated, utc("2024-04-02T08:15:00Z"));
+    assert_eq!(a.author.as_deref(), Some("City Desk"));
+    assert_eq!(a.summary.as_deref(), Some("The vote passed nine to two."));
+}
+
+#[test]
 fn an_atom_1_0_feed_keeps_plain_text_plain_and_resolves_xml_base() {
     let f = ok("atom10.xml");
     assert_eq!(f.title.as_deref(), Some("An Atom <Blog>"));
@@ -363,8 +421,49 @@ fn junk_before_the_xml_declaration_is_removed() {
 #[test]
 fn a_truncated_document_keeps_the_complete_entries_before_the_cut() {
     let f = ok("truncated.xml");
-    assert_eq!(titles(&f), ["Complete one", "Complete two"]);
+    // The cut entry's guid and title are complete: it is kept without the
+    // description it was cut in.
+    assert_eq!(
+        titles(&f),
+        ["Complete one", "Complete two", "Incomplete three"]
+    );
+    assert_eq!(item(&f, "guid:cut-3").summary, None);
     assert!(has(&f, WarningKind::Truncated));
+}
+
+#[test]
+fn a_document_cut_inside_a_cdata_section_keeps_its_items_up_to_the_cut() {
+    // Issue #18 item 8: the download ends inside the second item's CDATA.
+    let f = ok("truncated_cdata.xml");
+    assert_eq!(f.title.as_deref(), Some("Orchard Weekly"));
+    assert_eq!(
+        titles(&f),
+        ["Apple harvest starts early", "Cider fair dates set"]
+    );
+    let first = item(&f, "link:https://orchard.example.org/harvest");
+    assert_eq!(
+        first.summary.as_deref(),
+        Some("<p>Pickers began on <b>Monday</b>.</p>")
+    );
+    let cut = item(&f, "link:https://orchard.example.org/cider-fair");
+    assert_eq!(cut.summary, None, "the cut description is not half-stored");
+    let w = f
+        .warnings
+        .iter()
+        .find(|w| w.kind == WarningKind::Truncated)
+        .unwrap();
+    assert!(w.detail.contains("without its cut <description>"), "{w}");
+}
+
+#[test]
+fn an_entry_cut_before_anything_identifies_it_is_dropped() {
+    // Kept, it would be stored under a content hash, and stored again once
+    // a later poll reads it whole.
+    let cut = "<rss version=\"2.0\"><channel><title>t</title>\
+               <item><title>Whole</title><guid>w-1</guid></item>\
+               <item><title>Only a title</title><description><![CDATA[cut he";
+    let f = parse_bytes(cut.as_bytes(), None).unwrap();
+    assert_eq!(titles(&f), ["Whole"]);
 }
 
 #[test]
