@@ -4,7 +4,8 @@
 //! HTTP body and [`crate::model::Item`]:
 //!
 //! 1. [`decode`]: size check, then bytes -> UTF-8 (BOM, HTTP charset, XML
-//!    declaration, detector; UTF-16/32; cp1252 bytes in "UTF-8" repaired).
+//!    declaration, detector; UTF-16/32; EBCDIC cp037/cp500; cp1252 bytes in
+//!    "UTF-8" repaired).
 //! 2. [`repair`]: a one-pass XML scanner that drops junk before the root,
 //!    refuses HTML pages, fixes `&`/entities/control characters, removes the
 //!    DTD, normalises RSS versions, Atom 0.3 and Atom content types, closes a

@@ -792,6 +792,28 @@ fn assert_decodes(bytes: &[u8], ct: Option<&str>, text: &str, what: &str) {
 }
 
 #[test]
+fn ebcdic_documents_decode_in_the_code_page_they_declare() {
+    // Issue #18 item 8: cp037 and cp500 differ in `[ ] ! | ^ ¢ ¬`; each
+    // fixture is in the code page its declaration names.
+    for page in ["cp037", "cp500"] {
+        let f = ok(&format!("ebcdic_{page}.xml"));
+        assert_eq!(f.title.as_deref(), Some("Mainframe Gazette"), "{page}");
+        let a = item(&f, &format!("guid:gazette-{page}-1"));
+        assert_eq!(a.title, "[Batch] Payroll run done | café £ {ok}!", "{page}");
+        assert_eq!(
+            a.link.as_deref(),
+            Some("https://gazette.example.com/payroll?run=1&x=2")
+        );
+        assert_eq!(
+            a.summary.as_deref(),
+            Some("Ended at 04:00 ^ no errors ¬ ¢"),
+            "{page}"
+        );
+        assert!(!has(&f, WarningKind::EncodingGuessed), "{page}");
+    }
+}
+
+#[test]
 fn legacy_encodings_decode_when_declared_in_xml_or_http() {
     for (label, text) in SAMPLES {
         for declared in [Declared::XmlDeclaration, Declared::HttpCharset] {
