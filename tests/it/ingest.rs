@@ -278,6 +278,38 @@ fn atom_content_types_feed_rs_rejects_cost_the_field_not_the_feed() {
 }
 
 #[test]
+fn json_feed_ids_of_nan_or_infinity_fall_back_to_the_url() {
+    // Issue #18 item 8: not JSON, but Python's json reads them; serde_json
+    // rejected the whole feed. The same "id" on every item is no identity.
+    let f = ok("jsonfeed_nan_ids.json");
+    assert_eq!(f.title.as_deref(), Some("Quay Log"));
+    assert_eq!(
+        titles(&f),
+        [
+            "Spring tides this week",
+            "The \"Infinity\" pool opens",
+            "Fog delays sailings"
+        ]
+    );
+    let ids: Vec<&str> = f.items.iter().map(|i| i.identity.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "link:https://quay.example.com/log/tide",
+            "link:https://quay.example.com/log/crane",
+            "link:https://quay.example.com/log/fog"
+        ]
+    );
+    assert!(has(&f, WarningKind::FormatNormalised));
+    // Still not any garbage: a JSON syntax error elsewhere is one.
+    let bad = br#"{"version": "https://jsonfeed.org/version/1.1", "items": [NaN,]}"#;
+    assert!(matches!(
+        parse_bytes(bad, None),
+        Err(IngestError::Malformed { .. })
+    ));
+}
+
+#[test]
 fn json_feed_1_1_is_read_with_attachments_and_sanitised_html() {
     let f = ok("jsonfeed11.json");
     assert_eq!(f.title.as_deref(), Some("JSON & Friends"));
