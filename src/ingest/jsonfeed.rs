@@ -172,6 +172,7 @@ pub(crate) fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<RawFeed, 
         ));
     }
     let feed_authors = names(&doc.author, &doc.authors);
+    let found = items.len();
     let mut entries = Vec::with_capacity(items.len());
     for (i, v) in items.into_iter().enumerate() {
         let position = i + 1;
@@ -192,6 +193,7 @@ pub(crate) fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<RawFeed, 
         entries,
         hints: Default::default(),
         older: string(&doc.next_url),
+        found,
     })
 }
 

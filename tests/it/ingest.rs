@@ -1050,3 +1050,18 @@ fn the_link_to_older_items_is_found_in_atom_rss_and_json_feed() {
     assert_eq!(parse_bytes(sneaky, None).unwrap().older, None);
     assert_eq!(ok("atom10.xml").older, None);
 }
+
+#[test]
+fn a_feed_with_no_items_says_why_and_one_with_items_says_nothing() {
+    let why = |xml: &str| parse_bytes(xml.as_bytes(), None).unwrap().why_no_items();
+    assert_eq!(ok("rss20.xml").why_no_items(), None);
+    assert_eq!(
+        why("<rss version=\"2.0\"><channel><title>t</title></channel></rss>").as_deref(),
+        Some("the feed lists no items")
+    );
+    let cut = why("<rss version=\"2.0\"><channel><title>t</title><item><title>a</ti").unwrap();
+    assert!(
+        cut.starts_with("no items: the document ends inside an element"),
+        "{cut}"
+    );
+}
