@@ -1065,3 +1065,13 @@ fn a_feed_with_no_items_says_why_and_one_with_items_says_nothing() {
         "{cut}"
     );
 }
+
+#[test]
+fn an_atom_entry_document_cut_after_its_id_keeps_its_entry() {
+    let cut = "<entry xmlns=\"http://www.w3.org/2005/Atom\"><id>tag:x,2024:1</id>\
+               <title>Kept</title><content type=\"html\"><![CDATA[<p>cut";
+    let f = parse_bytes(cut.as_bytes(), None).unwrap();
+    assert_eq!(titles(&f), ["Kept"]);
+    assert_eq!(f.items[0].identity, "guid:tag:x,2024:1");
+    assert_eq!(f.items[0].content, None);
+}
