@@ -1,7 +1,9 @@
 //! Bytes -> UTF-8 text, before any parser sees them.
 //!
 //! Order of evidence: a byte-order mark; the NUL pattern of UTF-16/32 markup
-//! (a UTF-16 body never lies about that, whatever it declares); the HTTP
+//! (a UTF-16 body never lies about that, whatever it declares); an XML
+//! declaration in EBCDIC bytes (cp037, cp500: mainframe code pages that
+//! encoding_rs lacks, decoded with anyxml-encoding's IBM tables); the HTTP
 //! `charset`; the XML declaration; then a detector (chardetng). A declared
 //! encoding is only believed when the bytes agree with it: UTF-8 must be
 //! valid, and a legacy declaration on bytes that are valid, non-ASCII UTF-8
@@ -44,8 +46,12 @@ pub(crate) fn decode<'a>(
     if let Some(wide) = sniff_wide(bytes) {
         return Cow::Owned(decode_wide(bytes, wide, warnings));
     }
-    // 3./4. Declared encodings, HTTP first, each believed only if the bytes agree.
     let http = content_type.and_then(charset_param);
+    // 2b. EBCDIC: markup that starts `<?xm` in EBCDIC bytes.
+    if let Some(text) = decode_ebcdic(bytes, http, warnings) {
+        return Cow::Owned(text);
+    }
+    // 3./4. Declared encodings, HTTP first, each believed only if the bytes agree.
     let decl = xml_declared_encoding(bytes);
     // encoding_rs validates UTF-8 several times faster than `str::from_utf8`
     // on non-ASCII text, and borrows when the bytes are valid.
@@ -333,6 +339,99 @@ fn decode_wide(bytes: &[u8], wide: Wide, warnings: &mut Vec<Warning>) -> String 
     text
 }
 
+/// An EBCDIC code page: IBM's mainframe encodings, which encoding_rs (the
+/// web's encodings) lacks; feedparser reads them through Python's codecs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodePage {
+    /// US/Canada.
+    Cp037,
+    /// International; differs from cp037 in seven punctuation bytes (`[ ] ! | ^ ¢ ¬`).
+    Cp500,
+}
+
+/// `<?xm` in EBCDIC (XML 1.0, appendix F): the bytes invariant across its
+/// code pages.
+const EBCDIC_XML_DECL: [u8; 4] = [0x4C, 0x6F, 0xA7, 0x94];
+
+/// The text of an EBCDIC document (one that starts with an XML declaration
+/// in EBCDIC), in the code page it or the HTTP charset declares; `None` for
+/// any other document.
+fn decode_ebcdic(bytes: &[u8], http: Option<&str>, warnings: &mut Vec<Warning>) -> Option<String> {
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, 0x40 | 0x05 | 0x15 | 0x25 | 0x0D))?;
+    if !bytes[start..].starts_with(&EBCDIC_XML_DECL) {
+        return None;
+    }
+    // The declaration's characters are the same in every EBCDIC code page.
+    let head = ebcdic_to_string(&bytes[start..bytes.len().min(start + 256)], CodePage::Cp037);
+    let decl = xml_declared_encoding(head.as_bytes());
+    let declared = [http, decl.as_deref()]
+        .into_iter()
+        .flatten()
+        .find_map(|label| code_page(label).map(|page| (label, page)));
+    let page = match declared {
+        Some((_, page)) => page,
+        None => {
+            warnings.push(Warning::new(
+                WarningKind::EncodingGuessed,
+                format!(
+                    "EBCDIC markup declared as {}; read as cp037",
+                    decl.as_deref()
+                        .map_or("nothing".to_owned(), |d| format!("{d:?}"))
+                ),
+            ));
+            CodePage::Cp037
+        }
+    };
+    // NEL (0x15) is EBCDIC's line end: a line end, not a control character.
+    Some(ebcdic_to_string(bytes, page).replace('\u{85}', "\n"))
+}
+
+/// The EBCDIC code page a label names, if it names one wiredesk reads.
+fn code_page(label: &str) -> Option<CodePage> {
+    let l: String = label
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | ' '))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    match l.as_str() {
+        "cp037" | "cp37" | "ibm037" | "ibm37" | "csibm037" | "ebcdiccpus" | "ebcdiccpca"
+        | "ebcdiccpwt" | "ebcdiccpnl" => Some(CodePage::Cp037),
+        "cp500" | "ibm500" | "csibm500" | "ebcdiccpbe" | "ebcdiccpch" => Some(CodePage::Cp500),
+        _ => None,
+    }
+}
+
+/// `bytes` decoded in `page` (every byte maps to a character).
+fn ebcdic_to_string(bytes: &[u8], page: CodePage) -> String {
+    use anyxml_encoding::{DecodeError, Decoder, IBM037Decoder, IBM500Decoder};
+    let mut decoder: Box<dyn Decoder> = match page {
+        CodePage::Cp037 => Box::new(IBM037Decoder),
+        CodePage::Cp500 => Box::new(IBM500Decoder),
+    };
+    // Each byte becomes one character of one or two UTF-8 bytes.
+    let mut out = String::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        out.reserve(rest.len() * 2 + 4);
+        let read = match decoder.decode(rest, &mut out, true) {
+            Ok((read, _)) => read,
+            Err(DecodeError::Malformed { read, .. }) => {
+                out.push('\u{FFFD}');
+                read
+            }
+            Err(_) => 0,
+        };
+        if read == 0 {
+            break;
+        }
+        rest = rest.get(read..).unwrap_or_default();
+    }
+    out
+}
+
 enum Label {
     Enc(&'static Encoding),
     /// UTF-16/32 named in a document whose bytes are not (handled above).
@@ -412,6 +511,79 @@ mod tests {
 
     fn url() -> url::Url {
         url::Url::parse("https://example.org/feed").unwrap()
+    }
+
+    fn cp037(text: &str) -> Vec<u8> {
+        // Enough of cp037 for markup: its invariant letters, digits and signs.
+        let signs = [
+            (' ', 0x40),
+            ('.', 0x4B),
+            ('<', 0x4C),
+            ('(', 0x4D),
+            ('+', 0x4E),
+            ('&', 0x50),
+            (')', 0x5D),
+            (';', 0x5E),
+            ('-', 0x60),
+            ('/', 0x61),
+            (',', 0x6B),
+            ('>', 0x6E),
+            ('?', 0x6F),
+            (':', 0x7A),
+            ('\'', 0x7D),
+            ('=', 0x7E),
+            ('"', 0x7F),
+            ('\n', 0x25),
+            ('\u{85}', 0x15),
+        ];
+        let span = |c: char, from: char, at: u8| at + (c as u8 - from as u8);
+        text.chars()
+            .map(|c| match c {
+                'a'..='i' => span(c, 'a', 0x81),
+                'j'..='r' => span(c, 'j', 0x91),
+                's'..='z' => span(c, 's', 0xA2),
+                'A'..='I' => span(c, 'A', 0xC1),
+                'J'..='R' => span(c, 'J', 0xD1),
+                'S'..='Z' => span(c, 'S', 0xE2),
+                '0'..='9' => span(c, '0', 0xF0),
+                other => signs
+                    .iter()
+                    .find(|(s, _)| *s == other)
+                    .map(|(_, b)| *b)
+                    .unwrap(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ebcdic_line_ends_are_line_ends_and_an_unknown_page_is_read_as_cp037() {
+        let bytes =
+            cp037("<?xml version=\"1.0\" encoding=\"ebcdic-x\"?>\u{85}<rss>A\nB\u{85}C</rss>");
+        let mut w = Vec::new();
+        let text = decode(&bytes, None, &url(), &mut w);
+        assert_eq!(
+            text,
+            "<?xml version=\"1.0\" encoding=\"ebcdic-x\"?>\n<rss>A\nB\nC</rss>"
+        );
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].kind, WarningKind::EncodingGuessed);
+    }
+
+    #[test]
+    fn the_http_charset_may_name_the_ebcdic_page() {
+        assert_eq!(code_page("IBM500"), Some(CodePage::Cp500));
+        assert_eq!(code_page("ebcdic-cp-us"), Some(CodePage::Cp037));
+        assert_eq!(code_page("cp1252"), None);
+        // `[` is 0x4A in cp500 (and `¢` in cp037).
+        let mut bytes = cp037("<?xml version=\"1.0\"?><rss>");
+        bytes.push(0x4A);
+        let text = decode(
+            &bytes,
+            Some("text/xml; charset=cp500"),
+            &url(),
+            &mut Vec::new(),
+        );
+        assert_eq!(text, "<?xml version=\"1.0\"?><rss>[");
     }
 
     #[test]

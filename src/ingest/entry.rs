@@ -70,6 +70,8 @@ pub(crate) struct RawFeed {
     pub hints: FeedHints,
     /// The link to older items, as written (see [`ParsedFeed::older`]).
     pub older: Option<String>,
+    /// How many entries the document has, read or not.
+    pub found: usize,
 }
 
 /// Turns raw entries into items: the last, pure step of [`super::parse`].
@@ -126,6 +128,7 @@ pub(crate) fn finish(
         items,
         hints: raw.hints,
         older,
+        found: raw.found,
         warnings,
     }
 }

@@ -82,8 +82,59 @@ fn names(author: &Value, authors: &Value) -> Vec<String> {
     out
 }
 
+/// `text` with each bare `NaN`, `Infinity` and `-Infinity` (JavaScript's
+/// and Python's, not JSON) replaced by `null`, and how many there were;
+/// `None` when there is none. Strings are left alone.
+fn non_finite_to_null(text: &str) -> Option<(String, usize)> {
+    const TOKENS: [&str; 3] = ["-Infinity", "Infinity", "NaN"];
+    let mut out = String::with_capacity(text.len());
+    let mut count = 0;
+    let (mut in_string, mut escaped) = (false, false);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(token) = TOKENS.iter().find(|t| rest.starts_with(**t)) {
+            out.push_str("null");
+            count += 1;
+            rest = &rest[token.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    (count > 0).then_some((out, count))
+}
+
+/// The document, read as JSON, or as JSON with `NaN`/`Infinity` values:
+/// Python's json module reads them, so some feeds have them (as ids,
+/// issue #18). They are read as null: an id falls back to the url.
+fn read_doc(text: &str, warnings: &mut Vec<Warning>) -> Result<Doc, serde_json::Error> {
+    let e = match serde_json::from_str(text) {
+        Ok(doc) => return Ok(doc),
+        Err(e) if e.is_syntax() => e,
+        Err(e) => return Err(e),
+    };
+    let Some((fixed, count)) = non_finite_to_null(text) else {
+        return Err(e);
+    };
+    let doc = serde_json::from_str(&fixed).map_err(|_| e)?;
+    warnings.push(Warning::new(
+        WarningKind::FormatNormalised,
+        format!("{count} NaN/Infinity value(s), which JSON lacks, read as null"),
+    ));
+    Ok(doc)
+}
+
 pub(crate) fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<RawFeed, IngestError> {
-    let doc: Doc = serde_json::from_str(text).map_err(|e| {
+    let doc = read_doc(text, warnings).map_err(|e| {
         if e.is_eof() {
             IngestError::Malformed {
                 reason: format!("JSON Feed truncated: {e}"),
@@ -121,6 +172,7 @@ pub(crate) fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<RawFeed, 
         ));
     }
     let feed_authors = names(&doc.author, &doc.authors);
+    let found = items.len();
     let mut entries = Vec::with_capacity(items.len());
     for (i, v) in items.into_iter().enumerate() {
         let position = i + 1;
@@ -141,6 +193,7 @@ pub(crate) fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<RawFeed, 
         entries,
         hints: Default::default(),
         older: string(&doc.next_url),
+        found,
     })
 }
 

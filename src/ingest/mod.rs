@@ -4,7 +4,8 @@
 //! HTTP body and [`crate::model::Item`]:
 //!
 //! 1. [`decode`]: size check, then bytes -> UTF-8 (BOM, HTTP charset, XML
-//!    declaration, detector; UTF-16/32; cp1252 bytes in "UTF-8" repaired).
+//!    declaration, detector; UTF-16/32; EBCDIC cp037/cp500; cp1252 bytes in
+//!    "UTF-8" repaired).
 //! 2. [`repair`]: a one-pass XML scanner that drops junk before the root,
 //!    refuses HTML pages, fixes `&`/entities/control characters, removes the
 //!    DTD, normalises RSS versions, Atom 0.3 and Atom content types, closes a
@@ -92,11 +93,37 @@ pub struct ParsedFeed {
     /// (archived feeds) or `next` link (paged feeds), or a JSON Feed's
     /// `next_url`; resolved, and of the feed's own scheme.
     pub older: Option<url::Url>,
+    /// How many entries the document has, whether they gave items or not.
+    pub found: usize,
     /// Every repair made and every entry or field dropped.
     pub warnings: Vec<Warning>,
 }
 
 impl ParsedFeed {
+    /// Why a feed gave no items, in words for an operator (`None` when it
+    /// gave some): a feed is more often broken than empty, and a poll that
+    /// stores nothing must not look like one that found nothing new (#18).
+    pub fn why_no_items(&self) -> Option<String> {
+        if !self.items.is_empty() {
+            return None;
+        }
+        let first = |kind: WarningKind| self.warnings.iter().find(|w| w.kind == kind);
+        Some(if let Some(dropped) = first(WarningKind::EntryDropped) {
+            format!(
+                "{} entr{}, none usable: {}",
+                self.found,
+                if self.found == 1 { "y" } else { "ies" },
+                dropped.detail
+            )
+        } else if let Some(cut) = first(WarningKind::Truncated) {
+            format!("no items: {}", cut.detail)
+        } else if self.found > 0 {
+            format!("{} entries, none usable", self.found)
+        } else {
+            "the feed lists no items".to_owned()
+        })
+    }
+
     /// Whether the item with this identity had its `published`/`updated`
     /// date moved back to `now` because it lay in the future.
     pub fn published_clamped(&self, identity: &str) -> bool {

@@ -89,6 +89,23 @@ pub(crate) fn parse(
             let feed_authors = names(&feed.authors);
             // Spans line up with feed-rs's entries when it saw the same number.
             let spans = (feed.entries.len() == rep.entries.len()).then_some(&rep.entries);
+            let found = feed.entries.len().max(rep.entries.len());
+            let skipped = found - feed.entries.len();
+            if skipped > 0 {
+                // feed-rs skips an RSS 1.0 item with no <link> (one with an
+                // rdf:about was given one by repair): say so, not nothing.
+                warnings.push(Warning::new(
+                    WarningKind::EntryDropped,
+                    format!(
+                        "{skipped} of {found} entries skipped: no link{}",
+                        if rep.dialect == Dialect::Rdf {
+                            " nor rdf:about"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
             let entries = feed
                 .entries
                 .into_iter()
@@ -107,6 +124,7 @@ pub(crate) fn parse(
                 entries,
                 hints: Default::default(),
                 older,
+                found,
             }
         }
         Err(whole) => fallback(&runner, rep, &whole, warnings)?,
@@ -189,6 +207,7 @@ fn fallback(
         entries,
         hints: Default::default(),
         older: None,
+        found: rep.entries.len(),
     })
 }
 

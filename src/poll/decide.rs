@@ -117,8 +117,9 @@ pub struct Feed {
     pub items: usize,
     /// The interval the feed asks for, if any.
     pub hint: Option<Duration>,
-    /// A note when items beyond the item cap were dropped.
-    pub capped: Option<String>,
+    /// A note for the operator on a poll that is still ok: items beyond
+    /// the item cap were dropped, or why the feed gave no items at all.
+    pub note: Option<String>,
     /// Its items as the source's rhythm sees them.
     pub window: Vec<Seen>,
 }
@@ -235,7 +236,8 @@ fn answered(input: &Input<'_>, answer: &Answer, before: &Moved, blank: PollRecor
     // parsed again keeps the feed's hint from the last parse.
     let stored_hint = answer.fresh_for.max(input.state.interval_hint);
     // A body the last answer also gave: the note it left (items over the
-    // cap, #20) still holds, and stays where the operator saw it.
+    // cap, #20; no items, #18) still holds, and stays where the operator
+    // saw it.
     let same_note = match input.state.last_status.as_deref() {
         Some("ok" | "unchanged" | "not_modified") => input.state.last_error.clone(),
         _ => None,
@@ -299,10 +301,10 @@ fn new_body(
     };
     let record = PollRecord {
         status: PollStatus::Ok,
-        // Items beyond `Limits::max_items` are lost for this poll: say so
-        // where an operator looks (`sources`, /sources.json), not only in
-        // the log (issue #9).
-        error: feed.capped.clone(),
+        // Items beyond `Limits::max_items` are lost for this poll (issue
+        // #9), or the feed gave none (#18): say so where an operator looks
+        // (`sources`, /sources.json), not only in the log.
+        error: feed.note.clone(),
         body_hash: Some(hash),
         interval_hint: Some(feed.hint.unwrap_or(Duration::ZERO)),
         next_poll_at: input.next_poll(Attempt::Answered {

@@ -40,7 +40,7 @@ pub(super) struct Parsed {
 impl Poller {
     /// Parses a body into items, fingerprinted ready for the store, the
     /// interval the feed asks for, and a note when items were dropped at the
-    /// item cap. CPU work: it runs on the blocking pool, off the threads
+    /// item cap or when there are none. CPU work: it runs on the blocking pool, off the threads
     /// that serve the merged feed.
     pub(super) async fn parse(
         &self,
@@ -82,11 +82,13 @@ impl Poller {
             // The feed's own word on how often it changes: RSS <ttl> or
             // sy:updatePeriod/updateFrequency, whichever asks for longer.
             hint: parsed.hints.ttl.max(parsed.hints.update_period),
-            capped: parsed
-                .warnings
-                .iter()
-                .find(|w| w.kind == ingest::WarningKind::TooManyItems)
-                .map(|w| format!("items capped: {}", w.detail)),
+            note: parsed.why_no_items().or_else(|| {
+                parsed
+                    .warnings
+                    .iter()
+                    .find(|w| w.kind == ingest::WarningKind::TooManyItems)
+                    .map(|w| format!("items capped: {}", w.detail))
+            }),
             window: parsed
                 .items
                 .iter()

@@ -157,6 +157,64 @@ fn rss_0_90_and_rss_1_0_rdf_feeds_are_read() {
 }
 
 #[test]
+fn rss_1_0_items_with_only_a_title_are_kept_with_rdf_about_as_their_link() {
+    // Issue #18 item 8: feed-rs drops RDF items without <link>; feedparser
+    // reads them, with rdf:about as the id.
+    let f = ok("rss10_title_only.rdf");
+    assert_eq!(
+        titles(&f),
+        [
+            "Winter ferry timetable posted",
+            "North pier closed for repairs"
+        ]
+    );
+    let a = item(&f, "link:https://desk.example.org/notes/ferry-timetable");
+    assert_eq!(
+        a.link.as_deref(),
+        Some("https://desk.example.org/notes/ferry-timetable")
+    );
+    assert!(has(&f, WarningKind::FormatNormalised));
+    // An item that has its own <link> keeps it (rss10.rdf's identity is unchanged).
+    assert_eq!(
+        ok("rss10.rdf").items[0].identity,
+        "link:http://example.com/a"
+    );
+}
+
+#[test]
+fn rss_2_0_in_the_userland_namespace_is_read_as_plain_rss_2_0() {
+    // Issue #18 item 8: `xmlns="http://backend.userland.com/rss2"` on <rss>
+    // gave a feed with no title and no items.
+    let f = ok("rss20_userland.xml");
+    assert_eq!(f.title.as_deref(), Some("Valley Bulletin"));
+    assert_eq!(
+        titles(&f),
+        ["Library opens a reading room", "Road works on Mill Lane"]
+    );
+    let a = item(&f, "guid:bulletin-2024-017");
+    assert_eq!(a.published, utc("2024-03-05T10:00:00Z"));
+    assert_eq!(
+        a.summary.as_deref(),
+        Some("The reading room opens on Mondays.")
+    );
+}
+
+#[test]
+fn an_atom_entry_document_served_alone_is_a_feed_of_one_item() {
+    // Issue #18 item 8: a root <entry> was "no RSS, Atom, RDF or JSON Feed root".
+    let f = ok("atom_entry_alone.xml");
+    assert_eq!(titles(&f), ["Council approves the new bridge"]);
+    let a = item(&f, "guid:tag:city.example.com,2024:news-88");
+    assert_eq!(
+        a.link.as_deref(),
+        Some("https://city.example.com/news/bridge-approved")
+    );
+    assert_eq!(a.updated, utc("2024-04-02T08:15:00Z"));
+    assert_eq!(a.author.as_deref(), Some("City Desk"));
+    assert_eq!(a.summary.as_deref(), Some("The vote passed nine to two."));
+}
+
+#[test]
 fn an_atom_1_0_feed_keeps_plain_text_plain_and_resolves_xml_base() {
     let f = ok("atom10.xml");
     assert_eq!(f.title.as_deref(), Some("An Atom <Blog>"));
@@ -217,6 +275,38 @@ fn atom_content_types_feed_rs_rejects_cost_the_field_not_the_feed() {
     assert_eq!(f.items[1].content.as_deref(), Some("blank type"));
     assert_eq!(f.items[2].content, None);
     assert_eq!(f.items[3].content, None);
+}
+
+#[test]
+fn json_feed_ids_of_nan_or_infinity_fall_back_to_the_url() {
+    // Issue #18 item 8: not JSON, but Python's json reads them; serde_json
+    // rejected the whole feed. The same "id" on every item is no identity.
+    let f = ok("jsonfeed_nan_ids.json");
+    assert_eq!(f.title.as_deref(), Some("Quay Log"));
+    assert_eq!(
+        titles(&f),
+        [
+            "Spring tides this week",
+            "The \"Infinity\" pool opens",
+            "Fog delays sailings"
+        ]
+    );
+    let ids: Vec<&str> = f.items.iter().map(|i| i.identity.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "link:https://quay.example.com/log/tide",
+            "link:https://quay.example.com/log/crane",
+            "link:https://quay.example.com/log/fog"
+        ]
+    );
+    assert!(has(&f, WarningKind::FormatNormalised));
+    // Still not any garbage: a JSON syntax error elsewhere is one.
+    let bad = br#"{"version": "https://jsonfeed.org/version/1.1", "items": [NaN,]}"#;
+    assert!(matches!(
+        parse_bytes(bad, None),
+        Err(IngestError::Malformed { .. })
+    ));
 }
 
 #[test]
@@ -363,8 +453,49 @@ fn junk_before_the_xml_declaration_is_removed() {
 #[test]
 fn a_truncated_document_keeps_the_complete_entries_before_the_cut() {
     let f = ok("truncated.xml");
-    assert_eq!(titles(&f), ["Complete one", "Complete two"]);
+    // The cut entry's guid and title are complete: it is kept without the
+    // description it was cut in.
+    assert_eq!(
+        titles(&f),
+        ["Complete one", "Complete two", "Incomplete three"]
+    );
+    assert_eq!(item(&f, "guid:cut-3").summary, None);
     assert!(has(&f, WarningKind::Truncated));
+}
+
+#[test]
+fn a_document_cut_inside_a_cdata_section_keeps_its_items_up_to_the_cut() {
+    // Issue #18 item 8: the download ends inside the second item's CDATA.
+    let f = ok("truncated_cdata.xml");
+    assert_eq!(f.title.as_deref(), Some("Orchard Weekly"));
+    assert_eq!(
+        titles(&f),
+        ["Apple harvest starts early", "Cider fair dates set"]
+    );
+    let first = item(&f, "link:https://orchard.example.org/harvest");
+    assert_eq!(
+        first.summary.as_deref(),
+        Some("<p>Pickers began on <b>Monday</b>.</p>")
+    );
+    let cut = item(&f, "link:https://orchard.example.org/cider-fair");
+    assert_eq!(cut.summary, None, "the cut description is not half-stored");
+    let w = f
+        .warnings
+        .iter()
+        .find(|w| w.kind == WarningKind::Truncated)
+        .unwrap();
+    assert!(w.detail.contains("without its cut <description>"), "{w}");
+}
+
+#[test]
+fn an_entry_cut_before_anything_identifies_it_is_dropped() {
+    // Kept, it would be stored under a content hash, and stored again once
+    // a later poll reads it whole.
+    let cut = "<rss version=\"2.0\"><channel><title>t</title>\
+               <item><title>Whole</title><guid>w-1</guid></item>\
+               <item><title>Only a title</title><description><![CDATA[cut he";
+    let f = parse_bytes(cut.as_bytes(), None).unwrap();
+    assert_eq!(titles(&f), ["Whole"]);
 }
 
 #[test]
@@ -693,6 +824,28 @@ fn assert_decodes(bytes: &[u8], ct: Option<&str>, text: &str, what: &str) {
 }
 
 #[test]
+fn ebcdic_documents_decode_in_the_code_page_they_declare() {
+    // Issue #18 item 8: cp037 and cp500 differ in `[ ] ! | ^ ¢ ¬`; each
+    // fixture is in the code page its declaration names.
+    for page in ["cp037", "cp500"] {
+        let f = ok(&format!("ebcdic_{page}.xml"));
+        assert_eq!(f.title.as_deref(), Some("Mainframe Gazette"), "{page}");
+        let a = item(&f, &format!("guid:gazette-{page}-1"));
+        assert_eq!(a.title, "[Batch] Payroll run done | café £ {ok}!", "{page}");
+        assert_eq!(
+            a.link.as_deref(),
+            Some("https://gazette.example.com/payroll?run=1&x=2")
+        );
+        assert_eq!(
+            a.summary.as_deref(),
+            Some("Ended at 04:00 ^ no errors ¬ ¢"),
+            "{page}"
+        );
+        assert!(!has(&f, WarningKind::EncodingGuessed), "{page}");
+    }
+}
+
+#[test]
 fn legacy_encodings_decode_when_declared_in_xml_or_http() {
     for (label, text) in SAMPLES {
         for declared in [Declared::XmlDeclaration, Declared::HttpCharset] {
@@ -896,4 +1049,29 @@ fn the_link_to_older_items_is_found_in_atom_rss_and_json_feed() {
         </feed>"#;
     assert_eq!(parse_bytes(sneaky, None).unwrap().older, None);
     assert_eq!(ok("atom10.xml").older, None);
+}
+
+#[test]
+fn a_feed_with_no_items_says_why_and_one_with_items_says_nothing() {
+    let why = |xml: &str| parse_bytes(xml.as_bytes(), None).unwrap().why_no_items();
+    assert_eq!(ok("rss20.xml").why_no_items(), None);
+    assert_eq!(
+        why("<rss version=\"2.0\"><channel><title>t</title></channel></rss>").as_deref(),
+        Some("the feed lists no items")
+    );
+    let cut = why("<rss version=\"2.0\"><channel><title>t</title><item><title>a</ti").unwrap();
+    assert!(
+        cut.starts_with("no items: the document ends inside an element"),
+        "{cut}"
+    );
+}
+
+#[test]
+fn an_atom_entry_document_cut_after_its_id_keeps_its_entry() {
+    let cut = "<entry xmlns=\"http://www.w3.org/2005/Atom\"><id>tag:x,2024:1</id>\
+               <title>Kept</title><content type=\"html\"><![CDATA[<p>cut";
+    let f = parse_bytes(cut.as_bytes(), None).unwrap();
+    assert_eq!(titles(&f), ["Kept"]);
+    assert_eq!(f.items[0].identity, "guid:tag:x,2024:1");
+    assert_eq!(f.items[0].content, None);
 }

@@ -806,3 +806,88 @@ async fn a_tls_error_is_a_recorded_error_for_that_source_only() {
         .unwrap();
     assert_eq!(state.consecutive_failures, 1);
 }
+
+#[tokio::test]
+async fn a_feed_that_yields_no_items_says_why_on_the_source() {
+    // Issue #18 item 8: each of these was recorded as `ok` with nothing to
+    // tell it from a quiet feed.
+    let server = ScriptedServer::start(Duration::ZERO, |seen, _| match seen.path.as_str() {
+        "/empty" => feed(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel>\
+             <title>Quiet</title><link>https://quiet.example/</link></channel></rss>",
+        ),
+        "/linkless" => feed(
+            "<?xml version=\"1.0\"?>\
+             <rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" \
+             xmlns=\"http://purl.org/rss/1.0/\"><channel><title>Notes</title></channel>\
+             <item><title>One</title></item><item><title>Two</title></item></rdf:RDF>",
+        ),
+        _ => (
+            [(header::CONTENT_TYPE, "application/feed+json")],
+            r#"{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [1, 2, 3]}"#,
+        )
+            .into_response(),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sources = sources_toml(&[
+        ("empty", "Empty", &server.url("/empty"), 0),
+        ("linkless", "Linkless", &server.url("/linkless"), 0),
+        ("numbers", "Numbers", &server.url("/numbers"), 0),
+    ]);
+    let (settings, store, poller) = poller(dir.path(), &sources, "", t0());
+    let expected = [
+        ("empty", "the feed lists no items"),
+        (
+            "linkless",
+            "2 entries, none usable: 2 of 2 entries skipped: no link nor rdf:about",
+        ),
+        (
+            "numbers",
+            "3 entries, none usable: JSON Feed item 1 skipped: invalid type: integer `1`, expected struct JsonItem",
+        ),
+    ];
+    for (source, (id, note)) in settings.sources.iter().zip(expected) {
+        let report = poller.poll_source(source).await;
+        assert!(
+            matches!(
+                report.outcome,
+                PollOutcome::Ok {
+                    seen: 0,
+                    new: 0,
+                    ..
+                }
+            ),
+            "{id}: {report:?}"
+        );
+        let state = store.source_state(&source.id).unwrap().unwrap();
+        assert_eq!(state.last_status.as_deref(), Some("ok"), "{id}");
+        assert_eq!(state.last_error.as_deref(), Some(note), "{id}");
+    }
+    // `wiredesk sources` shows it in its ERROR column.
+    let table = wiredesk::cli::sources(&settings, &store).unwrap();
+    let row = table.lines().find(|l| l.starts_with("empty")).unwrap();
+    assert!(row.ends_with("the feed lists no items"), "{row}");
+    // The same body polled again keeps the note; a feed with items clears it.
+    let report = poller.poll_source(&settings.sources[0]).await;
+    assert_eq!(report.outcome, PollOutcome::Unchanged);
+    let state = store
+        .source_state(&settings.sources[0].id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.last_error.as_deref(), Some("the feed lists no items"));
+}
+
+#[tokio::test]
+async fn a_feed_with_items_has_no_note() {
+    let server = ScriptedServer::start(Duration::ZERO, |_, _| feed(AGENCY_RSS)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, store, poller) = poller(dir.path(), &one("agency", &server.url("/a")), "", t0());
+    let report = poller.poll_source(&settings.sources[0]).await;
+    assert!(matches!(report.outcome, PollOutcome::Ok { new, .. } if new > 0));
+    let state = store
+        .source_state(&settings.sources[0].id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.last_error, None);
+}

@@ -76,6 +76,9 @@ pub(crate) struct Span {
     pub enclosures: Vec<crate::model::Enclosure>,
     /// The `xml:base` in force: the entry's own, else the root's.
     pub base: Option<String>,
+    /// An RSS 1.0 item's `rdf:about` (unescaped): its link when it has no
+    /// `<link>` (feed-rs drops such items).
+    pub about: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -213,7 +216,7 @@ pub(crate) fn repair(
         .next()
         .unwrap_or("");
     let dialect = match local(root_name) {
-        "feed" => Dialect::Atom,
+        "feed" | "entry" => Dialect::Atom,
         "RDF" => Dialect::Rdf,
         _ => Dialect::Rss,
     };

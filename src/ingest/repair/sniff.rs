@@ -54,7 +54,9 @@ pub(crate) fn sniff(text: &str) -> Sniffed {
                 .unwrap_or(rest.len() - 1);
             let name = &rest[1..1 + name_len];
             match local(name) {
-                "rss" | "feed" | "RDF" => return Sniffed::Xml { root: i, junk },
+                // An Atom entry document (RFC 4287 section 2) served alone is a
+                // feed of one entry, as feedparser reads it.
+                "rss" | "feed" | "RDF" | "entry" => return Sniffed::Xml { root: i, junk },
                 l if l.eq_ignore_ascii_case("html")
                     || l.eq_ignore_ascii_case("head")
                     || l.eq_ignore_ascii_case("body") =>

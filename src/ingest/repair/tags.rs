@@ -46,6 +46,9 @@ impl Scanner<'_> {
                 children: Vec::new(),
                 enclosures: Vec::new(),
                 base: xml_base(attrs).or_else(|| self.root_base.clone()),
+                about: (self.dialect == Dialect::Rdf)
+                    .then(|| rdf_about(attrs))
+                    .flatten(),
             });
         }
         if is_entry_child && lname == "enclosure" && self.dialect != Dialect::Atom {
@@ -77,7 +80,9 @@ impl Scanner<'_> {
         self.current.is_none()
             && matches!(lname, "item" | "entry")
             && match self.dialect {
-                Dialect::Atom | Dialect::Rdf => depth == 1,
+                // An Atom entry document's root is its one entry.
+                Dialect::Atom => depth == 1 || (depth == 0 && lname == "entry"),
+                Dialect::Rdf => depth == 1,
                 Dialect::Rss => {
                     depth == 2
                         && self
@@ -136,11 +141,41 @@ impl Scanner<'_> {
         }
     }
 
-    fn close_entry(&mut self) {
+    pub(super) fn close_entry(&mut self) {
         if let Some(mut cur) = self.current.take() {
             cur.end = self.out.len();
             self.entries.push(cur);
         }
+    }
+
+    /// An RSS 1.0 item closing with an `rdf:about` but no `<link>`: its
+    /// `rdf:about` is written as its link, as feedparser reads it (RSS 1.0
+    /// requires the attribute; some feeds give nothing else but a title).
+    pub(super) fn link_from_about(&mut self) {
+        let Some(cur) = self.current.as_ref() else {
+            return;
+        };
+        let Some(about) = cur.about.as_deref() else {
+            return;
+        };
+        if cur
+            .children
+            .iter()
+            .any(|(_, _, name)| local(name) == "link")
+        {
+            return;
+        }
+        let escaped = about
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        self.out.push_str("<link>");
+        self.out.push_str(&escaped);
+        self.out.push_str("</link>");
+        self.warnings.push(Warning::new(
+            WarningKind::FormatNormalised,
+            "RSS 1.0 item without <link>: its rdf:about read as its link",
+        ));
     }
 
     pub(super) fn end_tag(&mut self, raw: &str) {
@@ -152,6 +187,9 @@ impl Scanner<'_> {
             let Some(open) = self.stack.pop() else { break };
             if self.stack.len() > pos {
                 self.counts.closed += 1;
+            }
+            if open.is_entry {
+                self.link_from_about();
             }
             self.out.push_str("</");
             self.out.push_str(&open.name);
@@ -190,6 +228,19 @@ impl Scanner<'_> {
                     ));
                     list.retain(|(k, _)| k != "version");
                     list.push(("version".into(), "2.0".into()));
+                }
+                // RSS 2.0's elements are in no namespace; feed-rs reads none
+                // of them under a default one, such as UserLand's
+                // `http://backend.userland.com/rss2` (feedparser ignores it).
+                if let Some((_, ns)) = list.iter().find(|(k, _)| k == "xmlns") {
+                    self.warnings.push(Warning::new(
+                        WarningKind::FormatNormalised,
+                        format!(
+                            "RSS default namespace {:?} dropped: RSS 2.0 elements have none",
+                            ns.trim()
+                        ),
+                    ));
+                    list.retain(|(k, _)| k != "xmlns");
                 }
             }
             Dialect::Rdf => {
@@ -340,6 +391,17 @@ fn atom_text_type(
         (None, _) => Some("keep"),
         (Some(_), _) => None,
     }
+}
+
+fn rdf_about(attrs: &str) -> Option<String> {
+    if !attrs.contains("about") {
+        return None;
+    }
+    parse_attrs(attrs)
+        .into_iter()
+        .find(|(k, _)| local(k) == "about")
+        .map(|(_, v)| unescape_attr(v.trim()))
+        .filter(|v| !v.is_empty())
 }
 
 fn xml_base(attrs: &str) -> Option<String> {

@@ -66,7 +66,7 @@ fn feed(items: usize) -> Body {
         feed: Ok(Feed {
             items,
             hint: None,
-            capped: None,
+            note: None,
             window: window(0..items as u64),
         }),
     }
@@ -154,7 +154,7 @@ fn a_feed_hint_lengthens_the_interval_and_is_stored() {
         feed: Ok(Feed {
             items: 1,
             hint: Some(60 * MIN),
-            capped: None,
+            note: None,
             window: vec![],
         }),
     };
@@ -171,7 +171,7 @@ fn items_beyond_the_cap_are_noted_on_an_ok_poll() {
         feed: Ok(Feed {
             items: 5000,
             hint: None,
-            capped: Some("items capped: 7000 entries, 5000 kept".into()),
+            note: Some("items capped: 7000 entries, 5000 kept".into()),
             window: vec![],
         }),
     };
@@ -470,7 +470,7 @@ fn feed_of(window: Vec<Seen>) -> Body {
         feed: Ok(Feed {
             items: window.len(),
             hint: None,
-            capped: None,
+            note: None,
             window,
         }),
     }
