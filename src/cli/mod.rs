@@ -227,6 +227,8 @@ mod tests {
             interval: std::time::Duration::from_secs(600),
             priority: 0,
             fixed_interval: false,
+            headers: Default::default(),
+            rules: Default::default(),
             tags: vec![],
         };
         let state = SourceState {

@@ -230,7 +230,7 @@ impl Poller {
             }
         };
         let target = decide::target(source, &state);
-        let (fetched, fetch_took) = self.fetch(&target, &state).await;
+        let (fetched, fetch_took) = self.fetch(source, &target, &state).await;
         let (now, dice) = (self.now(), fastrand::f64());
         let (fetched, mut items, older) = self.read(source, &target, &state, fetched, now).await;
         // Older pages only on the feed's own host: a feed must not send
@@ -346,16 +346,27 @@ impl Poller {
     }
 
     /// Fetches `target` once its host allows, sending the stored
-    /// validators; also returns how long the request itself took.
+    /// validators and the source's headers; also returns how long the
+    /// request itself took. Secret headers go only to the origin of the
+    /// source's configured URL: not to where it moved, nor to an older page
+    /// on another host.
     async fn fetch(
         &self,
+        source: &Source,
         target: &Url,
         state: &SourceState,
     ) -> (Result<Fetched, FetchError>, Duration) {
         let _host = self.inner.hosts.enter(target).await;
         let started = Instant::now();
+        let headers = if target.origin() == source.url.origin() {
+            source.headers.clone()
+        } else {
+            source.headers.without_secrets()
+        };
         let fetcher = &self.inner.fetcher;
-        let fetched = fetcher.fetch(target, &state.validators, self.now()).await;
+        let fetched = fetcher
+            .fetch(target, &state.validators, &headers, self.now())
+            .await;
         (fetched, started.elapsed())
     }
 
@@ -424,7 +435,7 @@ impl Poller {
             items.iter().map(|r| r.item.identity.clone()).collect();
         let mut visited = vec![page.clone()];
         for _ in 0..ARCHIVE_PAGES {
-            let (fetched, _) = self.fetch(&page, &SourceState::blank(source)).await;
+            let (fetched, _) = self.fetch(source, &page, &SourceState::blank(source)).await;
             let body = match fetched {
                 Ok(Fetched {
                     body: Some(body), ..

@@ -79,6 +79,8 @@ pub(crate) mod testing {
                 interval: std::time::Duration::from_secs(600),
                 priority: 0,
                 fixed_interval: false,
+                headers: Default::default(),
+                rules: Default::default(),
                 tags: vec![format!("{id}-tag")],
             })
             .collect();

@@ -26,6 +26,8 @@ fn source() -> Source {
         interval: 15 * MIN,
         priority: 0,
         fixed_interval: false,
+        headers: Default::default(),
+        rules: Default::default(),
         tags: vec![],
     }
 }
