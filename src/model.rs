@@ -62,6 +62,19 @@ pub struct Source {
     pub rules: crate::rules::Rules,
 }
 
+impl Source {
+    /// This source as a page or a file handed on may show it: a password
+    /// (or a lone user name) in its URL as [`REDACTED`] (see
+    /// [`redacted_url`]).
+    pub fn shown(&self) -> Source {
+        let mut shown = self.clone();
+        if let Ok(url) = Url::parse(&redacted_url(&self.url)) {
+            shown.url = url;
+        }
+        shown
+    }
+}
+
 /// The request headers of one source, as configured and validated: names
 /// and values that are valid HTTP, none the fetcher owns. Their `Debug`
 /// shows secret values as `***` (see [`is_secret_header`]), so a source

@@ -31,9 +31,12 @@ pub enum CliError {
     BadOpml(String),
 }
 
-/// `wiredesk export-opml`: the configured sources as OPML 2.0.
+/// `wiredesk export-opml`: the configured sources as OPML 2.0, a password
+/// in a source's URL shown as `***` (an OPML file is passed around).
 pub fn export_opml(settings: &Settings) -> String {
-    crate::serve::render::opml(&settings.server.title, &settings.sources)
+    let sources: Vec<crate::model::Source> =
+        settings.sources.iter().map(crate::model::Source::shown).collect();
+    crate::serve::render::opml(&settings.server.title, &sources)
 }
 
 /// `wiredesk sources`: one row per source with its poll state.

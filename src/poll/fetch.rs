@@ -357,7 +357,7 @@ impl Fetcher {
                 )));
             }
             if !visited.insert(next.to_string()) {
-                return Err(FetchError::RedirectLoop(next.to_string()));
+                return Err(FetchError::RedirectLoop(crate::model::redacted_url(&next)));
             }
             current = next;
         };

@@ -42,7 +42,7 @@ use url::Url;
 use crate::config::{DedupSettings, PollSettings};
 use crate::ingest::Limits;
 use crate::merge::{self, group};
-use crate::model::{ContentHash, Source, SourceId};
+use crate::model::{ContentHash, Source, SourceId, redacted_url};
 use crate::ops::metrics::PollSample;
 use crate::ops::{Metrics, Readiness};
 use crate::store::{SourceState, Store, StoreError, StoreErrorKind};
@@ -261,7 +261,7 @@ impl Poller {
         if let Some(moved_to) = &decision.confirmed_move {
             tracing::warn!(
                 source = %source.id,
-                url = %source.url,
+                url = %redacted_url(&source.url),
                 moved_to = moved_to.as_str(),
                 "the source has moved permanently; update its url in the config"
             );
@@ -269,7 +269,7 @@ impl Poller {
         if decision.learned.gap {
             tracing::warn!(
                 source = %source.id,
-                url = %target,
+                url = %redacted_url(&target),
                 items = decision.learned.new,
                 "the feed shows none of the items it showed last time: items were probably \
                  published and dropped from it between two polls; polling it sooner"
@@ -442,7 +442,7 @@ impl Poller {
                 }) => body,
                 Ok(_) => return,
                 Err(e) => {
-                    tracing::info!(source = %source.id, url = %page, error = %e,
+                    tracing::info!(source = %source.id, url = %redacted_url(&page), error = %e,
                         "cannot fetch the feed's older items to fill a gap");
                     return;
                 }
@@ -450,7 +450,7 @@ impl Poller {
             let parsed = match self.parse(source, &page, body, now).await {
                 Ok(parsed) => parsed,
                 Err(e) => {
-                    tracing::info!(source = %source.id, url = %page, error = %e,
+                    tracing::info!(source = %source.id, url = %redacted_url(&page), error = %e,
                         "the feed's older items do not parse; the gap stays");
                     return;
                 }
@@ -464,7 +464,7 @@ impl Poller {
                     added += 1;
                 }
             }
-            tracing::info!(source = %source.id, url = %page, items = added,
+            tracing::info!(source = %source.id, url = %redacted_url(&page), items = added,
                 "fetched the feed's older items to fill a gap");
             match parsed.older {
                 Some(next) if !reached && !visited.contains(&next) => {
@@ -520,7 +520,7 @@ fn log_report(
             merged,
         } => tracing::info!(
             source = %source.id,
-            url = %url,
+            url = %redacted_url(url),
             status = "ok",
             items = seen,
             new,
@@ -532,7 +532,7 @@ fn log_report(
         ),
         PollOutcome::NotModified | PollOutcome::Unchanged => tracing::info!(
             source = %source.id,
-            url = %url,
+            url = %redacted_url(url),
             status = report.outcome.word(),
             elapsed_ms,
             next,
@@ -540,7 +540,7 @@ fn log_report(
         ),
         PollOutcome::Failed { reason } => tracing::warn!(
             source = %source.id,
-            url = %url,
+            url = %redacted_url(url),
             status = "error",
             error = %reason,
             elapsed_ms,

@@ -336,7 +336,8 @@ async fn sources_opml(
             |previous: Option<Arc<Page>>| {
                 let state = &state;
                 async move {
-                    let body = render::opml(&state.title, &state.sources());
+                    let shown: Vec<_> = state.sources().iter().map(Source::shown).collect();
+                    let body = render::opml(&state.title, &shown);
                     Ok::<_, std::convert::Infallible>(cache::page(
                         body,
                         previous.as_deref(),

@@ -54,7 +54,7 @@ impl SourceState {
     pub fn blank(source: &Source) -> SourceState {
         SourceState {
             id: source.id.clone(),
-            url: source.url.to_string(),
+            url: crate::model::redacted_url(&source.url),
             name: source.name.clone(),
             last_polled_at: None,
             last_ok_at: None,
@@ -198,7 +198,9 @@ impl Store {
                 upsert.execute(params![
                     s.id.as_str(),
                     s.name,
-                    s.url.as_str(),
+                    // As pages and the CLI show it: a password in the URL
+                    // never reaches the database (#18).
+                    crate::model::redacted_url(&s.url),
                     s.priority,
                     to_json(&s.tags),
                 ])?;
