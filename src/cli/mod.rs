@@ -42,11 +42,14 @@ pub fn export_opml(settings: &Settings) -> String {
 /// `wiredesk sources`: one row per source with its poll state.
 pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
     let states = store.source_states()?;
+    let blocked: std::collections::HashMap<_, _> = store.blocked_counts()?.into_iter().collect();
     let configured: Vec<&str> = settings.sources.iter().map(|s| s.id.as_str()).collect();
     let rows: Vec<Vec<String>> = states
         .iter()
         .map(|s| {
             let mut row = source_row(s, configured.contains(&s.id.as_str()));
+            let held = blocked.get(&s.id).copied().unwrap_or(0);
+            row.insert(7, held.to_string());
             if settings.disabled_sources.iter().any(|d| d == s.id.as_str()) {
                 "disabled".clone_into(&mut row[1]);
             }
@@ -62,6 +65,7 @@ pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
             "NEXT POLL (UTC)",
             "FAILS",
             "GAPS",
+            "BLOCKED",
             "ERROR",
         ],
         &rows,

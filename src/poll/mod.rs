@@ -287,9 +287,11 @@ impl Poller {
             pacer.scheduled(&source.id, wait);
         }
         let (next_poll_at, bytes) = (decision.record.next_poll_at, decision.record.bytes);
+        let (items, blocked) = hold_back(source, items);
         let job = group::Job {
             source: source.id.clone(),
             items,
+            blocked,
             record: decision.record,
             now,
         };
@@ -298,6 +300,12 @@ impl Poller {
             .writes
             .write(&inner.store, &inner.merging, job, global)
             .await;
+        if let Ok(summary) = &written
+            && summary.blocked > 0
+        {
+            tracing::info!(source = %source.id, blocked = summary.blocked,
+                "new items held back by the source's keep/block rules");
+        }
         if let Err(e) = &written
             && e.kind() == StoreErrorKind::Full
         {
@@ -487,6 +495,21 @@ impl Poller {
         log_report(source, &source.url, &report, None, 0, &self.inner.metrics);
         report
     }
+}
+
+/// A poll's items apart: those to store as usual, and those the source's
+/// keep/block rules hold back (`rules::Rules::decide_item`).
+fn hold_back(
+    source: &Source,
+    items: Vec<merge::Ready>,
+) -> (Vec<merge::Ready>, Vec<crate::model::Item>) {
+    if source.rules.is_empty() {
+        return (items, Vec::new());
+    }
+    let (blocked, kept): (Vec<_>, Vec<_>) = items
+        .into_iter()
+        .partition(|ready| source.rules.decide_item(&ready.item).is_some());
+    (kept, blocked.into_iter().map(|ready| ready.item).collect())
 }
 
 /// The one place every poll passes through: logs it and counts it.
