@@ -336,7 +336,11 @@ mod tests {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(shown.contains("my reader"), "{shown}");
-        let kept: Vec<_> = headers.without_secrets().iter().map(|(n, _)| n.to_owned()).collect();
+        let kept: Vec<_> = headers
+            .without_secrets()
+            .iter()
+            .map(|(n, _)| n.to_owned())
+            .collect();
         assert_eq!(kept, ["User-Agent"]);
 
         let url = |s: &str| Url::parse(s).unwrap();

@@ -119,7 +119,11 @@ fn compile(key: &str, patterns: &[String]) -> Result<Vec<Rule>, RuleError> {
                 .size_limit(SIZE_LIMIT)
                 .dfa_size_limit(SIZE_LIMIT)
                 .build()
-                .map_err(|e| bad(format!("{pattern:?} is not a usable regular expression: {e}")))?;
+                .map_err(|e| {
+                    bad(format!(
+                        "{pattern:?} is not a usable regular expression: {e}"
+                    ))
+                })?;
             Ok(Rule {
                 pattern: pattern.clone(),
                 regex,
@@ -183,7 +187,10 @@ mod tests {
         let r = rules(&["election", "^Breaking"], &["live blog"]);
         assert_eq!(r.decide("Election results", ""), None);
         assert_eq!(r.decide("breaking: quake", ""), None);
-        assert_eq!(r.decide("Football scores", "no match"), Some(Blocked::NoKeepMatched));
+        assert_eq!(
+            r.decide("Football scores", "no match"),
+            Some(Blocked::NoKeepMatched)
+        );
         assert_eq!(
             r.decide("Election live blog", ""),
             Some(Blocked::ByBlock("live blog".into()))

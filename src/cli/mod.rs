@@ -34,8 +34,11 @@ pub enum CliError {
 /// `wiredesk export-opml`: the configured sources as OPML 2.0, a password
 /// in a source's URL shown as `***` (an OPML file is passed around).
 pub fn export_opml(settings: &Settings) -> String {
-    let sources: Vec<crate::model::Source> =
-        settings.sources.iter().map(crate::model::Source::shown).collect();
+    let sources: Vec<crate::model::Source> = settings
+        .sources
+        .iter()
+        .map(crate::model::Source::shown)
+        .collect();
     crate::serve::render::opml(&settings.server.title, &sources)
 }
 

@@ -455,7 +455,8 @@ fn source(
     };
     let tags = tags(raw.tags).map_err(|m| at("tags", m))?;
     let headers = headers(raw.headers).map_err(|(name, m)| at(&format!("headers.{name}"), m))?;
-    let rules = crate::rules::Rules::new(&raw.keep, &raw.block).map_err(|e| at(&e.key, e.message))?;
+    let rules =
+        crate::rules::Rules::new(&raw.keep, &raw.block).map_err(|e| at(&e.key, e.message))?;
     let display_name = raw
         .name
         .map(|n| n.trim().to_owned())
@@ -526,7 +527,10 @@ fn headers(
         if value.is_empty() {
             return Err(refuse("must not be empty"));
         }
-        if !value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+        if !value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        {
             return Err(refuse(
                 "may only hold printable ASCII (no line breaks or control characters)",
             ));
