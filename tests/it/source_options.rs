@@ -205,3 +205,65 @@ async fn blocked_items_are_never_served_nor_merged_and_are_counted() {
         [(wiredesk::model::SourceId::new("ruled"), 1)]
     );
 }
+
+#[tokio::test]
+async fn secret_headers_do_not_follow_a_redirect_to_another_host() {
+    let elsewhere = ScriptedServer::start(Duration::ZERO, |_, _| {
+        ([(header::CONTENT_TYPE, "application/rss+xml")], AGENCY_RSS).into_response()
+    })
+    .await;
+    let target = elsewhere.url("/feed");
+    let home = ScriptedServer::start(Duration::ZERO, move |_, _| {
+        (StatusCode::FOUND, [(header::LOCATION, target.clone())]).into_response()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[[sources]]\nid = \"moving\"\nurl = \"{}\"\n\
+         headers = {{ Authorization = \"Bearer s3cret-bearer\", \"X-Feed-Tier\" = \"gold\" }}\n",
+        home.url("/private")
+    );
+    let app = App::build(settings(dir.path(), &toml)).await.unwrap();
+    let report = app.poll_sources_now(&["moving"]).await;
+    assert!(
+        matches!(report[0].outcome, PollOutcome::Ok { .. }),
+        "{:?}",
+        report[0].outcome
+    );
+    let at_home = &home.seen()[0].headers;
+    assert_eq!(at_home["authorization"], "Bearer s3cret-bearer");
+    let there = &elsewhere.seen()[0].headers;
+    assert!(there.get("authorization").is_none(), "{there:?}");
+    assert_eq!(there["x-feed-tier"], "gold");
+}
+
+#[tokio::test]
+async fn a_new_block_rule_leaves_items_stored_before_it_served() {
+    let feeds = FeedServer::start().await;
+    feeds.set("agency.xml", Canned::ok("application/rss+xml", AGENCY_RSS));
+    let dir = tempfile::tempdir().unwrap();
+    let url = feeds.url("agency.xml");
+    let before = format!("[[sources]]\nid = \"agency\"\nurl = \"{url}\"\n");
+    let app = App::build(settings(dir.path(), &before)).await.unwrap();
+    app.poll_sources_now(&["agency"]).await;
+    drop(app);
+
+    let after = format!("{before}block = [\"caldera\"]\n");
+    let app = App::build(settings(dir.path(), &after)).await.unwrap();
+    let edited = AGENCY_RSS.replace("reopens after", "reopens at last after");
+    feeds.set("agency.xml", Canned::ok("application/rss+xml", &edited));
+    let report = app.poll_sources_now(&["agency"]).await;
+    assert!(
+        matches!(report[0].outcome, PollOutcome::Ok { updated: 1, .. }),
+        "{:?}",
+        report[0].outcome
+    );
+    let stories = app.store().latest_stories(50).unwrap();
+    assert!(
+        stories
+            .iter()
+            .any(|s| s.chosen.item.title.contains("reopens at last")),
+        "the stored item is still served, and updated"
+    );
+    assert!(app.store().blocked_counts().unwrap().is_empty());
+}
