@@ -506,10 +506,19 @@ fn hold_back(
     if source.rules.is_empty() {
         return (items, Vec::new());
     }
-    let (blocked, kept): (Vec<_>, Vec<_>) = items
-        .into_iter()
-        .partition(|ready| source.rules.decide_item(&ready.item).is_some());
-    (kept, blocked.into_iter().map(|ready| ready.item).collect())
+    let (mut kept, mut blocked) = (Vec::new(), Vec::new());
+    for ready in items {
+        match source.rules.decide_item(&ready.item) {
+            None => kept.push(ready),
+            Some(why) => {
+                // Which rule, for whoever tunes them (`[log] level = "debug"`).
+                tracing::debug!(source = %source.id, identity = %ready.item.identity,
+                    title = %ready.item.title, rule = ?why, "item held back by a rule");
+                blocked.push(ready.item);
+            }
+        }
+    }
+    (kept, blocked)
 }
 
 /// The one place every poll passes through: logs it and counts it.
