@@ -481,6 +481,8 @@ fn sources() -> Vec<Source> {
             interval: Duration::from_secs(900),
             priority: 0,
             fixed_interval: false,
+            headers: Default::default(),
+            rules: Default::default(),
             tags: vec!["world".into()],
         })
         .collect()

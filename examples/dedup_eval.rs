@@ -247,6 +247,8 @@ fn main() {
                 interval: Duration::from_secs(900),
                 priority: 0,
                 fixed_interval: false,
+                headers: Default::default(),
+                rules: Default::default(),
                 tags: vec![],
             })
             .collect();
@@ -612,6 +614,8 @@ fn prefill(store: &Store, merging: &merge::Merging, count: usize, first: i64, la
             interval: Duration::from_secs(900),
             priority: 0,
             fixed_interval: false,
+            headers: Default::default(),
+            rules: Default::default(),
             tags: vec![],
         })
         .collect();

@@ -22,6 +22,7 @@
 //! - [`cli`]: the text of the read-only commands (`sources`, `stories`, `explain`).
 //! - [`ops`]: what operators see: metrics, readiness, systemd notifications, log setup.
 //! - [`model`]: the shared vocabulary.
+//! - [`rules`]: a source's keep/block rules, the pure decision which new items are stored blocked.
 //!
 //! # Glossary
 //!
@@ -39,5 +40,6 @@ pub mod merge;
 pub mod model;
 pub mod ops;
 pub mod poll;
+pub mod rules;
 pub mod serve;
 pub mod store;

@@ -56,6 +56,110 @@ pub struct Source {
     /// Higher wins when a story has copies from several sources.
     pub priority: i64,
     pub tags: Vec<String>,
+    /// Request headers sent with every fetch of this source (#18).
+    pub headers: Headers,
+    /// Its keep/block rules: which new items are stored blocked (#18).
+    pub rules: crate::rules::Rules,
+}
+
+impl Source {
+    /// This source as a page or a file handed on may show it: a password
+    /// (or a lone user name) in its URL as [`REDACTED`] (see
+    /// [`redacted_url`]).
+    pub fn shown(&self) -> Source {
+        let mut shown = self.clone();
+        if let Ok(url) = Url::parse(&redacted_url(&self.url)) {
+            shown.url = url;
+        }
+        shown
+    }
+}
+
+/// The request headers of one source, as configured and validated: names
+/// and values that are valid HTTP, none the fetcher owns. Their `Debug`
+/// shows secret values as `***` (see [`is_secret_header`]), so a source
+/// printed whole never leaks a credential.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+/// What a secret header value, or a URL's password, is shown as.
+pub const REDACTED: &str = "***";
+
+impl Headers {
+    /// Headers already validated by the config.
+    pub fn new(pairs: Vec<(String, String)>) -> Self {
+        Headers(pairs)
+    }
+
+    /// Every (name, value), in the config's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every (name, value) as logs and pages may show them: a secret
+    /// header's value is [`REDACTED`].
+    pub fn redacted(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(n, v)| {
+                let shown = if is_secret_header(n) { REDACTED } else { v };
+                (n.to_owned(), shown.to_owned())
+            })
+            .collect()
+    }
+
+    /// These headers less the secret ones: what may go to a host other
+    /// than the source's own.
+    pub fn without_secrets(&self) -> Headers {
+        Headers(
+            self.0
+                .iter()
+                .filter(|(n, _)| !is_secret_header(n))
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.redacted()).finish()
+    }
+}
+
+/// Whether a header's value is a credential, never logged or shown:
+/// `Authorization`, `Proxy-Authorization`, `Cookie`, and any header whose
+/// name holds `token`, `key`, `secret`, `auth`, `session` or `password`
+/// (`X-Api-Key`, `X-Auth-Token`, ...).
+pub fn is_secret_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "cookie"
+        || ["token", "key", "secret", "auth", "session", "password"]
+            .iter()
+            .any(|word| name.contains(word))
+}
+
+/// `url` as logs and pages show it: a password in it as [`REDACTED`], and
+/// a user name alone (often a token) too. `https://u:pw@host/feed` shows as
+/// `https://u:***@host/feed`.
+pub fn redacted_url(url: &Url) -> String {
+    if url.username().is_empty() && url.password().is_none() {
+        return url.to_string();
+    }
+    let mut shown = url.clone();
+    let done = if url.password().is_some() {
+        shown.set_password(Some(REDACTED))
+    } else {
+        shown.set_username(REDACTED)
+    };
+    match done {
+        Ok(()) => shown.to_string(),
+        // A URL without a host cannot hold credentials; never echo it.
+        Err(()) => REDACTED.to_owned(),
+    }
 }
 
 /// A media file attached to an item (RSS `enclosure`, Atom `link rel="enclosure"`, `media:content`).
@@ -212,4 +316,45 @@ pub fn story_uid(source: &SourceId, identity: &str) -> String {
     h.update(identity.as_bytes());
     let digest = h.finalize();
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_header_values_and_url_passwords_are_shown_as_stars() {
+        let headers = Headers::new(vec![
+            ("Authorization".into(), "Basic dXNlcjpwdw==".into()),
+            ("Cookie".into(), "session=abc".into()),
+            ("X-Api-Key".into(), "k-123".into()),
+            ("X-Auth-Token".into(), "t-456".into()),
+            ("User-Agent".into(), "my reader".into()),
+        ]);
+        let shown = format!("{headers:?}");
+        for secret in ["dXNlcjpwdw", "abc", "k-123", "t-456"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("my reader"), "{shown}");
+        let kept: Vec<_> = headers
+            .without_secrets()
+            .iter()
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        assert_eq!(kept, ["User-Agent"]);
+
+        let url = |s: &str| Url::parse(s).unwrap();
+        assert_eq!(
+            redacted_url(&url("https://me:hunter2@news.example/feed")),
+            "https://me:***@news.example/feed"
+        );
+        assert_eq!(
+            redacted_url(&url("https://tok3n@news.example/feed")),
+            "https://***@news.example/feed"
+        );
+        assert_eq!(
+            redacted_url(&url("https://news.example/feed?x=1")),
+            "https://news.example/feed?x=1"
+        );
+    }
 }

@@ -18,7 +18,7 @@ use url::Url;
 
 use super::new_sources::Found;
 use crate::ingest::{self, FetchedBody, Limits};
-use crate::model::Validators;
+use crate::model::{Headers, Validators};
 use crate::poll::{FetchError, Fetcher};
 
 /// The feed types a page's `<link rel="alternate">` may announce.
@@ -51,7 +51,7 @@ pub enum DiscoverError {
 /// Fetches `url` and says what is there.
 pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovered, DiscoverError> {
     let fetched = fetcher
-        .fetch(url, &Validators::default(), Utc::now())
+        .fetch(url, &Validators::default(), &Headers::default(), Utc::now())
         .await
         .map_err(|source| DiscoverError::Fetch {
             url: url.clone(),

@@ -31,19 +31,28 @@ pub enum CliError {
     BadOpml(String),
 }
 
-/// `wiredesk export-opml`: the configured sources as OPML 2.0.
+/// `wiredesk export-opml`: the configured sources as OPML 2.0, a password
+/// in a source's URL shown as `***` (an OPML file is passed around).
 pub fn export_opml(settings: &Settings) -> String {
-    crate::serve::render::opml(&settings.server.title, &settings.sources)
+    let sources: Vec<crate::model::Source> = settings
+        .sources
+        .iter()
+        .map(crate::model::Source::shown)
+        .collect();
+    crate::serve::render::opml(&settings.server.title, &sources)
 }
 
 /// `wiredesk sources`: one row per source with its poll state.
 pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
     let states = store.source_states()?;
+    let blocked: std::collections::HashMap<_, _> = store.blocked_counts()?.into_iter().collect();
     let configured: Vec<&str> = settings.sources.iter().map(|s| s.id.as_str()).collect();
     let rows: Vec<Vec<String>> = states
         .iter()
         .map(|s| {
             let mut row = source_row(s, configured.contains(&s.id.as_str()));
+            let held = blocked.get(&s.id).copied().unwrap_or(0);
+            row.insert(7, held.to_string());
             if settings.disabled_sources.iter().any(|d| d == s.id.as_str()) {
                 "disabled".clone_into(&mut row[1]);
             }
@@ -59,6 +68,7 @@ pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
             "NEXT POLL (UTC)",
             "FAILS",
             "GAPS",
+            "BLOCKED",
             "ERROR",
         ],
         &rows,
@@ -227,6 +237,8 @@ mod tests {
             interval: std::time::Duration::from_secs(600),
             priority: 0,
             fixed_interval: false,
+            headers: Default::default(),
+            rules: Default::default(),
             tags: vec![],
         };
         let state = SourceState {

@@ -119,6 +119,15 @@ pub(super) struct RawSource {
     pub tags: Vec<String>,
     /// `false`: not polled, its stored items kept.
     pub enabled: Option<bool>,
+    /// Request headers sent with every fetch of the source (#18).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Regexes: a new item matching none (when there are any) is blocked.
+    #[serde(default)]
+    pub keep: Vec<String>,
+    /// Regexes: a new item matching any is blocked.
+    #[serde(default)]
+    pub block: Vec<String>,
 }
 
 /// A duration written as humantime reads it: `90s`, `15m`, `1h 30m`, `2d`

@@ -457,3 +457,84 @@ fn a_disabled_source_is_not_polled_and_its_id_stays_taken() {
     let e = error("[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\nenabled = \"maybe\"\n");
     assert!(e.contains("sources[0] (id \"a\").enabled"), "{e}");
 }
+
+/// Issue #18: a source's request headers are kept as written, checked,
+/// and an error names the header without echoing its value.
+#[test]
+fn a_sources_headers_are_kept_and_bad_ones_are_named_without_their_value() {
+    let s = parse(
+        "[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\n\
+         headers = { Authorization = \"Bearer s3cret\", \"User-Agent\" = \"my reader\" }\n",
+    )
+    .unwrap();
+    let headers: Vec<(&str, &str)> = s.sources[0].headers.iter().collect();
+    assert!(
+        headers.contains(&("Authorization", "Bearer s3cret")),
+        "{headers:?}"
+    );
+    assert!(
+        headers.contains(&("User-Agent", "my reader")),
+        "{headers:?}"
+    );
+    assert!(!format!("{:?}", s.sources[0]).contains("s3cret"));
+
+    let with = |headers: &str| {
+        error(&format!(
+            "[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\nheaders = {headers}\n"
+        ))
+    };
+    for name in [
+        "Host",
+        "Content-Length",
+        "Transfer-Encoding",
+        "Connection",
+        "If-None-Match",
+        "If-Modified-Since",
+    ] {
+        let e = with(&format!("{{ \"{name}\" = \"x\" }}"));
+        assert!(
+            e.contains(&format!("sources[0] (id \"a\").headers.{name}")),
+            "{e}"
+        );
+        assert!(e.contains("set by wiredesk"), "{e}");
+    }
+    let e = with("{ \"Bad Name\" = \"x\" }");
+    assert!(
+        e.contains("headers.Bad Name") && e.contains("not a header name"),
+        "{e}"
+    );
+    let e = with("{ Cookie = \"sid=s3cret\\r\\nX-Evil: 1\" }");
+    assert!(
+        e.contains("headers.Cookie") && e.contains("printable"),
+        "{e}"
+    );
+    assert!(!e.contains("s3cret"), "{e}");
+    let e = with("{ Accept = \"\" }");
+    assert!(e.contains("headers.Accept") && e.contains("empty"), "{e}");
+    let e = with("{ \"X-Token\" = \"a\", \"x-token\" = \"b\" }");
+    assert!(e.contains("twice"), "{e}");
+}
+
+/// Issue #18: keep/block rules are compiled at load; a bad one is named.
+#[test]
+fn a_bad_keep_or_block_rule_is_named_with_its_source() {
+    let s = parse(
+        "[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\n\
+         block = [\"sponsored\"]\nkeep = [\"election\"]\n",
+    )
+    .unwrap();
+    assert!(
+        s.sources[0]
+            .rules
+            .decide("Sponsored election", "")
+            .is_some()
+    );
+    assert!(s.sources[0].rules.decide("Election day", "").is_none());
+    let e =
+        error("[[sources]]\nid = \"a\"\nurl = \"https://a.example/f\"\nblock = [\"ok\", \"(\"]\n");
+    assert!(
+        e.starts_with("test.toml: sources[0] (id \"a\").block[1]: "),
+        "{e}"
+    );
+    assert!(e.contains("regular expression"), "{e}");
+}

@@ -454,6 +454,9 @@ fn source(
         None => (poll.interval, !poll.adaptive),
     };
     let tags = tags(raw.tags).map_err(|m| at("tags", m))?;
+    let headers = headers(raw.headers).map_err(|(name, m)| at(&format!("headers.{name}"), m))?;
+    let rules =
+        crate::rules::Rules::new(&raw.keep, &raw.block).map_err(|e| at(&e.key, e.message))?;
     let display_name = raw
         .name
         .map(|n| n.trim().to_owned())
@@ -467,8 +470,74 @@ fn source(
         fixed_interval,
         priority: raw.priority,
         tags,
+        headers,
+        rules,
     };
     Ok((source, raw.enabled.unwrap_or(true)))
+}
+
+/// Headers a source may not set: those that frame the message or belong
+/// to one connection (the HTTP client writes them), and the validators the
+/// poller sends from what the source last answered.
+const FORBIDDEN_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "if-none-match",
+    "if-modified-since",
+];
+
+/// A source's `headers`: valid HTTP names and values, none the fetcher
+/// owns. An error is the header's name and why; a value is never echoed
+/// (it may be a credential).
+fn headers(
+    raw: std::collections::BTreeMap<String, String>,
+) -> Result<crate::model::Headers, (String, String)> {
+    let mut pairs = Vec::with_capacity(raw.len());
+    let mut seen = HashSet::new();
+    for (name, value) in raw {
+        let refuse = |why: &str| (name.clone(), why.to_owned());
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(refuse(
+                "is given twice (header names are the same in any case)",
+            ));
+        }
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            return Err(refuse(
+                "is not a header name (letters, digits and -, no spaces or colons)",
+            ));
+        }
+        if FORBIDDEN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(refuse(
+                "is set by wiredesk itself (the connection, the message framing or the \
+                 poll's validators) and cannot be set per source",
+            ));
+        }
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(refuse("must not be empty"));
+        }
+        if !value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        {
+            return Err(refuse(
+                "may only hold printable ASCII (no line breaks or control characters)",
+            ));
+        }
+        pairs.push((name, value.to_owned()));
+    }
+    Ok(crate::model::Headers::new(pairs))
 }
 
 /// A source's tags, trimmed, without repeats; none may be empty.

@@ -36,6 +36,9 @@ pub const QUEUE_ITEMS: usize = 1000;
 pub struct Job {
     pub source: SourceId,
     pub items: Vec<Ready>,
+    /// Items the source's keep/block rules hold back (#18): stored
+    /// blocked unless already stored before the rules said so.
+    pub blocked: Vec<crate::model::Item>,
     pub record: PollRecord,
     pub now: DateTime<Utc>,
 }
@@ -157,7 +160,20 @@ fn write_job(
     merging: &Merging,
     known: &mut Known<'_>,
 ) -> Result<WriteSummary, StoreError> {
-    let summary = merge::store_items(
+    // A rules change applies to items stored from then on: an item stored
+    // before its source's rules blocked it is written as usual.
+    let mut stored_before = Vec::new();
+    let mut blocked = 0;
+    for item in &job.blocked {
+        if tx.existing_item(&job.source, &item.identity)?.is_some() {
+            stored_before.push(Ready::from(item.clone()));
+        } else if !tx.is_tombstoned(&job.source, &item.identity)?
+            && tx.insert_blocked(&job.source, item, job.now)?
+        {
+            blocked += 1;
+        }
+    }
+    let mut summary = merge::store_items(
         tx,
         &job.source,
         &mut job.items,
@@ -165,6 +181,18 @@ fn write_job(
         &merging.dedup,
         known,
     )?;
+    if !stored_before.is_empty() {
+        let before = merge::store_items(
+            tx,
+            &job.source,
+            &mut stored_before,
+            job.now,
+            &merging.dedup,
+            known,
+        )?;
+        summary.updated += before.updated;
+    }
+    summary.blocked = blocked;
     tx.record_poll_state(&job.source, &job.record)?;
     Ok(summary)
 }
@@ -226,6 +254,7 @@ mod tests {
         let job = Job {
             source: SourceId::new(source),
             items: vec![merge::Ready::from(item)],
+            blocked: Vec::new(),
             record,
             now,
         };

@@ -24,7 +24,7 @@ use url::Url;
 
 use super::schedule;
 use crate::config::PollSettings;
-use crate::model::Validators;
+use crate::model::{Headers, Validators};
 
 /// The most redirects followed for one fetch.
 pub const MAX_REDIRECTS: usize = 5;
@@ -211,7 +211,9 @@ impl Fetcher {
         })
     }
 
-    /// Fetches `url`, whatever its scheme, sending `validators`, within
+    /// Fetches `url`, whatever its scheme, sending `validators` and the
+    /// source's `headers` (its secret ones only to `url`'s own origin: a
+    /// redirect elsewhere gets the others, as a browser drops credentials), within
     /// `[poll].timeout` in all: every redirect hop and the body together
     /// (the HTTP client's own timeout is per request, so five slow hops
     /// could take five times it, #20).
@@ -219,6 +221,7 @@ impl Fetcher {
         &self,
         url: &Url,
         validators: &Validators,
+        headers: &Headers,
         now: DateTime<Utc>,
     ) -> Result<Fetched, FetchError> {
         if let (Some(host), Ok(mut hosts)) = (url.host_str(), self.trusted.lock()) {
@@ -227,7 +230,7 @@ impl Fetcher {
         let fetch = async {
             match url.scheme() {
                 "file" => self.read_file(url).await,
-                _ => self.get(url, validators, now).await,
+                _ => self.get(url, validators, headers, now).await,
             }
         };
         tokio::time::timeout(self.timeout, fetch)
@@ -239,9 +242,10 @@ impl Fetcher {
         &self,
         url: &Url,
         validators: &Validators,
+        headers: &Headers,
         now: DateTime<Utc>,
     ) -> Result<Fetched, FetchError> {
-        let (mut response, moved_permanently) = self.follow(url, validators).await?;
+        let (mut response, moved_permanently) = self.follow(url, validators, headers).await?;
         let status = response.status().as_u16();
         let headers = response.headers();
         let fresh_for = schedule::freshness(
@@ -301,7 +305,10 @@ impl Fetcher {
         &self,
         url: &Url,
         validators: &Validators,
+        headers: &Headers,
     ) -> Result<(reqwest::Response, Option<Url>), FetchError> {
+        let own = request_headers(validators, headers);
+        let elsewhere = request_headers(validators, &headers.without_secrets());
         let mut current = url.clone();
         let mut visited = HashSet::from([current.to_string()]);
         let mut all_permanent = true;
@@ -310,7 +317,11 @@ impl Fetcher {
             let response = self
                 .client
                 .get(current.clone())
-                .headers(request_headers(validators))
+                .headers(if current.origin() == url.origin() {
+                    own.clone()
+                } else {
+                    elsewhere.clone()
+                })
                 .send()
                 .await
                 .map_err(|e| self.classify(e))?;
@@ -346,7 +357,7 @@ impl Fetcher {
                 )));
             }
             if !visited.insert(next.to_string()) {
-                return Err(FetchError::RedirectLoop(next.to_string()));
+                return Err(FetchError::RedirectLoop(crate::model::redacted_url(&next)));
             }
             current = next;
         };
@@ -577,9 +588,21 @@ fn is_local_ip(ip: IpAddr) -> bool {
     }
 }
 
-fn request_headers(validators: &Validators) -> HeaderMap {
+/// What goes out with a request: `Accept`, the source's own headers (its
+/// `User-Agent` and `Accept` replace the defaults), and the validators.
+fn request_headers(validators: &Validators, source: &Headers) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+    // Checked by the config; a pair that is not valid HTTP is not sent.
+    for (name, value) in source.iter() {
+        if let (Ok(name), Ok(mut value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            value.set_sensitive(crate::model::is_secret_header(name.as_str()));
+            headers.insert(name, value);
+        }
+    }
     // Stored validators came from a server's headers, so they are valid
     // header values; one that is not is simply not sent.
     if let Some(etag) = validators

@@ -42,7 +42,7 @@ use url::Url;
 use crate::config::{DedupSettings, PollSettings};
 use crate::ingest::Limits;
 use crate::merge::{self, group};
-use crate::model::{ContentHash, Source, SourceId};
+use crate::model::{ContentHash, Source, SourceId, redacted_url};
 use crate::ops::metrics::PollSample;
 use crate::ops::{Metrics, Readiness};
 use crate::store::{SourceState, Store, StoreError, StoreErrorKind};
@@ -230,7 +230,7 @@ impl Poller {
             }
         };
         let target = decide::target(source, &state);
-        let (fetched, fetch_took) = self.fetch(&target, &state).await;
+        let (fetched, fetch_took) = self.fetch(source, &target, &state).await;
         let (now, dice) = (self.now(), fastrand::f64());
         let (fetched, mut items, older) = self.read(source, &target, &state, fetched, now).await;
         // Older pages only on the feed's own host: a feed must not send
@@ -261,7 +261,7 @@ impl Poller {
         if let Some(moved_to) = &decision.confirmed_move {
             tracing::warn!(
                 source = %source.id,
-                url = %source.url,
+                url = %redacted_url(&source.url),
                 moved_to = moved_to.as_str(),
                 "the source has moved permanently; update its url in the config"
             );
@@ -269,7 +269,7 @@ impl Poller {
         if decision.learned.gap {
             tracing::warn!(
                 source = %source.id,
-                url = %target,
+                url = %redacted_url(&target),
                 items = decision.learned.new,
                 "the feed shows none of the items it showed last time: items were probably \
                  published and dropped from it between two polls; polling it sooner"
@@ -287,9 +287,11 @@ impl Poller {
             pacer.scheduled(&source.id, wait);
         }
         let (next_poll_at, bytes) = (decision.record.next_poll_at, decision.record.bytes);
+        let (items, blocked) = hold_back(source, items);
         let job = group::Job {
             source: source.id.clone(),
             items,
+            blocked,
             record: decision.record,
             now,
         };
@@ -298,6 +300,12 @@ impl Poller {
             .writes
             .write(&inner.store, &inner.merging, job, global)
             .await;
+        if let Ok(summary) = &written
+            && summary.blocked > 0
+        {
+            tracing::info!(source = %source.id, blocked = summary.blocked,
+                "new items held back by the source's keep/block rules");
+        }
         if let Err(e) = &written
             && e.kind() == StoreErrorKind::Full
         {
@@ -346,16 +354,27 @@ impl Poller {
     }
 
     /// Fetches `target` once its host allows, sending the stored
-    /// validators; also returns how long the request itself took.
+    /// validators and the source's headers; also returns how long the
+    /// request itself took. Secret headers go only to the origin of the
+    /// source's configured URL: not to where it moved, nor to an older page
+    /// on another host.
     async fn fetch(
         &self,
+        source: &Source,
         target: &Url,
         state: &SourceState,
     ) -> (Result<Fetched, FetchError>, Duration) {
         let _host = self.inner.hosts.enter(target).await;
         let started = Instant::now();
+        let headers = if target.origin() == source.url.origin() {
+            source.headers.clone()
+        } else {
+            source.headers.without_secrets()
+        };
         let fetcher = &self.inner.fetcher;
-        let fetched = fetcher.fetch(target, &state.validators, self.now()).await;
+        let fetched = fetcher
+            .fetch(target, &state.validators, &headers, self.now())
+            .await;
         (fetched, started.elapsed())
     }
 
@@ -424,14 +443,14 @@ impl Poller {
             items.iter().map(|r| r.item.identity.clone()).collect();
         let mut visited = vec![page.clone()];
         for _ in 0..ARCHIVE_PAGES {
-            let (fetched, _) = self.fetch(&page, &SourceState::blank(source)).await;
+            let (fetched, _) = self.fetch(source, &page, &SourceState::blank(source)).await;
             let body = match fetched {
                 Ok(Fetched {
                     body: Some(body), ..
                 }) => body,
                 Ok(_) => return,
                 Err(e) => {
-                    tracing::info!(source = %source.id, url = %page, error = %e,
+                    tracing::info!(source = %source.id, url = %redacted_url(&page), error = %e,
                         "cannot fetch the feed's older items to fill a gap");
                     return;
                 }
@@ -439,7 +458,7 @@ impl Poller {
             let parsed = match self.parse(source, &page, body, now).await {
                 Ok(parsed) => parsed,
                 Err(e) => {
-                    tracing::info!(source = %source.id, url = %page, error = %e,
+                    tracing::info!(source = %source.id, url = %redacted_url(&page), error = %e,
                         "the feed's older items do not parse; the gap stays");
                     return;
                 }
@@ -453,7 +472,7 @@ impl Poller {
                     added += 1;
                 }
             }
-            tracing::info!(source = %source.id, url = %page, items = added,
+            tracing::info!(source = %source.id, url = %redacted_url(&page), items = added,
                 "fetched the feed's older items to fill a gap");
             match parsed.older {
                 Some(next) if !reached && !visited.contains(&next) => {
@@ -476,6 +495,30 @@ impl Poller {
         log_report(source, &source.url, &report, None, 0, &self.inner.metrics);
         report
     }
+}
+
+/// A poll's items apart: those to store as usual, and those the source's
+/// keep/block rules hold back (`rules::Rules::decide_item`).
+fn hold_back(
+    source: &Source,
+    items: Vec<merge::Ready>,
+) -> (Vec<merge::Ready>, Vec<crate::model::Item>) {
+    if source.rules.is_empty() {
+        return (items, Vec::new());
+    }
+    let (mut kept, mut blocked) = (Vec::new(), Vec::new());
+    for ready in items {
+        match source.rules.decide_item(&ready.item) {
+            None => kept.push(ready),
+            Some(why) => {
+                // Which rule, for whoever tunes them (`[log] level = "debug"`).
+                tracing::debug!(source = %source.id, identity = %ready.item.identity,
+                    title = %ready.item.title, rule = ?why, "item held back by a rule");
+                blocked.push(ready.item);
+            }
+        }
+    }
+    (kept, blocked)
 }
 
 /// The one place every poll passes through: logs it and counts it.
@@ -509,7 +552,7 @@ fn log_report(
             merged,
         } => tracing::info!(
             source = %source.id,
-            url = %url,
+            url = %redacted_url(url),
             status = "ok",
             items = seen,
             new,
@@ -521,7 +564,7 @@ fn log_report(
         ),
         PollOutcome::NotModified | PollOutcome::Unchanged => tracing::info!(
             source = %source.id,
-            url = %url,
+            url = %redacted_url(url),
             status = report.outcome.word(),
             elapsed_ms,
             next,
@@ -529,7 +572,7 @@ fn log_report(
         ),
         PollOutcome::Failed { reason } => tracing::warn!(
             source = %source.id,
-            url = %url,
+            url = %redacted_url(url),
             status = "error",
             error = %reason,
             elapsed_ms,

@@ -147,6 +147,8 @@ mod tests {
             interval: Duration::from_secs(900),
             priority: 0,
             fixed_interval: false,
+            headers: Default::default(),
+            rules: Default::default(),
             tags: vec![],
         };
         SourceState {

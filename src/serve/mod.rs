@@ -294,6 +294,9 @@ struct SourceView {
     /// again; 0 if never.
     repeats: u64,
     repeated_at: Option<DateTime<Utc>>,
+    /// New items its keep/block rules held back (never served), as long
+    /// as retention keeps them; 0 if none.
+    blocked: u64,
 }
 
 /// `GET /sources.json`: every source with its poll state.
@@ -307,13 +310,14 @@ async fn sources_json(
     }
     let read = state
         .store
-        .run(|s| Ok((s.source_states()?, s.repeats()?)))
+        .run(|s| Ok((s.source_states()?, s.repeats()?, s.blocked_counts()?)))
         .await;
-    let (states, repeats) = match read {
+    let (states, repeats, blocked) = match read {
         Ok(read) => read,
         Err(e) => return internal_error("sources.json", &e.to_string()),
     };
     let repeats: std::collections::HashMap<_, _> = repeats.into_iter().collect();
+    let blocked: std::collections::HashMap<_, _> = blocked.into_iter().collect();
     let (ids, disabled) = (state.source_ids(), state.disabled_ids());
     let views: Vec<SourceView> = states
         .into_iter()
@@ -321,6 +325,7 @@ async fn sources_json(
             let repeated = repeats.get(&s.id).copied();
             SourceView {
                 repeats: repeated.map_or(0, |r| r.items),
+                blocked: blocked.get(&s.id).copied().unwrap_or(0),
                 repeated_at: repeated.and_then(|r| r.last_at),
                 status: shown_status(&s, &ids, &disabled),
                 id: s.id.to_string(),
@@ -372,7 +377,8 @@ async fn sources_opml(
             |previous: Option<Arc<Page>>| {
                 let state = &state;
                 async move {
-                    let body = render::opml(&state.title, &state.sources());
+                    let shown: Vec<_> = state.sources().iter().map(Source::shown).collect();
+                    let body = render::opml(&state.title, &shown);
                     Ok::<_, std::convert::Infallible>(cache::page(
                         body,
                         previous.as_deref(),

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0010_rhythm.sql"),
     include_str!("../../migrations/0011_boilerplate_rests_and_repeats.sql"),
     include_str!("../../migrations/0012_boilerplate_seen_at.sql"),
+    include_str!("../../migrations/0013_blocked_items.sql"),
 ];
 
 /// The schema version this build writes.

@@ -10,8 +10,8 @@
 //! | file | job | methods |
 //! |---|---|---|
 //! | `mod.rs` | opening, connections, errors | [`Store::open`], [`Store::run`] |
-//! | `write.rs` | writing one poll: a transaction dedup asks and writes through | [`Store::write_poll`]; on [`PollTx`]: `existing_item`, `is_tombstoned`, `candidates`, `candidate`, `boilerplate_count`, `observe_boilerplate`, `count_repeats`, `insert_story`, `insert_item`, `update_item`, `set_keys`, `stale_items`, `set_content_hash` |
-//! | `sources.rs` | the sources table and each source's poll record | [`Store::sync_sources`], [`Store::source_states`], [`Store::source_state`], [`Store::repeats`]; `PollTx::record_poll_state` |
+//! | `write.rs` | writing one poll: a transaction dedup asks and writes through | [`Store::write_poll`]; on [`PollTx`]: `existing_item`, `is_tombstoned`, `candidates`, `candidate`, `boilerplate_count`, `observe_boilerplate`, `count_repeats`, `insert_blocked`, `insert_story`, `insert_item`, `update_item`, `set_keys`, `stale_items`, `set_content_hash` |
+//! | `sources.rs` | the sources table and each source's poll record | [`Store::sync_sources`], [`Store::source_states`], [`Store::source_state`], [`Store::repeats`], [`Store::blocked_counts`]; `PollTx::record_poll_state` |
 //! | `feed/` | reading pages of the merged feed: types and `feed_page` (`mod.rs`), the cost-based plans (`plan.rs`), the SQL, one function per filter (`sql.rs`) | [`Store::feed_page`], [`Store::generation`], [`Store::last_change`] |
 //! | `items.rs` | reading items and stories outside a write, and the row mapper pages share | [`Store::latest_stories`], [`Store::counts`], [`Store::database_bytes`], [`Store::boilerplate_rows`], [`Store::dedup_item`], [`Store::unchanged_items`], [`Store::stored_dates`], [`Store::boilerplate_count`], [`Store::story_of_identity`], [`Store::dedup_index_bytes`] |
 //! | `desk.rs` | the desk page's questions (#19): items per source, arrivals per hour, the most-copied stories | [`Store::source_activity`], [`Store::arrivals_per_hour`], [`Store::most_copied`] |
@@ -79,6 +79,8 @@ pub(crate) mod testing {
                 interval: std::time::Duration::from_secs(600),
                 priority: 0,
                 fixed_interval: false,
+                headers: Default::default(),
+                rules: Default::default(),
                 tags: vec![format!("{id}-tag")],
             })
             .collect();
@@ -186,6 +188,8 @@ pub struct WriteSummary {
     pub merged: usize,
     /// Items skipped because retention deleted them before.
     pub tombstoned: usize,
+    /// New items the source's keep/block rules held back (#18).
+    pub blocked: usize,
 }
 
 /// A handle to the database; cheap to clone.

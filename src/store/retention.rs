@@ -158,6 +158,7 @@ impl Store {
             )?;
         }
         let expired = conn.execute("DELETE FROM tombstones WHERE deleted_at < ?1", [cutoff])?;
+        conn.execute("DELETE FROM blocked_items WHERE first_seen < ?1", [cutoff])?;
         // Give freed pages back to the file system (a no-op for a
         // database created before incremental vacuum was switched on),
         // and fold the WAL back into the database.

@@ -54,7 +54,7 @@ impl SourceState {
     pub fn blank(source: &Source) -> SourceState {
         SourceState {
             id: source.id.clone(),
-            url: source.url.to_string(),
+            url: crate::model::redacted_url(&source.url),
             name: source.name.clone(),
             last_polled_at: None,
             last_ok_at: None,
@@ -198,7 +198,9 @@ impl Store {
                 upsert.execute(params![
                     s.id.as_str(),
                     s.name,
-                    s.url.as_str(),
+                    // As pages and the CLI show it: a password in the URL
+                    // never reaches the database (#18).
+                    crate::model::redacted_url(&s.url),
                     s.priority,
                     to_json(&s.tags),
                 ])?;
@@ -257,6 +259,22 @@ impl Store {
 
     /// The sources that sent items again under new ids (ids that churn,
     /// #21): how many such items, and when last, by source id.
+    /// How many items each source's keep/block rules hold back, for the
+    /// sources with any (#18).
+    pub fn blocked_counts(&self) -> Result<Vec<(SourceId, u64)>, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT source_id, count(*) FROM blocked_items GROUP BY source_id ORDER BY source_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                SourceId::new(r.get::<_, String>(0)?),
+                u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn repeats(&self) -> Result<Vec<(SourceId, Repeats)>, StoreError> {
         let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(

@@ -170,6 +170,29 @@ impl PollTx<'_> {
         existing_item(&self.tx, source, identity)
     }
 
+    /// Stores `item` of `source` as blocked by its rules (#18): never
+    /// served nor merged. Whether it was new (a blocked item sent again is
+    /// not counted twice).
+    pub fn insert_blocked(
+        &self,
+        source: &SourceId,
+        item: &crate::model::Item,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO blocked_items (source_id, identity, title, link, first_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        )?;
+        let added = stmt.execute(params![
+            source.as_str(),
+            item.identity,
+            item.title,
+            item.link,
+            now.timestamp()
+        ])?;
+        Ok(added > 0)
+    }
+
     /// Whether retention deleted `identity` of `source` (a feed that still
     /// lists an old item must not bring it back).
     pub fn is_tombstoned(&self, source: &SourceId, identity: &str) -> Result<bool, StoreError> {

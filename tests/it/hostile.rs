@@ -1232,6 +1232,7 @@ async fn fetch_once(url: &str) -> Result<wiredesk::poll::fetch::Fetched, String>
         .fetch(
             &url::Url::parse(url).unwrap(),
             &wiredesk::model::Validators::default(),
+            &wiredesk::model::Headers::default(),
             chrono::Utc::now(),
         )
         .await

@@ -19,4 +19,5 @@ mod properties;
 mod retention;
 mod rhythm;
 mod serve;
+mod source_options;
 mod storage;

@@ -48,6 +48,8 @@ impl Desk {
             interval: Duration::from_secs(600),
             priority,
             fixed_interval: false,
+            headers: Default::default(),
+            rules: Default::default(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
         };
         let sources = vec![

@@ -26,6 +26,8 @@ fn source() -> Source {
         interval: 15 * MIN,
         priority: 0,
         fixed_interval: false,
+        headers: Default::default(),
+        rules: Default::default(),
         tags: vec![],
     }
 }
@@ -432,6 +434,7 @@ fn the_write_gives_an_ok_poll_its_counts_and_a_failed_write_fails_the_poll() {
         updated: 1,
         merged: 1,
         tombstoned: 0,
+        blocked: 0,
     };
     assert_eq!(
         written(ok.clone(), Ok(summary)),
