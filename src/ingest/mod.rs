@@ -168,6 +168,32 @@ pub enum WarningKind {
     TooManyItems,
 }
 
+impl WarningKind {
+    /// What happened, in a few words for a log line: a repair is not a
+    /// loss, and says so (#18: an encoding guess was logged as "entry
+    /// skipped or repaired").
+    pub fn headline(self) -> &'static str {
+        use WarningKind as K;
+        match self {
+            K::EncodingGuessed => "the feed's encoding was guessed",
+            K::EncodingRepaired => "bytes invalid in the feed's encoding were replaced",
+            K::JunkRemoved
+            | K::EntitiesRepaired
+            | K::ControlCharsRemoved
+            | K::DoctypeRemoved
+            | K::TagsRepaired
+            | K::FormatNormalised => "the feed was repaired before parsing",
+            K::Truncated => "the feed was cut short; complete entries kept",
+            K::EntryDropped => "an entry could not be read and was skipped",
+            K::FieldDropped => "a field of an entry could not be read and was dropped",
+            K::DuplicateIdentity => "an entry repeating another's id was skipped",
+            K::DateUnparseable => "a date could not be read",
+            K::DateClamped => "a date in the future was moved back to now",
+            K::TooManyItems => "entries over the item cap were dropped",
+        }
+    }
+}
+
 /// One repair or loss, precise enough to show an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
@@ -276,4 +302,21 @@ fn parse_inner(
         repair::Sniffed::NotAFeed(reason) => return Err(IngestError::NotAFeed { reason }),
     };
     Ok(entry::finish(raw, body.url, now, limits, warnings))
+}
+
+#[cfg(test)]
+mod warning_tests {
+    use super::WarningKind;
+
+    #[test]
+    fn a_repair_is_not_logged_as_a_loss() {
+        for kind in [
+            WarningKind::EncodingGuessed,
+            WarningKind::EncodingRepaired,
+            WarningKind::EntitiesRepaired,
+        ] {
+            assert!(!kind.headline().contains("skipped"), "{kind:?}");
+        }
+        assert!(WarningKind::EntryDropped.headline().contains("skipped"));
+    }
 }

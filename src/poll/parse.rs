@@ -163,7 +163,9 @@ fn log_warnings(
         if again {
             tracing::debug!(source = %source, warning = %warning, "stored date kept");
         } else {
-            tracing::warn!(source = %source, warning = %warning, "entry skipped or repaired");
+            // Said as what it is (#18: an encoding guess was logged as
+            // "entry skipped or repaired").
+            tracing::warn!(source = %source, kind = ?warning.kind, warning = %warning, "{}", warning.kind.headline());
         }
     }
 }

@@ -130,7 +130,11 @@ fn item(out: &mut String, story: &Story, now: DateTime<Utc>) {
     let _ = write!(
         out,
         "<li><h3>{}</h3><p class=\"meta\">{} · arrived {}",
-        link(&chosen.item.title, chosen.item.link.as_deref()),
+        // Never blank: the feeds' own title rule (first words, the link...).
+        link(
+            &crate::serve::render::title_of(story),
+            chosen.item.link.as_deref()
+        ),
         text(&chosen.source_name),
         time::tag(Some(story.arrived), now),
     );
@@ -185,12 +189,15 @@ fn paging(out: &mut String, part: &StoriesPart<'_>) {
 
 /// `label`, linked to `href` when it is an http(s) URL.
 pub fn link(label: &str, href: Option<&str>) -> String {
-    let label = if label.trim().is_empty() {
-        "(untitled)"
-    } else {
-        label
+    let href = href.filter(|h| h.starts_with("https://") || h.starts_with("http://"));
+    // A copy without a title is named by where it links (#18: "(untitled)").
+    let bare = href.map(|h| h.split_once("://").map_or(h, |(_, rest)| rest));
+    let label = match (label.trim().is_empty(), bare) {
+        (false, _) => label,
+        (true, Some(bare)) => bare,
+        (true, None) => "(no title)",
     };
-    match href.filter(|h| h.starts_with("https://") || h.starts_with("http://")) {
+    match href {
         Some(href) => format!("<a href=\"{}\">{}</a>", attr(href), text(label)),
         None => text(label).into_owned(),
     }
@@ -210,6 +217,10 @@ mod tests {
             link("a & b", Some("https://e.example/?q=\"x\"")),
             "<a href=\"https://e.example/?q=&quot;x&quot;\">a &amp; b</a>"
         );
-        assert_eq!(link(" ", None), "(untitled)");
+        assert_eq!(link(" ", None), "(no title)");
+        assert_eq!(
+            link(" ", Some("https://e.example/a")),
+            "<a href=\"https://e.example/a\">e.example/a</a>"
+        );
     }
 }
