@@ -238,10 +238,18 @@ fn answered(input: &Input<'_>, answer: &Answer, before: &Moved, blank: PollRecor
     // A body the last answer also gave: the note it left (items over the
     // cap, #20; no items, #18) still holds, and stays where the operator
     // saw it.
-    let same_note = match input.state.last_status.as_deref() {
-        Some("ok" | "unchanged" | "not_modified") => input.state.last_error.clone(),
-        _ => None,
-    };
+    let answered_before = [
+        PollStatus::Ok,
+        PollStatus::Unchanged,
+        PollStatus::NotModified,
+    ]
+    .map(PollStatus::as_str);
+    let same_note = input
+        .state
+        .last_status
+        .as_deref()
+        .filter(|status| answered_before.contains(status))
+        .and_then(|_| input.state.last_error.clone());
     let (record, outcome) = match &answer.body {
         Body::NotModified => (
             PollRecord {

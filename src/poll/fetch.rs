@@ -224,7 +224,10 @@ impl Fetcher {
         headers: &Headers,
         now: DateTime<Utc>,
     ) -> Result<Fetched, FetchError> {
-        if let (Some(host), Ok(mut hosts)) = (url.host_str(), self.trusted.lock()) {
+        // Only the resolver reads it, and there is none with allow_private.
+        if !self.allow_private
+            && let (Some(host), Ok(mut hosts)) = (url.host_str(), self.trusted.lock())
+        {
             hosts.insert(host.trim_end_matches('.').to_ascii_lowercase());
         }
         let fetch = async {

@@ -218,13 +218,13 @@ impl Configured {
 /// it with `enabled = false` (it was shown as `removed`), else the store's.
 fn shown_status(
     state: &crate::store::SourceState,
-    configured: &HashSet<String>,
+    configured: bool,
     disabled: &HashSet<String>,
 ) -> String {
     if disabled.contains(state.id.as_str()) {
         "disabled".to_owned()
     } else {
-        state.shown_status(configured.contains(state.id.as_str()))
+        state.shown_status(configured)
     }
 }
 
@@ -327,7 +327,7 @@ async fn sources_json(
                 repeats: repeated.map_or(0, |r| r.items),
                 blocked: blocked.get(&s.id).copied().unwrap_or(0),
                 repeated_at: repeated.and_then(|r| r.last_at),
-                status: shown_status(&s, &ids, &disabled),
+                status: shown_status(&s, ids.contains(s.id.as_str()), &disabled),
                 id: s.id.to_string(),
                 name: s.name,
                 url: s.url,

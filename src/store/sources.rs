@@ -257,8 +257,6 @@ impl Store {
         Ok(())
     }
 
-    /// The sources that sent items again under new ids (ids that churn,
-    /// #21): how many such items, and when last, by source id.
     /// How many items each source's keep/block rules hold back, for the
     /// sources with any (#18).
     pub fn blocked_counts(&self) -> Result<Vec<(SourceId, u64)>, StoreError> {
@@ -275,6 +273,8 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The sources that sent items again under new ids (ids that churn,
+    /// #21): how many such items, and when last, by source id.
     pub fn repeats(&self) -> Result<Vec<(SourceId, Repeats)>, StoreError> {
         let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(

@@ -262,11 +262,7 @@ fn read(
         .map(|st| {
             let stored = activity.get(&st.id);
             SourceCard {
-                status: if disabled.contains(st.id.as_str()) {
-                    "disabled".to_owned()
-                } else {
-                    st.shown_status(intervals.contains_key(&st.id))
-                },
+                status: super::shown_status(&st, intervals.contains_key(&st.id), disabled),
                 http_status: st.last_http_status,
                 failures: st.consecutive_failures,
                 error: st.last_error.clone(),
