@@ -11,9 +11,13 @@
 //!   whole. gzip, brotli, deflate and zstd are accepted.
 //! - `file` sources are read from disk under the same cap, so the bundled
 //!   example runs offline.
+//!
+//! `local.rs` says which addresses are this machine's or a private
+//! network's and holds the resolver that keeps redirects away from them;
+//! `reason.rs` says what a failure is called, and whether it was this
+//! machine's rather than the source's.
 
 use std::collections::HashSet;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,8 +27,14 @@ use tokio::io::AsyncReadExt;
 use url::Url;
 
 use super::schedule;
+
+mod local;
+mod reason;
+
 use crate::config::PollSettings;
 use crate::model::{Headers, Validators};
+use local::{Resolver, is_local};
+use reason::{caused_by_exhaustion, connect_reason, error_chain, exhausted};
 
 /// The most redirects followed for one fetch.
 pub const MAX_REDIRECTS: usize = 5;
@@ -128,51 +138,6 @@ pub struct Fetcher {
     /// or where it moved after answering with a feed twice), which may
     /// resolve to local addresses; see [`Resolver`].
     trusted: Arc<Mutex<HashSet<String>>>,
-}
-
-/// Resolves names as the system does, but leaves out loopback, private and
-/// link-local addresses for any host wiredesk reached only by a redirect
-/// (#20): a public source's `301` to a name that resolves to 127.0.0.1 or
-/// 10.0.0.5 would have wiredesk fetch from its own ports or a service
-/// behind the firewall and show the answer as the source's error. Judging
-/// the addresses the connection will use, not the name, also stops a name
-/// that changes its answer between a check and the connection.
-struct Resolver {
-    trusted: Arc<Mutex<HashSet<String>>>,
-}
-
-impl reqwest::dns::Resolve for Resolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
-        let trusted = self.trusted.lock().is_ok_and(|hosts| hosts.contains(&host));
-        Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let admitted = admit(&host, found, trusted)?;
-            Ok(Box::new(admitted.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// The addresses a fetch may connect to for `host`: all of them when the
-/// host is trusted; otherwise the public ones, and an error naming the
-/// host when it has none.
-fn admit(host: &str, found: Vec<SocketAddr>, trusted: bool) -> Result<Vec<SocketAddr>, String> {
-    if trusted {
-        return Ok(found);
-    }
-    let public: Vec<SocketAddr> = found
-        .iter()
-        .copied()
-        .filter(|a| !is_local_ip(a.ip()))
-        .collect();
-    if public.is_empty() && !found.is_empty() {
-        return Err(format!(
-            "{host} resolves only to loopback, private or link-local addresses, and was \
-             reached by a redirect from a source elsewhere (set poll.allow_private = true to allow it)"
-        ));
-    }
-    Ok(public)
 }
 
 impl Fetcher {
@@ -452,145 +417,6 @@ impl Fetcher {
     }
 }
 
-/// Why a connection could not be made, in the words of its deepest cause
-/// (#18: a refused connection showed "error sending request for url (…):
-/// client error (Connect): tcp connect error: Connection refused (os error
-/// 111)"): `connection refused`, `no such host: …`, `TLS: …`.
-fn connect_reason(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    let mut deepest = e;
-    while let Some(c) = cause {
-        if let Some(tls) = c.downcast_ref::<rustls::Error>() {
-            return format!("TLS: {}", tls_reason(tls));
-        }
-        if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            // An io::Error's source() skips the error it wraps: look inside.
-            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return format!("TLS: {}", tls_reason(tls));
-            }
-            use std::io::ErrorKind as K;
-            let said = match io.kind() {
-                K::ConnectionRefused => Some("connection refused"),
-                K::ConnectionReset => Some("connection reset"),
-                K::TimedOut => Some("connection timed out"),
-                K::HostUnreachable => Some("host unreachable"),
-                K::NetworkUnreachable => Some("network unreachable"),
-                _ => None,
-            };
-            if let Some(said) = said {
-                return said.to_owned();
-            }
-        }
-        deepest = c;
-        cause = c.source();
-    }
-    let text = deepest.to_string();
-    if text.contains("failed to lookup address") || text.contains("Name or service not known") {
-        return format!("no such host ({text})");
-    }
-    text
-}
-
-/// A TLS failure as an operator reads it (#18: `Other(OtherError(
-/// CaUsedAsEndEntity))` was shown as it came).
-fn tls_reason(e: &rustls::Error) -> String {
-    use rustls::CertificateError as C;
-    match e {
-        rustls::Error::InvalidCertificate(cert) => match cert {
-            C::NotValidForName | C::NotValidForNameContext { .. } => {
-                "the certificate is not valid for this name".to_owned()
-            }
-            C::Expired | C::ExpiredContext { .. } => "the certificate has expired".to_owned(),
-            C::NotValidYet | C::NotValidYetContext { .. } => {
-                "the certificate is not valid yet".to_owned()
-            }
-            C::UnknownIssuer => {
-                "the certificate is not trusted (unknown issuer, or self-signed)".to_owned()
-            }
-            C::Revoked => "the certificate has been revoked".to_owned(),
-            C::BadSignature => "the certificate's signature is bad".to_owned(),
-            other => {
-                let text = format!("{other:?}");
-                if text.contains("CaUsedAsEndEntity") {
-                    "the server presents a CA certificate as its own".to_owned()
-                } else {
-                    format!("invalid certificate ({text})")
-                }
-            }
-        },
-        rustls::Error::AlertReceived(alert) => {
-            format!("the server refused the handshake ({alert:?})")
-        }
-        rustls::Error::NoCertificatesPresented => "the server sent no certificate".to_owned(),
-        other => other.to_string(),
-    }
-}
-
-/// Whether `e` or one of its causes is this machine running out of
-/// something (see [`exhausted`]).
-fn caused_by_exhaustion(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(e);
-    while let Some(c) = cause {
-        if c.downcast_ref::<std::io::Error>().is_some_and(exhausted) {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
-}
-
-/// Whether an I/O error says this machine ran out of file descriptors
-/// (its own or the system's), memory, socket buffers or disk.
-fn exhausted(e: &std::io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS | libc::ENOSPC)
-    )
-}
-
-/// Whether `url` names this machine or a private network: a loopback,
-/// private, link-local, shared (100.64/10) or unspecified address, or
-/// `localhost`. A public source redirected there would have wiredesk fetch
-/// from the daemon's own ports or a service behind the firewall and show
-/// the answer as the source's error (#20). A name is judged as written, not
-/// resolved.
-fn is_local(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => is_local_ip(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => is_local_ip(IpAddr::V6(ip)),
-        Some(url::Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
-        None => true,
-    }
-}
-
-/// Whether `ip` is on this machine or a private network (see [`is_local`]).
-fn is_local_ip(ip: IpAddr) -> bool {
-    let v4 = |ip: std::net::Ipv4Addr| {
-        ip.is_loopback()
-            || ip.is_private()
-            || ip.is_link_local()
-            || ip.is_unspecified()
-            || ip.is_broadcast()
-            || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
-    };
-    match ip {
-        IpAddr::V4(ip) => v4(ip),
-        IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
-            Some(mapped) => v4(mapped),
-            None => {
-                let first = ip.segments()[0];
-                ip.is_loopback()
-                    || ip.is_unspecified()
-                    || (first & 0xfe00) == 0xfc00
-                    || (first & 0xffc0) == 0xfe80
-            }
-        },
-    }
-}
-
 /// What goes out with a request: `Accept`, the source's own headers (its
 /// `User-Agent` and `Accept` replace the defaults), and the validators.
 fn request_headers(validators: &Validators, source: &Headers) -> HeaderMap {
@@ -633,123 +459,9 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The error and its causes on one line: reqwest's own message alone
-/// ("error sending request") does not say what went wrong.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
-
 /// reqwest is built without a TLS crypto provider (to keep aws-lc's C build
 /// out); ring is installed as the process default before the first client.
 pub fn install_crypto_provider() {
     // `Err` means a provider is already installed, which is the goal.
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn local(url: &str) -> bool {
-        is_local(&Url::parse(url).unwrap())
-    }
-
-    #[test]
-    fn loopback_private_and_link_local_addresses_are_local_public_ones_are_not() {
-        for url in [
-            "http://127.0.0.1:9090/metrics",
-            "http://localhost/",
-            "http://LOCALHOST./",
-            "http://admin.localhost/",
-            "http://10.1.2.3/",
-            "http://172.16.0.1/",
-            "http://192.168.1.1/",
-            "http://169.254.169.254/latest/meta-data/",
-            "http://100.64.0.1/",
-            "http://0.0.0.0/",
-            "http://[::1]/",
-            "http://[fd00::1]/",
-            "http://[fe80::1]/",
-            "http://[::ffff:127.0.0.1]/",
-        ] {
-            assert!(local(url), "{url}");
-        }
-        for url in [
-            "https://news.example/feed",
-            "http://93.184.216.34/",
-            "http://100.128.0.1/",
-            "http://[2001:db8::1]/",
-            "http://localhost.example/",
-        ] {
-            assert!(!local(url), "{url}");
-        }
-    }
-
-    fn addr(text: &str) -> SocketAddr {
-        SocketAddr::new(text.parse().unwrap(), 0)
-    }
-
-    #[test]
-    fn a_name_reached_by_redirect_connects_only_to_its_public_addresses() {
-        let name = "feeds.example";
-        // Only local addresses: refused, naming the host and the way out.
-        let inside = vec![addr("127.0.0.1"), addr("10.0.0.5"), addr("::1")];
-        let refused = admit(name, inside.clone(), false).unwrap_err();
-        assert!(
-            refused.contains("feeds.example") && refused.contains("poll.allow_private"),
-            "{refused}"
-        );
-        // Mixed: the public ones only, never the local one (a name that
-        // answers both cannot steer the connection inside).
-        let mixed = vec![addr("192.168.1.1"), addr("93.184.216.34")];
-        assert_eq!(
-            admit(name, mixed, false).unwrap(),
-            vec![addr("93.184.216.34")]
-        );
-        // A host the operator wrote (or allow_private): all of them.
-        assert_eq!(admit(name, inside.clone(), true).unwrap(), inside);
-    }
-
-    #[test]
-    fn a_connection_failure_is_said_in_words_an_operator_reads() {
-        #[derive(Debug)]
-        struct Wrapper(std::io::Error);
-        impl std::fmt::Display for Wrapper {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("client error (Connect)")
-            }
-        }
-        impl std::error::Error for Wrapper {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.0)
-            }
-        }
-        let tls = |e: rustls::Error| {
-            connect_reason(&Wrapper(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                e,
-            )))
-        };
-        assert_eq!(
-            tls(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForName
-            )),
-            "TLS: the certificate is not valid for this name"
-        );
-        assert_eq!(
-            tls(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::UnknownIssuer
-            )),
-            "TLS: the certificate is not trusted (unknown issuer, or self-signed)"
-        );
-        let refused = Wrapper(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
-        assert_eq!(connect_reason(&refused), "connection refused");
-    }
 }
