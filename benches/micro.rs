@@ -483,6 +483,7 @@ fn sources() -> Vec<Source> {
             fixed_interval: false,
             headers: Default::default(),
             rules: Default::default(),
+            websub: true,
             tags: vec!["world".into()],
         })
         .collect()

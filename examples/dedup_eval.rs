@@ -249,6 +249,7 @@ fn main() {
                 fixed_interval: false,
                 headers: Default::default(),
                 rules: Default::default(),
+                websub: true,
                 tags: vec![],
             })
             .collect();
@@ -616,6 +617,7 @@ fn prefill(store: &Store, merging: &merge::Merging, count: usize, first: i64, la
             fixed_interval: false,
             headers: Default::default(),
             rules: Default::default(),
+            websub: true,
             tags: vec![],
         })
         .collect();

@@ -60,6 +60,9 @@ pub struct Source {
     pub headers: Headers,
     /// Its keep/block rules: which new items are stored blocked (#18).
     pub rules: crate::rules::Rules,
+    /// Subscribed to the hub its feed advertises, if any and `[websub]`
+    /// is on (`websub = false` in its config: never) (#16).
+    pub websub: bool,
 }
 
 impl Source {

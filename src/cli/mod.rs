@@ -239,6 +239,7 @@ mod tests {
             fixed_interval: false,
             headers: Default::default(),
             rules: Default::default(),
+            websub: true,
             tags: vec![],
         };
         let state = SourceState {

@@ -33,7 +33,8 @@ use std::path::{Path, PathBuf};
 
 pub use env::ENV_PREFIX;
 pub use settings::{
-    DedupSettings, LogSettings, PollSettings, ServerSettings, Settings, StorageSettings, defaults,
+    DedupSettings, LogSettings, PollSettings, ServerSettings, Settings, StorageSettings,
+    WebSubSettings, defaults,
 };
 
 /// Why a config could not be used. The message names the file (or the

@@ -22,6 +22,8 @@ pub(super) struct Raw {
     pub dedup: RawDedup,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub websub: RawWebSub,
     /// Read one by one ([`read_source`]), so that an error can name the
     /// index and id of the source at fault.
     #[serde(default)]
@@ -104,6 +106,26 @@ pub(super) struct RawDedup {
     pub min_shingles: Option<u32>,
 }
 
+/// `[websub]` as written (#16): push in (subscribing to publishers' hubs)
+/// and out (wiredesk's own hub for the merged feed).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebSub {
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "duration")]
+    pub lease: Option<Duration>,
+    pub hub: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub default_lease: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub max_lease: Option<Duration>,
+    pub max_subscriptions: Option<i64>,
+    pub max_per_topic: Option<i64>,
+    #[serde(default, deserialize_with = "duration")]
+    pub callback_timeout: Option<Duration>,
+    pub allowed_callbacks: Option<Vec<String>>,
+}
+
 /// `[[sources]]`, one of them.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,6 +150,8 @@ pub(super) struct RawSource {
     /// Regexes: a new item matching any is blocked.
     #[serde(default)]
     pub block: Vec<String>,
+    /// `false`: never subscribed to the hub its feed advertises (#16).
+    pub websub: Option<bool>,
 }
 
 /// A duration written as humantime reads it: `90s`, `15m`, `1h 30m`, `2d`

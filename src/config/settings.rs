@@ -20,6 +20,7 @@ pub struct Settings {
     pub poll: PollSettings,
     pub dedup: DedupSettings,
     pub log: LogSettings,
+    pub websub: WebSubSettings,
     /// The sources to poll, in config order.
     pub sources: Vec<Source>,
     /// The ids of the sources set `enabled = false`: not polled, not in
@@ -27,6 +28,33 @@ pub struct Settings {
     pub disabled_sources: Vec<String>,
     /// The file says `sources = []`: no sources on purpose.
     pub sources_cleared: bool,
+}
+
+/// `[websub]` (#16): push from publishers' hubs, and wiredesk's own hub.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSubSettings {
+    /// Subscribe to hubs and serve our own. Default: on when
+    /// `server.base_url` names a host other than a loopback address (a hub
+    /// could not reach a callback on one).
+    pub enabled: bool,
+    /// The lease asked of a publisher's hub (it may grant another).
+    pub lease: Duration,
+    /// An external hub pinged when the merged feed changes, advertised
+    /// instead of our own.
+    pub hub: Option<Url>,
+    /// Our hub: the lease given when a subscriber asks for none.
+    pub default_lease: Duration,
+    /// Our hub: the longest lease given.
+    pub max_lease: Duration,
+    /// Our hub: subscriptions held at once, all topics together.
+    pub max_subscriptions: usize,
+    /// Our hub: subscriptions held at once for one topic.
+    pub max_per_topic: usize,
+    /// Our hub: how long one verification or delivery may take.
+    pub callback_timeout: Duration,
+    /// Our hub: the hosts callbacks may be on (`example.org`,
+    /// `*.example.org`); empty: any public host.
+    pub allowed_callbacks: Vec<String>,
 }
 
 /// `[log]`: the log level when `RUST_LOG` is not set.
@@ -147,6 +175,12 @@ pub mod defaults {
     pub const HOST_DELAY: Duration = Duration::ZERO;
     pub const MAX_BODY: i64 = 10 * 1024 * 1024;
     pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+    pub const WEBSUB_LEASE: Duration = Duration::from_secs(10 * DAY);
+    pub const HUB_DEFAULT_LEASE: Duration = Duration::from_secs(10 * DAY);
+    pub const HUB_MAX_LEASE: Duration = Duration::from_secs(30 * DAY);
+    pub const HUB_MAX_SUBSCRIPTIONS: i64 = 1_000;
+    pub const HUB_MAX_PER_TOPIC: i64 = 100;
+    pub const HUB_CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
 }
 
 #[cfg(test)]

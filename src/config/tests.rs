@@ -538,3 +538,45 @@ fn a_bad_keep_or_block_rule_is_named_with_its_source() {
     );
     assert!(e.contains("regular expression"), "{e}");
 }
+
+/// Issue #16: push is on by default only where a hub could reach us.
+#[test]
+fn websub_is_on_by_default_only_for_a_base_url_a_hub_can_reach() {
+    let local = parse("").unwrap();
+    assert!(!local.websub.enabled, "loopback base_url: off");
+    for base in [
+        "http://localhost:8080/",
+        "http://[::1]:8080/",
+        "http://a.localhost/",
+    ] {
+        let s = parse(&format!("[server]\nbase_url = {base:?}\n")).unwrap();
+        assert!(!s.websub.enabled, "{base}");
+    }
+    let public = parse("[server]\nbase_url = \"https://desk.example.org/\"\n").unwrap();
+    assert!(public.websub.enabled);
+    assert_eq!(public.websub.lease, Duration::from_secs(10 * 86_400));
+    assert_eq!(public.websub.max_per_topic, 100);
+    let off = parse(&format!(
+        "[server]\nbase_url = \"https://desk.example.org/\"\n[websub]\nenabled = false\n{ONE_SOURCE}"
+    ))
+    .unwrap();
+    assert!(!off.websub.enabled);
+    assert!(
+        off.sources[0].websub,
+        "a source is subscribed unless it says not"
+    );
+    let source_off = parse(&format!("{ONE_SOURCE}websub = false\n")).unwrap();
+    assert!(!source_off.sources[0].websub);
+}
+
+#[test]
+fn websub_errors_name_their_key() {
+    let e = error("[websub]\ndefault_lease = \"40d\"\n");
+    assert!(e.contains("websub.default_lease"), "{e}");
+    let e = error("[websub]\nhub = \"ftp://hub.example/\"\n");
+    assert!(e.contains("websub.hub"), "{e}");
+    let e = error("[websub]\nallowed_callbacks = [\"ok.example\", \"bad host\"]\n");
+    assert!(e.contains("websub.allowed_callbacks[1]"), "{e}");
+    let e = error("[websub]\nleese = \"1d\"\n");
+    assert!(e.contains("leese"), "{e}");
+}

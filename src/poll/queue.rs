@@ -149,6 +149,7 @@ mod tests {
             fixed_interval: false,
             headers: Default::default(),
             rules: Default::default(),
+            websub: true,
             tags: vec![],
         };
         SourceState {

@@ -81,6 +81,7 @@ pub(crate) mod testing {
                 fixed_interval: false,
                 headers: Default::default(),
                 rules: Default::default(),
+                websub: true,
                 tags: vec![format!("{id}-tag")],
             })
             .collect();

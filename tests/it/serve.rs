@@ -50,6 +50,7 @@ impl Desk {
             fixed_interval: false,
             headers: Default::default(),
             rules: Default::default(),
+            websub: true,
             tags: tags.iter().map(|t| t.to_string()).collect(),
         };
         let sources = vec![

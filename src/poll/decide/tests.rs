@@ -28,6 +28,7 @@ fn source() -> Source {
         fixed_interval: false,
         headers: Default::default(),
         rules: Default::default(),
+        websub: true,
         tags: vec![],
     }
 }
