@@ -14,7 +14,7 @@ use super::query::ParamError;
 use super::render::{Entries, FeedMeta};
 use super::{ServeState, auth, bad_request, encoding, internal_error, query, render};
 use crate::model::{SourceId, Story};
-use crate::store::FeedQueryError;
+use crate::store::{FeedQueryError, StoreError};
 
 /// A feed format: its path, media type and renderer.
 struct Format {
@@ -56,6 +56,8 @@ enum Failure {
     BadSearch(String),
     /// The page took longer than the store's budget to read.
     TooSlow(String),
+    /// Too many searches at once: no search slot came free in time.
+    Busy(String),
     Internal(String),
 }
 
@@ -110,7 +112,10 @@ async fn feed(
                 query::search_problem(&message)
             ),
         }),
-        Err(Failure::TooSlow(why)) => too_slow(&why),
+        Err(Failure::TooSlow(why)) => unavailable(&format!(
+            "{why}: narrow the search (fewer words, prefixes or a closer NEAR)"
+        )),
+        Err(Failure::Busy(why)) => unavailable(&format!("{why}; try again in a few seconds")),
         Err(Failure::Internal(e)) => internal_error(format.path, &e),
     }
 }
@@ -124,11 +129,17 @@ async fn render_page(
     previous: Option<Arc<Page>>,
 ) -> Result<Page, Failure> {
     let q = params.query.clone();
-    let page = state
-        .store
-        .run(move |s| Ok(s.feed_page(&q)))
-        .await
-        .map_err(|e| Failure::Internal(e.to_string()))?
+    let read = move |s: &crate::store::Store| Ok(s.feed_page(&q));
+    let page = if params.query.search.is_some() {
+        state.store.run_search(read).await
+    } else {
+        state.store.run(read).await
+    };
+    let page = page
+        .map_err(|e| match e {
+            e @ StoreError::SearchesBusy => Failure::Busy(e.to_string()),
+            e => Failure::Internal(e.to_string()),
+        })?
         .map_err(|e| match e {
             FeedQueryError::BadSearch(m) => Failure::BadSearch(m),
             e @ FeedQueryError::TooSlow(_) => Failure::TooSlow(e.to_string()),
@@ -254,14 +265,14 @@ pub(super) fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == ours)
 }
 
-/// `503` for a page cut off by the store's time budget: the server is
-/// fine, the question was too costly (a search of many prefixes or a wide
-/// `NEAR`); a narrower one gets an answer.
-fn too_slow(why: &str) -> Response {
+/// `503` for a page cut off by the store's time budget (the question was
+/// too costly: a narrower one gets an answer) or refused for want of a
+/// search slot (too many searches at once): the server is fine either way.
+fn unavailable(why: &str) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::RETRY_AFTER, "10")],
-        format!("{why}: narrow the search (fewer words, prefixes or a closer NEAR)\n"),
+        format!("{why}\n"),
     )
         .into_response()
 }

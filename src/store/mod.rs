@@ -27,7 +27,9 @@
 //! each reader sees the last committed state while a poll writes, so serving
 //! never waits for a poll, and one slow read never waits for another. No
 //! connection is held across an `.await`: async code goes through
-//! [`Store::run`], which moves the blocking call to tokio's blocking pool.
+//! [`Store::run`], which moves the blocking call to tokio's blocking pool;
+//! a search goes through [`Store::run_search`], which lets at most
+//! `readers::SEARCHES` (half the readers) run at once.
 //!
 //! # A second backend
 //!
@@ -100,7 +102,7 @@ pub use lock::WriterLock;
 
 use items::stored_item;
 pub(crate) use items::{ITEM_COLUMN_COUNT, ITEM_COLUMNS};
-pub use readers::READERS;
+pub use readers::{READERS, SEARCHES};
 pub use sources::{PollRecord, PollStatus, Repeats, SourceState, StoredRhythm};
 
 use std::path::Path;
@@ -136,6 +138,12 @@ pub enum StoreError {
     /// causes apart.
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// Every search slot ([`SEARCHES`]) stayed taken for a query's budget.
+    #[error(
+        "every search slot stayed busy for {} s: too many searches at once",
+        feed::QUERY_BUDGET.as_secs()
+    )]
+    SearchesBusy,
     /// Every reader connection stayed busy for the pool's checkout time.
     #[error("no reader connection came free: {0}")]
     NoReader(String),
@@ -211,6 +219,8 @@ struct Inner {
     learned: std::sync::atomic::AtomicI64,
     /// Disk space held back to record a full disk on a source.
     reserve: reserve::Reserve,
+    /// The search slots ([`Store::run_search`]).
+    searches: Arc<tokio::sync::Semaphore>,
 }
 
 impl Drop for Inner {
@@ -304,6 +314,7 @@ impl Store {
                 arrival: std::sync::atomic::AtomicI64::new(arrival),
                 learned: std::sync::atomic::AtomicI64::new(-1),
                 reserve: reserve::Reserve::new(path),
+                searches: Arc::new(tokio::sync::Semaphore::new(readers::SEARCHES)),
             }),
         })
     }
@@ -319,6 +330,28 @@ impl Store {
         tokio::task::spawn_blocking(move || f(&store))
             .await
             .map_err(|e| StoreError::Worker(e.to_string()))?
+    }
+
+    /// [`Store::run`] for a read whose cost the reader chooses (a search,
+    /// `q=`): at most [`SEARCHES`] run at once, waiting here, on the async
+    /// side, for a slot. A slot comes free within a query's budget, or the
+    /// read is refused ([`StoreError::SearchesBusy`]).
+    pub async fn run_search<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let slot = self.inner.searches.clone().acquire_owned();
+        let slot = match tokio::time::timeout(feed::QUERY_BUDGET, slot).await {
+            Ok(Ok(slot)) => slot,
+            // Timed out, or closed (never: the store does not close it).
+            Ok(Err(_)) | Err(_) => return Err(StoreError::SearchesBusy),
+        };
+        self.run(move |store| {
+            let _slot = slot;
+            f(store)
+        })
+        .await
     }
 
     fn writer(&self) -> MutexGuard<'_, Connection> {

@@ -16,6 +16,13 @@ use super::{StoreError, configure};
 /// one while `/healthz`, a plain page and a poll each have their own.
 pub const READERS: u32 = 4;
 
+/// Searches (`q=`) read at once ([`Store::run_search`](super::Store::run_search)):
+/// half the readers. A reader chooses a search's cost, up to a query's
+/// budget; a flood of them holds at most these readers and blocking
+/// threads, and leaves the rest to `/healthz`, plain pages and the poll
+/// (#20: with every reader held by a search, `/healthz` waited 4.4 s).
+pub const SEARCHES: usize = READERS as usize / 2;
+
 /// How long a read waits for a free connection before it fails (every
 /// reader held by a slow search, four times over).
 const CHECKOUT: Duration = Duration::from_secs(30);

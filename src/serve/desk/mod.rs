@@ -141,15 +141,31 @@ pub(super) async fn page(
     let configured = state.sources();
     let disabled = state.disabled_ids();
     let read = {
+        let search = params.feed.search.is_some();
         let (params, configured, disabled) = (params.clone(), configured.clone(), disabled.clone());
         let list = bad_param.is_none();
-        state
-            .store
-            .run(move |s| read(s, &params, &configured, &disabled, list, now))
-            .await
+        let read =
+            move |s: &crate::store::Store| read(s, &params, &configured, &disabled, list, now);
+        if search {
+            state.store.run_search(read).await
+        } else {
+            state.store.run(read).await
+        }
     };
     let read = match read {
         Ok(read) => read,
+        Err(e @ crate::store::StoreError::SearchesBusy) => {
+            let mut page = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{e}; try again in a few seconds\n"),
+            )
+                .into_response();
+            page.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("10"),
+            );
+            return page;
+        }
         Err(e) => return internal_error("desk", &e),
     };
     let (stories, next, notice, status) = match (read.stories, bad_param) {
