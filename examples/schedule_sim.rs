@@ -18,6 +18,11 @@
 //! - **wiredesk**: each source's [`Rhythm`] learned from what its polls see,
 //!   the budget of fixed polling shared by [`Pacer`].
 //!
+//! - **(oracle √rate)**, a reference row: the square-root rule of Sia, Cho
+//!   & Cho with every source's true mean rate given in advance and windows
+//!   ignored, at equal requests: about the least mean delay an allocation
+//!   by rate can reach on the trace, to read wiredesk's against.
+//!
 //! Every policy goes through `schedule::next_poll` (bounds and 10 % jitter).
 //! Measured over the items published after the first day (the warm-up) and
 //! before the last `--max-interval`: requests, items missed (they rolled
@@ -318,6 +323,11 @@ enum Policy {
     Fixed(u32),
     Miniflux(u32),
     Wiredesk,
+    /// A reference, not a policy one could run: Sia, Cho & Cho's square-root
+    /// rule with each source's true mean rate (known in advance, daily
+    /// rhythm and bursts averaged out, windows ignored): every
+    /// `c / √rate` seconds, `c` (thousandths) searched for equal requests.
+    Oracle(u32),
 }
 
 #[derive(Default, Clone)]
@@ -407,6 +417,18 @@ impl Run<'_> {
         let mut pacer = Pacer::new(self.bounds());
         pacer.set_sources(paced);
         let mut rhythms: Vec<Rhythm> = vec![Rhythm::default(); self.sources.len()];
+        let rates: Vec<f64> = self
+            .sources
+            .iter()
+            .map(|s| {
+                let n = s
+                    .times
+                    .iter()
+                    .filter(|&&p| (0.0..=self.end).contains(&p))
+                    .count();
+                (n as f64 / self.end).max(1.0 / (52.0 * WEEK))
+            })
+            .collect();
         // Per source: the highest item index found so far (+1), and the
         // burst in which a gap was last seen.
         let mut found: Vec<usize> = self
@@ -449,6 +471,7 @@ impl Run<'_> {
                         WEEK / (week as f64 * f64::from(factor_milli) / 1000.0)
                     }
                 }
+                Policy::Oracle(c_milli) => f64::from(c_milli) / 1000.0 / rates[i].sqrt(),
                 Policy::Wiredesk => {
                     let window = self.window(i, source, t);
                     let (next, learned) = rhythms[i].observe(Some(&window), at(t));
@@ -533,6 +556,7 @@ fn main() {
         minutes(s.max_interval)
     );
     let mut ratios: Vec<(f64, f64, f64, f64)> = Vec::new();
+    let mut oracle_ratios: Vec<f64> = Vec::new();
     let mut failures = 0;
     for (name, sources) in &runs {
         let end = match &s.trace {
@@ -573,6 +597,8 @@ fn main() {
         let mut fixed = run.simulate(Policy::Fixed(fixed_secs), 7);
         let factor = search(1, 1_000_000, Policy::Miniflux, true);
         let mut miniflux = run.simulate(Policy::Miniflux(factor), 7);
+        let c = search(1, 10_000_000, Policy::Oracle, false);
+        let mut oracle = run.simulate(Policy::Oracle(c), 7);
         let fixed_requests = budget_run.requests.max(1) as f64;
         println!(
             "\n{name}: {} items measured; fixed polling every {} spends {} requests",
@@ -602,6 +628,7 @@ fn main() {
                 &mut miniflux,
             ),
             ("wiredesk".to_owned(), &mut ours),
+            ("(oracle √rate)".to_owned(), &mut oracle),
         ] {
             let p95 = o.p95();
             println!(
@@ -621,6 +648,7 @@ fn main() {
         let mean_ratio = ours.mean() / fixed.mean();
         let p95_ratio = ours.p95() / miniflux.p95();
         ratios.push((budget, mean_ratio, p95_ratio, ours.mean() / miniflux.mean()));
+        oracle_ratios.push(oracle.mean() / fixed.mean());
         let checks = [
             (
                 "requests within 20 % of fixed",
@@ -656,5 +684,13 @@ fn main() {
     println!("RESULT mean_delay_vs_fixed {}", spread(|r| r.1));
     println!("RESULT p95_delay_vs_miniflux {}", spread(|r| r.2));
     println!("RESULT mean_delay_vs_miniflux {}", spread(|r| r.3));
+    let (lo, hi) = oracle_ratios
+        .iter()
+        .fold((f64::INFINITY, 0.0_f64), |(lo, hi), &r| {
+            (lo.min(r), hi.max(r))
+        });
+    println!(
+        "RESULT oracle_mean_delay_vs_fixed {lo:.2}–{hi:.2} (a reference: true rates, windows ignored)"
+    );
     println!("RESULT failed_checks {failures}");
 }
