@@ -28,6 +28,7 @@ mod settings;
 #[cfg(test)]
 mod tests;
 mod validate;
+mod websub;
 
 use std::path::{Path, PathBuf};
 

@@ -10,12 +10,9 @@ use std::time::Duration;
 use url::Url;
 
 use super::Invalid;
-use super::raw::{
-    Raw, RawDedup, RawLog, RawPoll, RawServer, RawStorage, RawWebSub, SourceName, read_source,
-};
+use super::raw::{Raw, RawDedup, RawLog, RawPoll, RawServer, RawStorage, SourceName, read_source};
 use super::settings::{
-    DedupSettings, LogSettings, PollSettings, ServerSettings, Settings, StorageSettings,
-    WebSubSettings, defaults,
+    DedupSettings, LogSettings, PollSettings, ServerSettings, Settings, StorageSettings, defaults,
 };
 use crate::model::{Source, SourceId};
 
@@ -28,7 +25,7 @@ const HARD_MIN_INTERVAL: Duration = Duration::from_secs(10);
 /// The shortest `server.token` accepted: a short token is guessed.
 const MIN_TOKEN_CHARS: usize = 16;
 
-fn bad(key: &str, message: impl Into<String>) -> Invalid {
+pub(super) fn bad(key: &str, message: impl Into<String>) -> Invalid {
     Invalid {
         key: key.to_owned(),
         message: message.into(),
@@ -43,7 +40,7 @@ pub(super) fn validate(raw: Raw, file: &Path, base_dir: &Path) -> Result<Setting
     let poll = poll(raw.poll)?;
     let dedup = dedup(raw.dedup)?;
     let log = log(raw.log)?;
-    let websub = websub(raw.websub, &server)?;
+    let websub = super::websub::validate(raw.websub, &server)?;
     let (sources, disabled_sources) = sources(raw.sources, &poll, base_dir)?;
     Ok(Settings {
         file: file.to_owned(),
@@ -254,7 +251,7 @@ fn not_zero(key: &str, d: Duration) -> Result<(), Invalid> {
 }
 
 /// A count of things at once: 1 to 1024.
-fn count(key: &str, value: Option<i64>, default: i64) -> Result<usize, Invalid> {
+pub(super) fn count(key: &str, value: Option<i64>, default: i64) -> Result<usize, Invalid> {
     let n = value.unwrap_or(default);
     usize::try_from(n)
         .ok()
@@ -389,104 +386,6 @@ fn log(raw: RawLog) -> Result<LogSettings, Invalid> {
         crate::ops::logging::check_level(level).map_err(|m| bad("log.level", m))?;
     }
     Ok(LogSettings { level: raw.level })
-}
-
-/// `[websub]`. Push is on by default only where a hub could call us back:
-/// `server.base_url` naming a host that is not a loopback or unspecified
-/// address (nor `localhost`).
-fn websub(raw: RawWebSub, server: &ServerSettings) -> Result<WebSubSettings, Invalid> {
-    let reachable = match server.base_url.host() {
-        Some(url::Host::Ipv4(ip)) => !ip.is_loopback() && !ip.is_unspecified(),
-        Some(url::Host::Ipv6(ip)) => !ip.is_loopback() && !ip.is_unspecified(),
-        Some(url::Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name != "localhost" && !name.ends_with(".localhost")
-        }
-        None => false,
-    };
-    let lease = raw.lease.unwrap_or(defaults::WEBSUB_LEASE);
-    lease_range("websub.lease", lease)?;
-    let hub = raw
-        .hub
-        .map(|text| {
-            Url::parse(&text)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .ok_or_else(|| {
-                    bad(
-                        "websub.hub",
-                        format!("{text:?} is not an http:// or https:// URL"),
-                    )
-                })
-        })
-        .transpose()?;
-    let default_lease = raw.default_lease.unwrap_or(defaults::HUB_DEFAULT_LEASE);
-    lease_range("websub.default_lease", default_lease)?;
-    let max_lease = raw.max_lease.unwrap_or(defaults::HUB_MAX_LEASE);
-    lease_range("websub.max_lease", max_lease)?;
-    if default_lease > max_lease {
-        return Err(bad(
-            "websub.default_lease",
-            "must not be longer than websub.max_lease",
-        ));
-    }
-    let callback_timeout = raw
-        .callback_timeout
-        .unwrap_or(defaults::HUB_CALLBACK_TIMEOUT);
-    if callback_timeout < Duration::from_secs(1) || callback_timeout > Duration::from_secs(60) {
-        return Err(bad("websub.callback_timeout", "must be between 1s and 1m"));
-    }
-    let allowed_callbacks = raw
-        .allowed_callbacks
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-        .map(|(i, host)| {
-            let pattern = host.trim().trim_end_matches('.').to_ascii_lowercase();
-            let bare = pattern.strip_prefix("*.").unwrap_or(&pattern);
-            let valid = !bare.is_empty()
-                && bare.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']')
-                });
-            if valid {
-                Ok(pattern)
-            } else {
-                Err(bad(
-                    &format!("websub.allowed_callbacks[{i}]"),
-                    format!("{host:?} is not a host name like example.org or *.example.org"),
-                ))
-            }
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(WebSubSettings {
-        enabled: raw.enabled.unwrap_or(reachable),
-        lease,
-        hub,
-        default_lease,
-        max_lease,
-        max_subscriptions: usize::try_from(
-            raw.max_subscriptions
-                .unwrap_or(defaults::HUB_MAX_SUBSCRIPTIONS),
-        )
-        .ok()
-        .filter(|n| (1..=1_000_000).contains(n))
-        .ok_or_else(|| bad("websub.max_subscriptions", "must be in 1..=1000000"))?,
-        max_per_topic: count(
-            "websub.max_per_topic",
-            raw.max_per_topic,
-            defaults::HUB_MAX_PER_TOPIC,
-        )?,
-        callback_timeout,
-        allowed_callbacks,
-    })
-}
-
-/// A lease of at least five minutes and at most a year.
-fn lease_range(key: &str, lease: Duration) -> Result<(), Invalid> {
-    if lease < Duration::from_secs(300) || lease > Duration::from_secs(365 * 86_400) {
-        return Err(bad(key, "must be between 5m and 365d"));
-    }
-    Ok(())
 }
 
 /// Every `[[sources]]`, in order; ids must be unique.

@@ -268,7 +268,7 @@ pub(super) fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
 /// `503` for a page cut off by the store's time budget (the question was
 /// too costly: a narrower one gets an answer) or refused for want of a
 /// search slot (too many searches at once): the server is fine either way.
-fn unavailable(why: &str) -> Response {
+pub(super) fn unavailable(why: &str) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::RETRY_AFTER, "10")],

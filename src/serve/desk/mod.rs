@@ -154,17 +154,8 @@ pub(super) async fn page(
     };
     let read = match read {
         Ok(read) => read,
-        Err(e @ crate::store::StoreError::SearchesBusy) => {
-            let mut page = (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{e}; try again in a few seconds\n"),
-            )
-                .into_response();
-            page.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("10"),
-            );
-            return page;
+        Err(e @ StoreError::SearchesBusy) => {
+            return super::feeds::unavailable(&format!("{e}; try again in a few seconds"));
         }
         Err(e) => return internal_error("desk", &e),
     };
