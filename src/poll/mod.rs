@@ -29,6 +29,7 @@ mod queue;
 pub mod rhythm;
 pub mod schedule;
 mod scheduler;
+pub mod websub;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -258,6 +259,13 @@ impl Poller {
             elapsed: started.elapsed(),
             dice,
         });
+        let mut decision = decision;
+        decision.record.next_poll_at = schedule::while_pushed(
+            decision.record.next_poll_at,
+            now,
+            self.push_live_until(source, now).await,
+            self.inner.settings.max_interval,
+        );
         if let Some(moved_to) = &decision.confirmed_move {
             tracing::warn!(
                 source = %source.id,
@@ -344,6 +352,20 @@ impl Poller {
             tracing::warn!(source = %source.id, error = %e,
                 "cannot record on the source that its poll could not be stored");
         }
+    }
+
+    /// Until when a hub pushes `source` (a verified WebSub lease), if it
+    /// does; a store that cannot say counts as no push (normal polling).
+    async fn push_live_until(&self, source: &Source, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let id = source.id.clone();
+        self.inner
+            .store
+            .run(move |s| s.websub_live_until(&id, now))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::debug!(source = %source.id, error = %e, "cannot read its push lease");
+                None
+            })
     }
 
     /// The source's stored state (a blank one before its first poll).

@@ -1,0 +1,17 @@
+//! Push from publishers' hubs (WebSub, W3C Recommendation 2018; #16, the
+//! subscriber side).
+//!
+//! - `discover.rs`: the hub and topic a response's `Link` header names (the
+//!   document's links come from `ingest`, as [`crate::model::PushLinks`]);
+//! - `decide.rs`: the pure decisions: when to subscribe, renew, give up
+//!   and unsubscribe, and whether a hub's verification of intent matches a
+//!   request we made;
+//! - `signature.rs`: checking a push's `X-Hub-Signature`.
+//!
+//! Subscription state is kept by the store (`store/websub.rs`), so it
+//! survives a restart. While a source's subscription is verified its polls
+//! are spaced at `[poll].max_interval` ([`super::schedule::while_pushed`]).
+
+pub mod decide;
+pub mod discover;
+pub mod signature;
