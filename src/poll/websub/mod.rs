@@ -6,7 +6,10 @@
 //! - `decide.rs`: the pure decisions: when to subscribe, renew, give up
 //!   and unsubscribe, and whether a hub's verification of intent matches a
 //!   request we made;
-//! - `signature.rs`: checking a push's `X-Hub-Signature`.
+//! - `signature.rs`: checking a push's `X-Hub-Signature`;
+//! - `subscriber.rs`: the requests to hubs, the answers to their
+//!   verifications, pushes checked and queued;
+//! - `ingest.rs`: a push ingested as a poll's body is.
 //!
 //! Subscription state is kept by the store (`store/websub.rs`), so it
 //! survives a restart. While a source's subscription is verified its polls
@@ -14,4 +17,24 @@
 
 pub mod decide;
 pub mod discover;
+mod ingest;
 pub mod signature;
+mod subscriber;
+
+pub use subscriber::{PUSH_QUEUE, PushAnswer, Subscriber};
+
+use crate::model::{PushLinks, SourceId};
+
+/// The hubs a poll of a source found, for the subscriber.
+#[derive(Debug, Clone)]
+pub struct Advert {
+    pub source: SourceId,
+    pub links: PushLinks,
+}
+
+/// A body a hub pushed, signed as it should be, for the poller.
+#[derive(Debug)]
+pub struct Push {
+    pub source: SourceId,
+    pub body: super::fetch::Body,
+}
