@@ -20,6 +20,7 @@ mod ops;
 pub mod query;
 pub mod render;
 pub mod server;
+pub mod websub;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -74,6 +75,8 @@ pub struct Shared {
     readiness: Readiness,
     /// The time, read when a response decides on `Last-Modified`.
     clock: Clock,
+    /// The WebSub callback's handler, when push is on.
+    callbacks: Option<Arc<dyn websub::Callbacks>>,
 }
 
 /// Where the server reads the time from (tests set it).
@@ -101,10 +104,17 @@ impl ServeState {
             metrics_enabled: true,
             readiness: Readiness::default(),
             clock: Arc::new(Utc::now),
+            callbacks: None,
         }))
     }
 
     /// A server that reads the time from `clock`.
+    /// Answers WebSub callbacks (`/websub/callback/…`) through `callbacks`.
+    pub fn with_callbacks(mut self, callbacks: Arc<dyn websub::Callbacks>) -> ServeState {
+        Arc::make_mut(&mut self.0).callbacks = Some(callbacks);
+        self
+    }
+
     pub fn with_clock(mut self, clock: Clock) -> ServeState {
         Arc::make_mut(&mut self.0).clock = clock;
         self
@@ -242,6 +252,10 @@ pub fn router(state: ServeState) -> Router {
         .route("/", get(desk::page))
         .route("/desk.css", get(desk::css))
         .route("/desk.js", get(desk::js))
+        .route(
+            "/websub/callback/{token}",
+            get(websub::verify).post(websub::push),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
