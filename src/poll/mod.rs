@@ -368,9 +368,11 @@ impl Poller {
     /// Tells the subscriber the hub a poll of `source` found, when push is
     /// on for it. A full queue drops it: the next poll tells again.
     fn advertise(&self, source: &Source, links: crate::model::PushLinks) {
-        if let (Some(adverts), true, false) =
-            (self.inner.adverts.get(), source.websub, links.hubs.is_empty())
-        {
+        if let (Some(adverts), true, false) = (
+            self.inner.adverts.get(),
+            source.websub,
+            links.hubs.is_empty(),
+        ) {
             let _ = adverts.try_send(websub::Advert {
                 source: source.id.clone(),
                 links,

@@ -66,7 +66,12 @@ pub async fn verify(
     let (Some(callbacks), Ok(Query(query))) = (state.callbacks.as_ref(), query) else {
         return not_found();
     };
-    if token.len() > MAX_TOKEN || query.challenge.as_ref().is_some_and(|c| c.len() > MAX_CHALLENGE) {
+    if token.len() > MAX_TOKEN
+        || query
+            .challenge
+            .as_ref()
+            .is_some_and(|c| c.len() > MAX_CHALLENGE)
+    {
         return not_found();
     }
     match callbacks.verify(token, query).await {
@@ -94,7 +99,11 @@ pub async fn push(
         return StatusCode::GONE.into_response();
     }
     let Ok(bytes) = axum::body::to_bytes(body, callbacks.max_body()).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "the body is over the limit\n").into_response();
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is over the limit\n",
+        )
+            .into_response();
     };
     let text = |name: &str| {
         headers

@@ -63,7 +63,11 @@ fn random_hex(bytes: usize) -> Result<String, String> {
 impl Subscriber {
     /// A subscriber whose good pushes go to the returned queue; the poller
     /// starts telling it the hubs its polls find.
-    pub fn new(poller: &Poller, base_url: &Url, lease: Duration) -> (Subscriber, mpsc::Receiver<Push>, mpsc::Receiver<Advert>) {
+    pub fn new(
+        poller: &Poller,
+        base_url: &Url,
+        lease: Duration,
+    ) -> (Subscriber, mpsc::Receiver<Push>, mpsc::Receiver<Advert>) {
         let (pushes, pushed) = mpsc::channel(PUSH_QUEUE);
         let (adverts, advertised) = mpsc::channel(64);
         poller.advertise_to(adverts);
@@ -97,14 +101,19 @@ impl Subscriber {
         stop: CancellationToken,
     ) {
         let ingest = {
-            let (poller, sources, stop) = (self.inner.poller.clone(), sources.clone(), stop.clone());
+            let (poller, sources, stop) =
+                (self.inner.poller.clone(), sources.clone(), stop.clone());
             tokio::spawn(async move {
                 loop {
                     let push = tokio::select! {
                         () = stop.cancelled() => return,
                         push = pushed.recv() => match push { Some(p) => p, None => return },
                     };
-                    let source = sources.borrow().iter().find(|s| s.id == push.source).cloned();
+                    let source = sources
+                        .borrow()
+                        .iter()
+                        .find(|s| s.id == push.source)
+                        .cloned();
                     if let Some(source) = source {
                         poller.ingest_push(&source, push.body).await;
                     }
@@ -135,8 +144,11 @@ impl Subscriber {
                 return Duration::from_secs(60);
             }
         };
-        let wanted: HashMap<&SourceId, &Source> =
-            sources.iter().filter(|s| s.websub).map(|s| (&s.id, s)).collect();
+        let wanted: HashMap<&SourceId, &Source> = sources
+            .iter()
+            .filter(|s| s.websub)
+            .map(|s| (&s.id, s))
+            .collect();
         let now = self.now();
         let mut next = IDLE;
         for sub in subs {
@@ -150,11 +162,23 @@ impl Subscriber {
                     } else {
                         Phase::Subscribing
                     };
-                    self.request(Subscription { phase, requested_at: now, ..sub }, "subscribe").await;
+                    self.request(
+                        Subscription {
+                            phase,
+                            requested_at: now,
+                            ..sub
+                        },
+                        "subscribe",
+                    )
+                    .await;
                     next = Duration::ZERO.max(next.min(decide::VERIFY_WAIT));
                 }
                 Step::Unsubscribe => {
-                    let sub = Subscription { phase: Phase::Unsubscribing, requested_at: now, ..sub };
+                    let sub = Subscription {
+                        phase: Phase::Unsubscribing,
+                        requested_at: now,
+                        ..sub
+                    };
                     self.request(sub, "unsubscribe").await;
                     next = next.min(decide::VERIFY_WAIT);
                 }
@@ -179,7 +203,11 @@ impl Subscriber {
         let Some(hub) = advert.links.hubs.first().cloned() else {
             return;
         };
-        let topic = advert.links.topic.clone().unwrap_or_else(|| source.url.clone());
+        let topic = advert
+            .links
+            .topic
+            .clone()
+            .unwrap_or_else(|| source.url.clone());
         let allow_private = self.inner.poller.inner.settings.allow_private;
         if is_local(&hub) && !is_local(&source.url) && !allow_private {
             tracing::warn!(source = %source.id, hub = %crate::model::redacted_url(&hub),
@@ -188,7 +216,12 @@ impl Subscriber {
             return;
         }
         let id = source.id.clone();
-        let existing = self.store().run(move |s| s.websub_subscription(&id)).await.ok().flatten();
+        let existing = self
+            .store()
+            .run(move |s| s.websub_subscription(&id))
+            .await
+            .ok()
+            .flatten();
         if !decide::wants_new(existing.as_ref(), &hub, &topic) {
             return;
         }
@@ -227,9 +260,17 @@ impl Subscriber {
             tracing::warn!(source = %sub.source, error = %e, "cannot record its WebSub request");
             return;
         }
-        let callback = match self.inner.base_url.join(&format!("websub/callback/{}", sub.token)) {
+        let callback = match self
+            .inner
+            .base_url
+            .join(&format!("websub/callback/{}", sub.token))
+        {
             Ok(url) => url,
-            Err(e) => return self.fail(sub, format!("no callback URL under server.base_url: {e}")).await,
+            Err(e) => {
+                return self
+                    .fail(sub, format!("no callback URL under server.base_url: {e}"))
+                    .await;
+            }
         };
         let lease = self.inner.lease.as_secs().to_string();
         let mut form = vec![
@@ -242,7 +283,13 @@ impl Subscriber {
             form.push(("hub.secret", &sub.secret));
         }
         let hub = crate::model::redacted_url(&sub.hub);
-        let answer = self.inner.poller.inner.fetcher.post_form(&sub.hub, &form).await;
+        let answer = self
+            .inner
+            .poller
+            .inner
+            .fetcher
+            .post_form(&sub.hub, &form)
+            .await;
         let failure = match answer {
             Ok((status, _)) if (200..300).contains(&status) => None,
             Ok((status, said)) => Some(format!("the hub answered HTTP {status}: {said}")),
@@ -290,12 +337,18 @@ impl Subscriber {
         let now = self.now();
         let verdict = decide::verify(sub.as_ref(), &v, self.inner.lease, now);
         let (Some(sub), answer) = (sub, &verdict) else {
-            tracing::warn!(mode = v.mode, "a WebSub verification for no subscription of ours; refused");
+            tracing::warn!(
+                mode = v.mode,
+                "a WebSub verification for no subscription of ours; refused"
+            );
             return Err("no such subscription");
         };
         let id = sub.source.clone();
         let result = match answer {
-            Verdict::Subscribed { challenge, lease_until } => {
+            Verdict::Subscribed {
+                challenge,
+                lease_until,
+            } => {
                 tracing::info!(source = %id, lease_until = %lease_until, "subscribed to the WebSub hub");
                 let live = Subscription {
                     phase: Phase::Subscribed,
@@ -306,14 +359,21 @@ impl Subscriber {
                     last_error: None,
                     ..sub
                 };
-                self.store().run(move |s| s.websub_save(&live)).await.map(|()| challenge.clone())
+                self.store()
+                    .run(move |s| s.websub_save(&live))
+                    .await
+                    .map(|()| challenge.clone())
             }
             Verdict::Unsubscribed { challenge } => {
                 tracing::info!(source = %id, "unsubscribed from the WebSub hub");
-                self.store().run(move |s| s.websub_forget(&id)).await.map(|()| challenge.clone())
+                self.store()
+                    .run(move |s| s.websub_forget(&id))
+                    .await
+                    .map(|()| challenge.clone())
             }
             Verdict::Denied { reason } => {
-                self.fail(sub, format!("the hub denied the subscription: {reason}")).await;
+                self.fail(sub, format!("the hub denied the subscription: {reason}"))
+                    .await;
                 let denied = id.clone();
                 let _ = self
                     .store()
@@ -347,7 +407,11 @@ impl Subscriber {
         bytes: Vec<u8>,
     ) -> PushAnswer {
         let looked_up = token.clone();
-        let sub = match self.store().run(move |s| s.websub_by_token(&looked_up)).await {
+        let sub = match self
+            .store()
+            .run(move |s| s.websub_by_token(&looked_up))
+            .await
+        {
             Ok(Some(sub)) if sub.phase != Phase::Unsubscribing => sub,
             Ok(_) => return PushAnswer::Gone,
             Err(_) => return PushAnswer::Busy,
@@ -358,7 +422,10 @@ impl Subscriber {
         metrics.websub_push(sub.source.as_str(), checked.as_str());
         let now = self.now();
         let counted = token.clone();
-        let _ = self.store().run(move |s| s.websub_pushed(&counted, now, good)).await;
+        let _ = self
+            .store()
+            .run(move |s| s.websub_pushed(&counted, now, good))
+            .await;
         if !good {
             tracing::warn!(source = %sub.source, signature = checked.as_str(),
                 bytes = bytes.len(), "a WebSub push without a good signature; ignored");
@@ -366,7 +433,10 @@ impl Subscriber {
         }
         let push = Push {
             source: sub.source,
-            body: Body { bytes, content_type },
+            body: Body {
+                bytes,
+                content_type,
+            },
         };
         match self.inner.pushes.try_send(push) {
             Ok(()) => PushAnswer::Accepted,

@@ -1,0 +1,233 @@
+//! WebSub, the subscriber side (#16), through real HTTP: a hub played by
+//! the test on 127.0.0.1, a feed that names it, and the daemon's callback.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use wiredesk::app::App;
+use wiredesk::poll::websub::signature::sign_sha256;
+
+use crate::helpers::{ScriptedServer, settings, sources_toml, spawn_app};
+
+type Form = HashMap<String, String>;
+
+/// A hub that takes every request (202) and hands its form to the test.
+async fn hub() -> (String, mpsc::UnboundedReceiver<Form>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = Router::new().route(
+        "/hub",
+        post(move |body: axum::body::Bytes| {
+            let tx = tx.clone();
+            async move {
+                let form: Form = url::form_urlencoded::parse(&body).into_owned().collect();
+                let _ = tx.send(form);
+                StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hub", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, rx)
+}
+
+fn atom(hub_link: &str, entries: &[(&str, &str)]) -> String {
+    let entries: String = entries
+        .iter()
+        .map(|(id, title)| {
+            format!(
+                "<entry><id>urn:{id}</id><title>{title}</title>\
+                 <updated>2026-12-05T10:00:00Z</updated>\
+                 <link href=\"https://news.example/{id}\"/>\
+                 <content type=\"html\">&lt;p&gt;{title}, reported in full.&lt;/p&gt;</content></entry>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">\
+         <title>World</title><id>urn:world</id><updated>2026-12-05T10:00:00Z</updated>\
+         <author><name>Desk</name></author>{hub_link}{entries}</feed>"
+    )
+}
+
+/// A feed server whose feed names `hub` in its `Link` header (or, with
+/// `in_document`, in the document).
+async fn feed_naming(hub: &str, in_document: bool) -> ScriptedServer {
+    let hub = hub.to_owned();
+    ScriptedServer::start(Duration::ZERO, move |_, _| {
+        let link = format!("<{hub}>; rel=\"hub\", </feed>; rel=\"self\"");
+        if in_document {
+            let doc_link =
+                format!("<link rel=\"hub\" href=\"{hub}\"/><link rel=\"self\" href=\"/feed\"/>");
+            (
+                [(header::CONTENT_TYPE, "application/atom+xml")],
+                atom(&doc_link, &[("1", "Harbour reopens")]),
+            )
+                .into_response()
+        } else {
+            (
+                [
+                    (header::CONTENT_TYPE, "application/atom+xml".to_owned()),
+                    (header::LINK, link),
+                ],
+                atom("", &[("1", "Harbour reopens")]),
+            )
+                .into_response()
+        }
+    })
+    .await
+}
+
+/// The daemon with push on, its callback under its own address.
+async fn daemon(dir: &std::path::Path, feed: &str) -> (crate::helpers::Running, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut s = settings(dir, &sources_toml(&[("world", "World", feed, 0)]));
+    s.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    s.server.base_url = format!("http://127.0.0.1:{port}/").parse().unwrap();
+    s.websub.enabled = true;
+    let app = App::build(s).await.unwrap();
+    let running = spawn_app(app);
+    (running, format!("http://127.0.0.1:{port}/"))
+}
+
+async fn next_request(requests: &mut mpsc::UnboundedReceiver<Form>) -> Form {
+    tokio::time::timeout(Duration::from_secs(20), requests.recv())
+        .await
+        .expect("the hub heard nothing")
+        .unwrap()
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+async fn get(url: &str, query: &[(&str, &str)]) -> (StatusCode, String) {
+    let mut url = url::Url::parse(url).unwrap();
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    let r = client().get(url).send().await.unwrap();
+    (
+        StatusCode::from_u16(r.status().as_u16()).unwrap(),
+        r.text().await.unwrap(),
+    )
+}
+
+async fn push(callback: &str, body: &str, signature: Option<String>) -> StatusCode {
+    let mut request = client()
+        .post(callback)
+        .header("content-type", "application/atom+xml")
+        .body(body.to_owned());
+    if let Some(signature) = signature {
+        request = request.header("x-hub-signature", signature);
+    }
+    StatusCode::from_u16(request.send().await.unwrap().status().as_u16()).unwrap()
+}
+
+/// Waits until `/feed.json` of the daemon at `base` says `text`, at most 20 s.
+async fn until_served(base: &str, text: &str) -> bool {
+    for _ in 0..400 {
+        let (_, body) = get(&format!("{base}feed.json"), &[]).await;
+        if body.contains(text) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_feed_naming_a_hub_in_its_link_header_is_subscribed_and_a_signed_push_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub_url, mut requests) = hub().await;
+    let feed = feed_naming(&hub_url, false).await;
+    let (running, base) = daemon(dir.path(), &feed.url("/feed")).await;
+
+    let asked = next_request(&mut requests).await;
+    assert_eq!(asked["hub.mode"], "subscribe");
+    assert_eq!(asked["hub.topic"], feed.url("/feed"));
+    let callback = asked["hub.callback"].clone();
+    assert!(callback.starts_with(&format!("{base}websub/callback/")));
+    let token = callback.rsplit('/').next().unwrap();
+    assert!(
+        token.len() >= 32,
+        "a callback that cannot be guessed: {token}"
+    );
+    let secret = asked["hub.secret"].clone();
+    assert!(!secret.is_empty());
+
+    // A verification for a topic never asked for, or at a callback we
+    // never gave, is refused.
+    let forged = [
+        ("hub.mode", "subscribe"),
+        ("hub.topic", "https://evil.example/feed"),
+        ("hub.challenge", "forged"),
+        ("hub.lease_seconds", "3600"),
+    ];
+    assert_eq!(get(&callback, &forged).await.0, StatusCode::NOT_FOUND);
+    let guessed = format!("{base}websub/callback/0123456789abcdef");
+    let topic = feed.url("/feed");
+    let honest = [
+        ("hub.mode", "subscribe"),
+        ("hub.topic", topic.as_str()),
+        ("hub.challenge", "c-42"),
+        ("hub.lease_seconds", "3600"),
+    ];
+    assert_eq!(get(&guessed, &honest).await.0, StatusCode::NOT_FOUND);
+    // The one we asked for is echoed.
+    assert_eq!(
+        get(&callback, &honest).await,
+        (StatusCode::OK, "c-42".to_owned())
+    );
+
+    // Unsigned and badly signed pushes are answered 2xx and ignored.
+    let unsigned = atom("", &[("2", "Unsigned ferry story")]);
+    assert!(push(&callback, &unsigned, None).await.is_success());
+    let forged_body = atom("", &[("3", "Forged ferry story")]);
+    let wrong = sign_sha256(b"not the secret", forged_body.as_bytes());
+    assert!(
+        push(&callback, &forged_body, Some(wrong))
+            .await
+            .is_success()
+    );
+
+    // A signed push is served like a polled item.
+    let signed = atom("", &[("4", "Lighthouse relit after storm")]);
+    let signature = sign_sha256(secret.as_bytes(), signed.as_bytes());
+    assert!(push(&callback, &signed, Some(signature)).await.is_success());
+    assert!(until_served(&base, "Lighthouse relit after storm").await);
+    let (_, served) = get(&format!("{base}feed.json"), &[]).await;
+    assert!(served.contains("Harbour reopens"), "the polled item stays");
+    assert!(!served.contains("Unsigned ferry story"));
+    assert!(!served.contains("Forged ferry story"));
+
+    let (_, metrics) = get(&format!("{base}metrics"), &[]).await;
+    assert!(metrics.contains("signature=\"missing\""), "{metrics}");
+    assert!(metrics.contains("signature=\"wrong\""));
+    assert!(metrics.contains("signature=\"good\""));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_feed_naming_a_hub_in_its_document_is_subscribed_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub_url, mut requests) = hub().await;
+    let feed = feed_naming(&hub_url, true).await;
+    let (running, _) = daemon(dir.path(), &feed.url("/feed")).await;
+    let asked = next_request(&mut requests).await;
+    assert_eq!(asked["hub.mode"], "subscribe");
+    assert_eq!(asked["hub.topic"], feed.url("/feed"));
+    running.stop().await;
+}
