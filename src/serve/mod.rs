@@ -311,6 +311,8 @@ struct SourceView {
     /// New items its keep/block rules held back (never served), as long
     /// as retention keeps them; 0 if none.
     blocked: u64,
+    /// Its subscription to a publisher's WebSub hub (#16); `null`: none.
+    push: Option<websub::PushView>,
 }
 
 /// `GET /sources.json`: every source with its poll state.
@@ -324,14 +326,21 @@ async fn sources_json(
     }
     let read = state
         .store
-        .run(|s| Ok((s.source_states()?, s.repeats()?, s.blocked_counts()?)))
+        .run(|s| {
+            let subs = s.websub_subscriptions()?;
+            Ok((s.source_states()?, s.repeats()?, s.blocked_counts()?, subs))
+        })
         .await;
-    let (states, repeats, blocked) = match read {
+    let (states, repeats, blocked, subs) = match read {
         Ok(read) => read,
         Err(e) => return internal_error("sources.json", &e.to_string()),
     };
     let repeats: std::collections::HashMap<_, _> = repeats.into_iter().collect();
     let blocked: std::collections::HashMap<_, _> = blocked.into_iter().collect();
+    let mut subs: std::collections::HashMap<_, _> = subs
+        .into_iter()
+        .map(|sub| (sub.source.clone(), sub))
+        .collect();
     let (ids, disabled) = (state.source_ids(), state.disabled_ids());
     let views: Vec<SourceView> = states
         .into_iter()
@@ -340,6 +349,7 @@ async fn sources_json(
             SourceView {
                 repeats: repeated.map_or(0, |r| r.items),
                 blocked: blocked.get(&s.id).copied().unwrap_or(0),
+                push: subs.remove(&s.id).map(websub::PushView::from),
                 repeated_at: repeated.and_then(|r| r.last_at),
                 status: shown_status(&s, ids.contains(s.id.as_str()), &disabled),
                 id: s.id.to_string(),

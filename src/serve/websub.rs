@@ -121,3 +121,34 @@ pub async fn push(
         .await;
     status.into_response()
 }
+
+/// A source's push state, as `/sources.json` shows it (`push`).
+#[derive(Debug, serde::Serialize)]
+pub struct PushView {
+    /// `subscribing`, `subscribed`, `unsubscribing`, `denied` or `failed`.
+    pub state: &'static str,
+    pub hub: String,
+    pub topic: String,
+    pub lease_until: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_push_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Pushes ingested, and pushes ignored for a missing or bad signature.
+    pub pushes: u64,
+    pub bad_signatures: u64,
+    /// Why the last request failed or was denied.
+    pub last_error: Option<String>,
+}
+
+impl From<crate::store::Subscription> for PushView {
+    fn from(sub: crate::store::Subscription) -> PushView {
+        PushView {
+            state: sub.phase.as_str(),
+            hub: crate::model::redacted_url(&sub.hub),
+            topic: crate::model::redacted_url(&sub.topic),
+            lease_until: sub.lease_until,
+            last_push_at: sub.last_push_at,
+            pushes: sub.pushes,
+            bad_signatures: sub.bad_signatures,
+            last_error: sub.last_error,
+        }
+    }
+}

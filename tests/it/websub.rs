@@ -85,17 +85,27 @@ async fn feed_naming(hub: &str, in_document: bool) -> ScriptedServer {
     .await
 }
 
-/// The daemon with push on, its callback under its own address.
-async fn daemon(dir: &std::path::Path, feed: &str) -> (crate::helpers::Running, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut s = settings(dir, &sources_toml(&[("world", "World", feed, 0)]));
+/// Settings with push on and the server on `port`, its callback under it.
+fn push_settings(dir: &std::path::Path, port: u16, sources: &str) -> wiredesk::config::Settings {
+    let mut s = settings(dir, sources);
     s.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
     s.server.base_url = format!("http://127.0.0.1:{port}/").parse().unwrap();
     s.websub.enabled = true;
+    s
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The daemon with push on, its callback under its own address.
+async fn daemon(dir: &std::path::Path, feed: &str) -> (crate::helpers::Running, String) {
+    let port = free_port();
+    let s = push_settings(dir, port, &sources_toml(&[("world", "World", feed, 0)]));
     let app = App::build(s).await.unwrap();
     let running = spawn_app(app);
     (running, format!("http://127.0.0.1:{port}/"))
@@ -213,6 +223,17 @@ async fn a_feed_naming_a_hub_in_its_link_header_is_subscribed_and_a_signed_push_
     assert!(!served.contains("Unsigned ferry story"));
     assert!(!served.contains("Forged ferry story"));
 
+    // Where an operator looks: the source's push state.
+    let (_, sources) = get(&format!("{base}sources.json"), &[]).await;
+    let sources: serde_json::Value = serde_json::from_str(&sources).unwrap();
+    let state = &sources[0]["push"];
+    assert_eq!(state["state"], "subscribed");
+    assert_eq!(state["hub"], hub_url);
+    assert_eq!(state["pushes"], 1);
+    assert_eq!(state["bad_signatures"], 2);
+    assert!(state["lease_until"].is_string());
+    assert!(state["last_push_at"].is_string());
+
     let (_, metrics) = get(&format!("{base}metrics"), &[]).await;
     assert!(metrics.contains("signature=\"missing\""), "{metrics}");
     assert!(metrics.contains("signature=\"wrong\""));
@@ -230,4 +251,66 @@ async fn a_feed_naming_a_hub_in_its_document_is_subscribed_to_it() {
     assert_eq!(asked["hub.mode"], "subscribe");
     assert_eq!(asked["hub.topic"], feed.url("/feed"));
     running.stop().await;
+}
+
+#[tokio::test]
+async fn a_source_reloaded_with_push_off_is_unsubscribed_and_its_subscription_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub_url, mut requests) = hub().await;
+    let feed = feed_naming(&hub_url, false).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/");
+    let sources = sources_toml(&[("world", "World", &feed.url("/feed"), 0)]);
+    let app = App::build(push_settings(dir.path(), port, &sources))
+        .await
+        .unwrap();
+    let (reload, reloads) = mpsc::channel(1);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let done = tokio::spawn(app.run_with_reloads(
+        async move {
+            let _ = stopped.await;
+        },
+        reloads,
+    ));
+
+    let asked = next_request(&mut requests).await;
+    let (callback, topic) = (asked["hub.callback"].clone(), asked["hub.topic"].clone());
+    let verify = |mode: &'static str, challenge: &'static str| {
+        let (callback, topic) = (callback.clone(), topic.clone());
+        async move {
+            get(
+                &callback,
+                &[
+                    ("hub.mode", mode),
+                    ("hub.topic", topic.as_str()),
+                    ("hub.challenge", challenge),
+                    ("hub.lease_seconds", "86400"),
+                ],
+            )
+            .await
+        }
+    };
+    assert_eq!(verify("subscribe", "one").await.0, StatusCode::OK);
+    // An unsubscription nobody asked for is refused.
+    assert_eq!(verify("unsubscribe", "two").await.0, StatusCode::NOT_FOUND);
+
+    let off = format!("{sources}websub = false\n");
+    reload
+        .send(Ok(push_settings(dir.path(), port, &off)))
+        .await
+        .unwrap();
+    let asked = next_request(&mut requests).await;
+    assert_eq!(asked["hub.mode"], "unsubscribe");
+    assert_eq!(asked["hub.callback"], callback);
+    assert_eq!(
+        verify("unsubscribe", "three").await,
+        (StatusCode::OK, "three".to_owned())
+    );
+    let (_, sources) = get(&format!("{base}sources.json"), &[]).await;
+    let sources: serde_json::Value = serde_json::from_str(&sources).unwrap();
+    assert!(sources[0]["push"].is_null(), "{sources}");
+    // A push to the old callback is told to go away.
+    assert_eq!(push(&callback, "<feed/>", None).await, StatusCode::GONE);
+    let _ = stop.send(());
+    done.await.unwrap().unwrap();
 }
