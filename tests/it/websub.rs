@@ -234,6 +234,10 @@ async fn a_feed_naming_a_hub_in_its_link_header_is_subscribed_and_a_signed_push_
     assert!(state["lease_until"].is_string());
     assert!(state["last_push_at"].is_string());
 
+    let (_, desk) = get(&base, &[]).await;
+    assert!(desk.contains("pushed by its hub until"), "{desk}");
+    assert!(desk.contains("2 badly signed, ignored"));
+
     let (_, metrics) = get(&format!("{base}metrics"), &[]).await;
     assert!(metrics.contains("signature=\"missing\""), "{metrics}");
     assert!(metrics.contains("signature=\"wrong\""));

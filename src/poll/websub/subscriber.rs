@@ -171,7 +171,7 @@ impl Subscriber {
                         "subscribe",
                     )
                     .await;
-                    next = Duration::ZERO.max(next.min(decide::VERIFY_WAIT));
+                    next = next.min(decide::FIRST_RETRY);
                 }
                 Step::Unsubscribe => {
                     let sub = Subscription {
@@ -180,7 +180,7 @@ impl Subscriber {
                         ..sub
                     };
                     self.request(sub, "unsubscribe").await;
-                    next = next.min(decide::VERIFY_WAIT);
+                    next = next.min(decide::FIRST_RETRY);
                 }
                 Step::Forget => {
                     let id = sub.source.clone();
@@ -188,7 +188,10 @@ impl Subscriber {
                         tracing::warn!(source = %sub.source, error = %e, "cannot forget its WebSub subscription");
                     }
                 }
-                Step::Fail(reason) => self.fail(sub, reason).await,
+                Step::Fail(reason) => {
+                    self.fail(sub, reason).await;
+                    next = next.min(decide::FIRST_RETRY);
+                }
             }
         }
         next
