@@ -318,3 +318,50 @@ async fn a_source_reloaded_with_push_off_is_unsubscribed_and_its_subscription_fo
     let _ = stop.send(());
     done.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_hub_that_refuses_leaves_the_source_polled_as_usual_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut refused) = mpsc::unbounded_channel::<()>();
+    let app = Router::new().route(
+        "/hub",
+        post(move || {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(());
+                (StatusCode::SERVICE_UNAVAILABLE, "hub down for maintenance")
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hub_url = format!("http://{}/hub", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let feed = feed_naming(&hub_url, false).await;
+    let (running, base) = daemon(dir.path(), &feed.url("/feed")).await;
+    tokio::time::timeout(Duration::from_secs(20), refused.recv())
+        .await
+        .unwrap();
+
+    let mut push = serde_json::Value::Null;
+    for _ in 0..400 {
+        let (_, sources) = get(&format!("{base}sources.json"), &[]).await;
+        let sources: serde_json::Value = serde_json::from_str(&sources).unwrap();
+        push = sources[0]["push"].clone();
+        if push["state"] == "failed" {
+            // Polled on its own interval (15 minutes and jitter), not the
+            // safety net's hour.
+            let at = |key: &str| {
+                chrono::DateTime::parse_from_rfc3339(sources[0][key].as_str().unwrap()).unwrap()
+            };
+            let wait = at("next_poll_at") - at("last_polled_at");
+            assert!(wait <= chrono::Duration::minutes(17), "{wait}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(push["state"], "failed", "{push}");
+    let error = push["last_error"].as_str().unwrap();
+    assert!(error.contains("HTTP 503"), "{error}");
+    assert!(error.contains("hub down for maintenance"), "{error}");
+    running.stop().await;
+}
