@@ -365,3 +365,50 @@ async fn a_hub_that_refuses_leaves_the_source_polled_as_usual_and_says_why() {
     assert!(error.contains("hub down for maintenance"), "{error}");
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_source_with_a_live_lease_is_polled_hourly_as_a_safety_net_and_as_usual_after_it() {
+    use wiredesk::model::SourceId;
+    use wiredesk::store::{Phase, Subscription};
+    let dir = tempfile::tempdir().unwrap();
+    let feed = feed_naming("https://hub.example/", false).await;
+    let s = settings(
+        dir.path(),
+        &sources_toml(&[("world", "World", &feed.url("/feed"), 0)]),
+    );
+    let app = App::build_offline(s).unwrap();
+    let now = chrono::Utc::now();
+    let live = |lease_until| Subscription {
+        source: SourceId::new("world"),
+        hub: "https://hub.example/".parse().unwrap(),
+        topic: feed.url("/feed").parse().unwrap(),
+        token: "t".repeat(48),
+        secret: "s".repeat(64),
+        phase: Phase::Subscribed,
+        requested_at: now,
+        verified_at: Some(now),
+        lease_until: Some(lease_until),
+        retry_at: None,
+        failures: 0,
+        last_error: None,
+        last_push_at: None,
+        pushes: 0,
+        bad_signatures: 0,
+    };
+    app.store()
+        .websub_save(&live(now + chrono::Duration::days(10)))
+        .unwrap();
+    let report = app.poll_once().await.remove(0);
+    let wait = report.next_poll_at - now;
+    assert!(
+        wait >= chrono::Duration::minutes(59) && wait <= chrono::Duration::minutes(61),
+        "{wait}"
+    );
+    // The lease has lapsed: polled on its interval again.
+    app.store()
+        .websub_save(&live(now - chrono::Duration::minutes(1)))
+        .unwrap();
+    let report = app.poll_once().await.remove(0);
+    let wait = report.next_poll_at - chrono::Utc::now();
+    assert!(wait <= chrono::Duration::minutes(17), "{wait}");
+}
