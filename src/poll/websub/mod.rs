@@ -20,6 +20,8 @@ pub mod discover;
 mod ingest;
 pub mod signature;
 mod subscriber;
+#[cfg(test)]
+mod tests;
 
 pub use subscriber::{PUSH_QUEUE, PushAnswer, Subscriber};
 

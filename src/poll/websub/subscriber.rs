@@ -136,7 +136,7 @@ impl Subscriber {
 
     /// Acts on every subscription as [`decide::step`] says; returns how
     /// long until the next is due.
-    async fn reconcile(&self, sources: &[Source]) -> Duration {
+    pub(super) async fn reconcile(&self, sources: &[Source]) -> Duration {
         let subs = match self.store().run(|s| s.websub_subscriptions()).await {
             Ok(subs) => subs,
             Err(e) => {
