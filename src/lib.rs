@@ -10,6 +10,8 @@
 //! - [`config`]: the TOML file and `WIREDESK_*` overrides, validated into [`config::Settings`].
 //! - [`poll`]: which sources are due; one poll (fetch → ingest → merge) per source, its outcome
 //!   decided by a pure function ([`poll::decide`]). [`poll::fetch`] is the only HTTP client code.
+//!   [`poll::websub`] subscribes sources to the WebSub hubs their feeds name and ingests what
+//!   the hubs push through the same path a poll's body takes.
 //! - [`ingest`]: feed bytes → clean, safe, stably identified [`model::Item`]s (the only feed-rs user).
 //! - [`merge`]: the dedup → store step of a poll: each new item joins the story it is a copy of
 //!   or founds its own, in group-committed write transactions ([`merge::group`]). Polling calls

@@ -361,3 +361,27 @@ mod tests {
         );
     }
 }
+
+/// Where a feed says it is pushed from (WebSub, #16): the hubs it names
+/// (`rel="hub"`) and the topic URL to subscribe to (`rel="self"`), from its
+/// HTTP `Link` header or its document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushLinks {
+    pub hubs: Vec<Url>,
+    pub topic: Option<Url>,
+}
+
+impl PushLinks {
+    /// These links, with `other`'s filling what these lack (the header's
+    /// win over the document's, as the WebSub spec orders them).
+    pub fn or(self, other: PushLinks) -> PushLinks {
+        PushLinks {
+            hubs: if self.hubs.is_empty() {
+                other.hubs
+            } else {
+                self.hubs
+            },
+            topic: self.topic.or(other.topic),
+        }
+    }
+}

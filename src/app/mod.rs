@@ -13,6 +13,7 @@
 
 mod config_watch;
 mod reload;
+mod websub;
 
 pub use config_watch::watch_config;
 
@@ -250,11 +251,31 @@ impl App {
         if self.settings.dedup.enabled {
             tracker.spawn(rekey_stale_items(self.store.clone(), token.child_token()));
         }
+        // Push from publishers' hubs (#16): only with a server a hub can
+        // call back.
+        let callbacks: Option<Arc<dyn serve::websub::Callbacks>> =
+            match (self.settings.websub.enabled, &self.listener) {
+                (true, Some(_)) => {
+                    let (subscriber, pushed, advertised) = crate::poll::websub::Subscriber::new(
+                        &self.poller,
+                        &self.settings.server.base_url,
+                        self.settings.websub.lease,
+                    );
+                    tracker.spawn(subscriber.clone().run(
+                        sources_tx.subscribe(),
+                        advertised,
+                        pushed,
+                        token.child_token(),
+                    ));
+                    Some(Arc::new(subscriber))
+                }
+                _ => None,
+            };
         // The server is not on `tracker`: waiting for it is bounded by the
         // shutdown grace below, waiting for the tracker is not.
         let (serving, server) = match self.listener.take() {
             Some(listener) => {
-                let (state, server) = self.serve(listener, token.child_token());
+                let (state, server) = self.serve(listener, token.child_token(), callbacks);
                 (Some(state), Some(server))
             }
             None => (None, None),
@@ -281,6 +302,7 @@ impl App {
         &self,
         listener: TcpListener,
         stop: CancellationToken,
+        callbacks: Option<Arc<dyn serve::websub::Callbacks>>,
     ) -> (ServeState, JoinHandle<()>) {
         let addr = listener.local_addr().ok();
         let server = &self.settings.server;
@@ -300,6 +322,10 @@ impl App {
             .with_token(server.token.as_deref())
             .with_ops(&self.metrics, &self.readiness)
             .with_metrics_enabled(server.metrics);
+        let state = match callbacks {
+            Some(callbacks) => state.with_callbacks(callbacks),
+            None => state,
+        };
         notify::ready(&format!(
             "serving on {}; polling {} sources",
             addr.map_or_else(|| "?".to_owned(), |a| a.to_string()),

@@ -24,6 +24,7 @@ fn restart_needed(running: &Settings, loaded: &Settings) -> Vec<&'static str> {
         ("storage.path", running.storage.path != loaded.storage.path),
         ("poll", running.poll != loaded.poll),
         ("dedup", running.dedup != loaded.dedup),
+        ("websub", running.websub != loaded.websub),
         ("log.level", running.log != loaded.log),
     ]
     .into_iter()

@@ -46,6 +46,11 @@ pub fn export_opml(settings: &Settings) -> String {
 pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
     let states = store.source_states()?;
     let blocked: std::collections::HashMap<_, _> = store.blocked_counts()?.into_iter().collect();
+    let subs: std::collections::HashMap<_, _> = store
+        .websub_subscriptions()?
+        .into_iter()
+        .map(|sub| (sub.source.clone(), sub))
+        .collect();
     let configured: Vec<&str> = settings.sources.iter().map(|s| s.id.as_str()).collect();
     let rows: Vec<Vec<String>> = states
         .iter()
@@ -53,6 +58,7 @@ pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
             let mut row = source_row(s, configured.contains(&s.id.as_str()));
             let held = blocked.get(&s.id).copied().unwrap_or(0);
             row.insert(7, held.to_string());
+            row.insert(8, subs.get(&s.id).map_or_else(|| "-".into(), push_cell));
             if settings.disabled_sources.iter().any(|d| d == s.id.as_str()) {
                 "disabled".clone_into(&mut row[1]);
             }
@@ -69,10 +75,28 @@ pub fn sources(settings: &Settings, store: &Store) -> Result<String, CliError> {
             "FAILS",
             "GAPS",
             "BLOCKED",
+            "PUSH",
             "ERROR",
         ],
         &rows,
     ))
+}
+
+/// A source's WebSub subscription (#16) in `wiredesk sources`: its state,
+/// the end of its lease, and its pushes (bad signatures apart).
+fn push_cell(sub: &crate::store::Subscription) -> String {
+    let mut cell = sub.phase.as_str().to_owned();
+    if let Some(until) = sub.lease_until {
+        cell.push_str(&format!(" until {}", time(Some(until))));
+    }
+    cell.push_str(&format!(", {} pushes", sub.pushes));
+    if let Some(at) = sub.last_push_at {
+        cell.push_str(&format!(" (last {})", time(Some(at))));
+    }
+    if sub.bad_signatures > 0 {
+        cell.push_str(&format!(", {} badly signed", sub.bad_signatures));
+    }
+    cell
 }
 
 /// One row of `wiredesk sources`. The status is in words, as `poll`

@@ -72,6 +72,21 @@ pub(crate) struct RawFeed {
     pub older: Option<String>,
     /// How many entries the document has, read or not.
     pub found: usize,
+    /// Its `rel="hub"` links and its `rel="self"` link, as written
+    /// (WebSub discovery, #16; see [`ParsedFeed::push`]).
+    pub hubs: Vec<String>,
+    pub self_link: Option<String>,
+}
+
+/// The most `rel="hub"` links kept from one document.
+const MAX_HUBS: usize = 4;
+
+/// `href` resolved against the feed's URL, when it is an http or https URL.
+fn web_link(feed_url: &Url, href: &str) -> Option<Url> {
+    feed_url
+        .join(href.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
 }
 
 /// Turns raw entries into items: the last, pure step of [`super::parse`].
@@ -123,11 +138,24 @@ pub(crate) fn finish(
         .as_deref()
         .and_then(|href| feed_url.join(href.trim()).ok())
         .filter(|u| u.scheme() == feed_url.scheme() && u != feed_url);
+    let push = crate::model::PushLinks {
+        hubs: raw
+            .hubs
+            .iter()
+            .filter_map(|href| web_link(feed_url, href))
+            .take(MAX_HUBS)
+            .collect(),
+        topic: raw
+            .self_link
+            .as_deref()
+            .and_then(|href| web_link(feed_url, href)),
+    };
     ParsedFeed {
         title,
         items,
         hints: raw.hints,
         older,
+        push,
         found: raw.found,
         warnings,
     }

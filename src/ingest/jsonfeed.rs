@@ -27,6 +27,12 @@ struct Doc {
     authors: Value,
     #[serde(default)]
     next_url: Value,
+    /// WebSub discovery (#16): `hubs: [{"type": "WebSub", "url": …}]`, and
+    /// the feed's own URL as the topic.
+    #[serde(default)]
+    hubs: Value,
+    #[serde(default)]
+    feed_url: Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +200,19 @@ pub(crate) fn parse(text: &str, warnings: &mut Vec<Warning>) -> Result<RawFeed, 
         hints: Default::default(),
         older: string(&doc.next_url),
         found,
+        hubs: doc
+            .hubs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|hub| {
+                hub.get("type")
+                    .and_then(Value::as_str)
+                    .is_none_or(|t| t.eq_ignore_ascii_case("websub"))
+            })
+            .filter_map(|hub| hub.get("url").and_then(Value::as_str).map(str::to_owned))
+            .collect(),
+        self_link: string(&doc.feed_url),
     })
 }
 

@@ -93,6 +93,10 @@ pub struct ParsedFeed {
     /// (archived feeds) or `next` link (paged feeds), or a JSON Feed's
     /// `next_url`; resolved, and of the feed's own scheme.
     pub older: Option<url::Url>,
+    /// The hubs it is pushed from and its topic URL (WebSub, #16), from
+    /// its `rel="hub"` and `rel="self"` links (a JSON Feed's `hubs` and
+    /// `feed_url`): resolved, http or https only, at most four hubs.
+    pub push: crate::model::PushLinks,
     /// How many entries the document has, whether they gave items or not.
     pub found: usize,
     /// Every repair made and every entry or field dropped.

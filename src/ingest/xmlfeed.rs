@@ -86,6 +86,19 @@ pub(crate) fn parse(
                     .find(|l| l.rel.as_deref() == Some(*rel))
                     .map(|l| l.href.clone())
             });
+            let rel = |name: &'static str| -> Vec<String> {
+                feed.links
+                    .iter()
+                    .filter(|l| {
+                        l.rel
+                            .as_deref()
+                            .is_some_and(|r| r.eq_ignore_ascii_case(name))
+                    })
+                    .map(|l| l.href.clone())
+                    .collect()
+            };
+            let hubs = rel("hub");
+            let self_link = rel("self").into_iter().next();
             let feed_authors = names(&feed.authors);
             // Spans line up with feed-rs's entries when it saw the same number.
             let spans = (feed.entries.len() == rep.entries.len()).then_some(&rep.entries);
@@ -125,6 +138,8 @@ pub(crate) fn parse(
                 hints: Default::default(),
                 older,
                 found,
+                hubs,
+                self_link,
             }
         }
         Err(whole) => fallback(&runner, rep, &whole, warnings)?,
@@ -208,6 +223,9 @@ fn fallback(
         hints: Default::default(),
         older: None,
         found: rep.entries.len(),
+        // Read entry by entry, the feed's own links are not known.
+        hubs: Vec::new(),
+        self_link: None,
     })
 }
 

@@ -42,6 +42,13 @@ struct PollLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PushLabels {
+    source: String,
+    /// `good`, `missing`, `unreadable` or `wrong`.
+    signature: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SourceLabel {
     source: String,
 }
@@ -104,6 +111,7 @@ struct Inner {
     fetched_bytes: Family<SourceLabel, Counter>,
     items_stored: Family<SourceLabel, Counter>,
     poll_gaps: Family<SourceLabel, Counter>,
+    websub_pushes: Family<PushLabels, Counter>,
     copies_merged: Counter,
     stories: Gauge,
     items: Gauge,
@@ -134,6 +142,7 @@ impl Metrics {
         let fetched_bytes = register(&mut r, FETCHED, Family::<SourceLabel, Counter>::default());
         let items_stored = register(&mut r, ITEMS_STORED, Family::default());
         let poll_gaps = register(&mut r, POLL_GAPS, Family::default());
+        let websub_pushes = register(&mut r, WEBSUB_PUSHES, Family::default());
         let copies_merged = register(&mut r, COPIES_MERGED, Counter::default());
         let stories = register(&mut r, STORIES, Gauge::default());
         let items = register(&mut r, ITEMS, Gauge::default());
@@ -157,6 +166,7 @@ impl Metrics {
                 fetched_bytes,
                 items_stored,
                 poll_gaps,
+                websub_pushes,
                 copies_merged,
                 stories,
                 items,
@@ -193,6 +203,18 @@ impl Metrics {
         }
         m.items_stored.get_or_create(&source).inc_by(sample.stored);
         m.copies_merged.inc_by(sample.merged);
+    }
+
+    /// A push a hub sent for `source` (WebSub, #16), by what its
+    /// signature came to; only `good` ones are ingested.
+    pub fn websub_push(&self, source: &str, signature: &str) {
+        self.inner
+            .websub_pushes
+            .get_or_create(&PushLabels {
+                source: source.to_owned(),
+                signature: signature.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts a poll that found a gap in `source`'s feed.
@@ -263,6 +285,12 @@ const FETCHED: Desc = (
     Some(Unit::Bytes),
 );
 const ITEMS_STORED: Desc = ("items_stored", "Items new to the store", None);
+const WEBSUB_PUSHES: Desc = (
+    "websub_pushes",
+    "Pushes received from WebSub hubs, by signature (good ones are ingested)",
+    None,
+);
+
 const POLL_GAPS: Desc = (
     "poll_gaps",
     "Polls whose window shared no item with the last one (items probably missed)",

@@ -29,6 +29,7 @@ mod queue;
 pub mod rhythm;
 pub mod schedule;
 mod scheduler;
+pub mod websub;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -98,6 +99,9 @@ struct Inner {
     /// The request budget of the sources polled to their rhythm, and its
     /// price.
     pacer: Mutex<rhythm::Pacer<SourceId>>,
+    /// Where a poll tells the hubs a feed names (WebSub, #16), when push
+    /// is on.
+    adverts: std::sync::OnceLock<tokio::sync::mpsc::Sender<websub::Advert>>,
 }
 
 impl Poller {
@@ -159,6 +163,7 @@ impl Poller {
                     min_interval: settings.min_interval,
                     max_interval: settings.max_interval,
                 })),
+                adverts: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -232,7 +237,9 @@ impl Poller {
         let target = decide::target(source, &state);
         let (fetched, fetch_took) = self.fetch(source, &target, &state).await;
         let (now, dice) = (self.now(), fastrand::f64());
-        let (fetched, mut items, older) = self.read(source, &target, &state, fetched, now).await;
+        let (fetched, mut items, older, push) =
+            self.read(source, &target, &state, fetched, now).await;
+        self.advertise(source, push);
         // Older pages only on the feed's own host: a feed must not send
         // the poller elsewhere.
         let older = older.filter(|o| o.host_str() == target.host_str());
@@ -258,6 +265,13 @@ impl Poller {
             elapsed: started.elapsed(),
             dice,
         });
+        let mut decision = decision;
+        decision.record.next_poll_at = schedule::while_pushed(
+            decision.record.next_poll_at,
+            now,
+            self.push_live_until(source, now).await,
+            self.inner.settings.max_interval,
+        );
         if let Some(moved_to) = &decision.confirmed_move {
             tracing::warn!(
                 source = %source.id,
@@ -346,6 +360,40 @@ impl Poller {
         }
     }
 
+    /// Has push on (`[websub]`): the hubs polls find are sent to `adverts`.
+    pub fn advertise_to(&self, adverts: tokio::sync::mpsc::Sender<websub::Advert>) {
+        let _ = self.inner.adverts.set(adverts);
+    }
+
+    /// Tells the subscriber the hub a poll of `source` found, when push is
+    /// on for it. A full queue drops it: the next poll tells again.
+    fn advertise(&self, source: &Source, links: crate::model::PushLinks) {
+        if let (Some(adverts), true, false) = (
+            self.inner.adverts.get(),
+            source.websub,
+            links.hubs.is_empty(),
+        ) {
+            let _ = adverts.try_send(websub::Advert {
+                source: source.id.clone(),
+                links,
+            });
+        }
+    }
+
+    /// Until when a hub pushes `source` (a verified WebSub lease), if it
+    /// does; a store that cannot say counts as no push (normal polling).
+    async fn push_live_until(&self, source: &Source, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let id = source.id.clone();
+        self.inner
+            .store
+            .run(move |s| s.websub_live_until(&id, now))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::debug!(source = %source.id, error = %e, "cannot read its push lease");
+                None
+            })
+    }
+
     /// The source's stored state (a blank one before its first poll).
     async fn state_of(&self, source: &Source) -> Result<SourceState, StoreError> {
         let id = source.id.clone();
@@ -392,13 +440,15 @@ impl Poller {
         Result<decide::Answer, FetchError>,
         Vec<merge::Ready>,
         Option<Url>,
+        crate::model::PushLinks,
     ) {
         let fetched = match fetched {
             Ok(fetched) => fetched,
-            Err(e) => return (Err(e), Vec::new(), None),
+            Err(e) => return (Err(e), Vec::new(), None, Default::default()),
         };
         let mut items = Vec::new();
         let mut older = None;
+        let mut push = fetched.push;
         let body = match fetched.body {
             None => decide::Body::NotModified,
             Some(body) => {
@@ -410,6 +460,7 @@ impl Poller {
                     let feed = self.parse(source, target, body, now).await.map(|parsed| {
                         items = parsed.items;
                         older = parsed.older;
+                        push = std::mem::take(&mut push).or(parsed.push);
                         parsed.feed
                     });
                     decide::Body::New { bytes, hash, feed }
@@ -423,7 +474,7 @@ impl Poller {
             moved_permanently: fetched.moved_permanently.map(String::from),
             body,
         };
-        (Ok(answer), items, older)
+        (Ok(answer), items, older, push)
     }
 
     /// The feed's window was overrun since the last poll: its older pages

@@ -35,6 +35,8 @@ pub(super) struct Parsed {
     pub(super) feed: Feed,
     /// Where the feed's older items are (RFC 5005), if it says.
     pub(super) older: Option<Url>,
+    /// The hubs and topic its links name (WebSub, #16).
+    pub(super) push: crate::model::PushLinks,
 }
 
 impl Poller {
@@ -113,8 +115,14 @@ impl Poller {
                 Default::default()
             });
         let older = parsed.older.take();
+        let push = std::mem::take(&mut parsed.push);
         let items = merge::prepare(&source.id, parsed.items, now, &boilerplate, &unchanged);
-        Ok(Parsed { items, feed, older })
+        Ok(Parsed {
+            items,
+            feed,
+            older,
+            push,
+        })
     }
 
     /// The stored dates of the items of `parsed` that are stored already and

@@ -100,6 +100,27 @@ pub fn next_poll(
     DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
 }
 
+/// The next poll of a source a hub pushes to (WebSub, #16) until
+/// `live_until`: a safety net, at most every `max_interval` and never
+/// sooner than `decided` (the usual rules, backoff included), but no later
+/// than the end of the lease, when normal polling resumes unless the lease
+/// was renewed. Without a live lease, `decided` as it is.
+pub fn while_pushed(
+    decided: DateTime<Utc>,
+    now: DateTime<Utc>,
+    live_until: Option<DateTime<Utc>>,
+    max_interval: Duration,
+) -> DateTime<Utc> {
+    match live_until.filter(|until| *until > now) {
+        Some(until) => {
+            let net =
+                now + chrono::Duration::from_std(max_interval).unwrap_or(chrono::Duration::MAX);
+            decided.max(net.min(until))
+        }
+        None => decided,
+    }
+}
+
 /// Exponential backoff with full jitter, starting from the interval: after
 /// the n-th failure in a row the wait is drawn uniformly between the interval
 /// and `interval × 2ⁿ`, capped at `backoff_cap`. Never zero, never "give up":
@@ -357,5 +378,33 @@ mod tests {
     fn a_temporary_redirect_keeps_the_url_polled() {
         let start = Moved::default();
         assert_eq!(after_answer(&start, "http://old/feed", None, true), start);
+    }
+
+    #[test]
+    fn a_pushed_source_is_polled_at_max_interval_until_its_lease_ends() {
+        use chrono::TimeZone;
+        let at = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 12, 5, h, m, 0).unwrap();
+        let hour = Duration::from_secs(3600);
+        // Live for days: the safety net, an hour on.
+        assert_eq!(
+            while_pushed(at(10, 15), at(10, 0), Some(at(23, 0)), hour),
+            at(11, 0)
+        );
+        // The lease ends sooner: polled when it ends.
+        assert_eq!(
+            while_pushed(at(10, 15), at(10, 0), Some(at(10, 30)), hour),
+            at(10, 30)
+        );
+        // A backoff longer than the net is kept.
+        assert_eq!(
+            while_pushed(at(14, 0), at(10, 0), Some(at(23, 0)), hour),
+            at(14, 0)
+        );
+        // No lease, or a lapsed one: the usual schedule.
+        assert_eq!(while_pushed(at(10, 15), at(10, 0), None, hour), at(10, 15));
+        assert_eq!(
+            while_pushed(at(10, 15), at(10, 0), Some(at(9, 0)), hour),
+            at(10, 15)
+        );
     }
 }

@@ -20,6 +20,7 @@ mod ops;
 pub mod query;
 pub mod render;
 pub mod server;
+pub mod websub;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -74,6 +75,8 @@ pub struct Shared {
     readiness: Readiness,
     /// The time, read when a response decides on `Last-Modified`.
     clock: Clock,
+    /// The WebSub callback's handler, when push is on.
+    callbacks: Option<Arc<dyn websub::Callbacks>>,
 }
 
 /// Where the server reads the time from (tests set it).
@@ -101,10 +104,17 @@ impl ServeState {
             metrics_enabled: true,
             readiness: Readiness::default(),
             clock: Arc::new(Utc::now),
+            callbacks: None,
         }))
     }
 
     /// A server that reads the time from `clock`.
+    /// Answers WebSub callbacks (`/websub/callback/…`) through `callbacks`.
+    pub fn with_callbacks(mut self, callbacks: Arc<dyn websub::Callbacks>) -> ServeState {
+        Arc::make_mut(&mut self.0).callbacks = Some(callbacks);
+        self
+    }
+
     pub fn with_clock(mut self, clock: Clock) -> ServeState {
         Arc::make_mut(&mut self.0).clock = clock;
         self
@@ -242,6 +252,10 @@ pub fn router(state: ServeState) -> Router {
         .route("/", get(desk::page))
         .route("/desk.css", get(desk::css))
         .route("/desk.js", get(desk::js))
+        .route(
+            "/websub/callback/{token}",
+            get(websub::verify).post(websub::push),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -297,6 +311,8 @@ struct SourceView {
     /// New items its keep/block rules held back (never served), as long
     /// as retention keeps them; 0 if none.
     blocked: u64,
+    /// Its subscription to a publisher's WebSub hub (#16); `null`: none.
+    push: Option<websub::PushView>,
 }
 
 /// `GET /sources.json`: every source with its poll state.
@@ -310,14 +326,21 @@ async fn sources_json(
     }
     let read = state
         .store
-        .run(|s| Ok((s.source_states()?, s.repeats()?, s.blocked_counts()?)))
+        .run(|s| {
+            let subs = s.websub_subscriptions()?;
+            Ok((s.source_states()?, s.repeats()?, s.blocked_counts()?, subs))
+        })
         .await;
-    let (states, repeats, blocked) = match read {
+    let (states, repeats, blocked, subs) = match read {
         Ok(read) => read,
         Err(e) => return internal_error("sources.json", &e.to_string()),
     };
     let repeats: std::collections::HashMap<_, _> = repeats.into_iter().collect();
     let blocked: std::collections::HashMap<_, _> = blocked.into_iter().collect();
+    let mut subs: std::collections::HashMap<_, _> = subs
+        .into_iter()
+        .map(|sub| (sub.source.clone(), sub))
+        .collect();
     let (ids, disabled) = (state.source_ids(), state.disabled_ids());
     let views: Vec<SourceView> = states
         .into_iter()
@@ -326,6 +349,7 @@ async fn sources_json(
             SourceView {
                 repeats: repeated.map_or(0, |r| r.items),
                 blocked: blocked.get(&s.id).copied().unwrap_or(0),
+                push: subs.remove(&s.id).map(websub::PushView::from),
                 repeated_at: repeated.and_then(|r| r.last_at),
                 status: shown_status(&s, ids.contains(s.id.as_str()), &disabled),
                 id: s.id.to_string(),

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0011_boilerplate_rests_and_repeats.sql"),
     include_str!("../../migrations/0012_boilerplate_seen_at.sql"),
     include_str!("../../migrations/0013_blocked_items.sql"),
+    include_str!("../../migrations/0014_websub_subscriptions.sql"),
 ];
 
 /// The schema version this build writes.

@@ -16,6 +16,7 @@
 //! | `items.rs` | reading items and stories outside a write, and the row mapper pages share | [`Store::latest_stories`], [`Store::counts`], [`Store::database_bytes`], [`Store::boilerplate_rows`], [`Store::dedup_item`], [`Store::unchanged_items`], [`Store::stored_dates`], [`Store::boilerplate_count`], [`Store::story_of_identity`], [`Store::dedup_index_bytes`] |
 //! | `desk.rs` | the desk page's questions (#19): items per source, arrivals per hour, the most-copied stories | [`Store::source_activity`], [`Store::arrivals_per_hour`], [`Store::most_copied`] |
 //! | `retention.rs` | old stories go, tombstones stay, learned boilerplate goes with its items | [`Store::prune`], [`Store::is_tombstoned`], [`Store::learned_paragraphs`] |
+//! | `websub.rs` | subscriptions to publishers' WebSub hubs (#16): what the subscriber decided, the pushes counted | [`Store::websub_subscriptions`], [`Store::websub_subscription`], [`Store::websub_by_token`], [`Store::websub_live_until`], [`Store::websub_save`], [`Store::websub_pushed`], [`Store::websub_forget`] |
 //! | `readers.rs`, `checkpoint.rs`, `reserve.rs` | the pool of reader connections; WAL checkpoints off the writer; disk space held back for a full disk | — |
 //! | `migrations.rs` | the schema's versions | — |
 //!
@@ -52,6 +53,7 @@ mod readers;
 mod reserve;
 mod retention;
 mod sources;
+mod websub;
 mod write;
 
 /// For unit tests across the crate.
@@ -104,6 +106,7 @@ use items::stored_item;
 pub(crate) use items::{ITEM_COLUMN_COUNT, ITEM_COLUMNS};
 pub use readers::{READERS, SEARCHES};
 pub use sources::{PollRecord, PollStatus, Repeats, SourceState, StoredRhythm};
+pub use websub::{Phase, Subscription};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};

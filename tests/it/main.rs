@@ -21,3 +21,4 @@ mod rhythm;
 mod serve;
 mod source_options;
 mod storage;
+mod websub;

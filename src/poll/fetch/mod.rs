@@ -33,7 +33,8 @@ mod reason;
 
 use crate::config::PollSettings;
 use crate::model::{Headers, Validators};
-use local::{Resolver, is_local};
+use local::Resolver;
+pub(crate) use local::is_local;
 use reason::{caused_by_exhaustion, connect_reason, error_chain, exhausted};
 
 /// The most redirects followed for one fetch.
@@ -57,6 +58,8 @@ pub struct Fetched {
     pub moved_permanently: Option<Url>,
     /// The HTTP status of the final response (200 for a file).
     pub status: u16,
+    /// The hubs and topic its `Link` header names (WebSub, #16).
+    pub push: crate::model::PushLinks,
 }
 
 /// A fetched body.
@@ -216,6 +219,13 @@ impl Fetcher {
         let (mut response, moved_permanently) = self.follow(url, validators, headers).await?;
         let status = response.status().as_u16();
         let headers = response.headers();
+        let push = super::websub::discover::from_link_headers(
+            headers
+                .get_all(header::LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+            response.url(),
+        );
         let fresh_for = schedule::freshness(
             header_str(headers, header::CACHE_CONTROL),
             header_str(headers, header::EXPIRES),
@@ -239,6 +249,7 @@ impl Fetcher {
                     fresh_for,
                     moved_permanently,
                     status,
+                    push,
                 });
             }
             410 => return Err(FetchError::Gone),
@@ -264,6 +275,7 @@ impl Fetcher {
             fresh_for,
             moved_permanently,
             status,
+            push,
         })
     }
 
@@ -401,7 +413,49 @@ impl Fetcher {
             fresh_for: None,
             moved_permanently: None,
             status: 200,
+            push: Default::default(),
         })
+    }
+
+    /// POSTs `form` to a WebSub hub (a subscription request, #16) with the
+    /// fetches' client: their timeouts, user agent, proxy and address
+    /// rules; no redirect is followed. The hub's status comes back; a body
+    /// is read only to name the hub's reason, at most 1 KiB of it.
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+    ) -> Result<(u16, String), FetchError> {
+        if !self.allow_private
+            && let (Some(host), Ok(mut hosts)) = (url.host_str(), self.trusted.lock())
+        {
+            hosts.insert(host.trim_end_matches('.').to_ascii_lowercase());
+        }
+        let send = async {
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish();
+            let mut response = self
+                .client
+                .post(url.clone())
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| self.classify(e))?;
+            let status = response.status().as_u16();
+            let mut said = Vec::new();
+            while said.len() < 1024
+                && let Ok(Some(chunk)) = response.chunk().await
+            {
+                said.extend_from_slice(&chunk);
+            }
+            said.truncate(1024);
+            Ok((status, String::from_utf8_lossy(&said).trim().to_owned()))
+        };
+        tokio::time::timeout(self.timeout, send)
+            .await
+            .unwrap_or(Err(FetchError::Timeout(self.timeout)))
     }
 
     fn classify(&self, e: reqwest::Error) -> FetchError {

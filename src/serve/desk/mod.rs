@@ -263,6 +263,11 @@ fn read(
         .iter()
         .map(|c| (c.id.clone(), c.interval))
         .collect();
+    let mut subs: HashMap<_, _> = s
+        .websub_subscriptions()?
+        .into_iter()
+        .map(|sub| (sub.source.clone(), sub))
+        .collect();
     let mut cards: Vec<SourceCard> = s
         .source_states()?
         .into_iter()
@@ -285,6 +290,7 @@ fn read(
                     .as_ref()
                     .map(|r| crate::poll::rhythm::Rhythm::load(Some(r)).mean_rate() * 3600.0),
                 interval: intervals.get(&st.id).copied(),
+                push: subs.remove(&st.id),
                 id: st.id.to_string(),
                 name: st.name,
             }

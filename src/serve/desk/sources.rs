@@ -35,6 +35,8 @@ pub struct SourceCard {
     pub items_per_hour: Option<f64>,
     /// The configured polling interval (none for a removed source).
     pub interval: Option<Duration>,
+    /// Its subscription to a publisher's WebSub hub (#16), if any.
+    pub push: Option<crate::store::Subscription>,
 }
 
 impl SourceCard {
@@ -146,6 +148,32 @@ pub fn render(out: &mut String, cards: &[SourceCard], params: &DeskParams, now: 
     out.push_str("</ul></section>\n");
 }
 
+/// A source's push state (WebSub, #16): subscribed until when, its
+/// pushes, the last one, and the badly signed ones; or why it is not.
+fn push_line(out: &mut String, push: &crate::store::Subscription, now: DateTime<Utc>) {
+    use crate::store::Phase;
+    let mut line = match push.phase {
+        Phase::Subscribed => format!(
+            "pushed by its hub until {}; {} pushes, last {}",
+            time::tag(push.lease_until, now),
+            push.pushes,
+            time::tag(push.last_push_at, now)
+        ),
+        phase => format!("push: {}", text(phase.as_str())),
+    };
+    if let Some(error) = push
+        .last_error
+        .as_deref()
+        .filter(|_| push.phase != Phase::Subscribed)
+    {
+        line.push_str(&format!(" ({})", text(error)));
+    }
+    if push.bad_signatures > 0 {
+        line.push_str(&format!("; {} badly signed, ignored", push.bad_signatures));
+    }
+    let _ = writeln!(out, "<p class=\"quiet\">{line}</p>");
+}
+
 fn card(out: &mut String, c: &SourceCard, params: &DeskParams, now: DateTime<Utc>) {
     let (class, state) = match () {
         _ if c.status == "removed" => ("quiet", "removed from the config".to_owned()),
@@ -186,6 +214,9 @@ fn card(out: &mut String, c: &SourceCard, params: &DeskParams, now: DateTime<Utc
             if c.gaps == 1 { "" } else { "s" },
             time::tag(c.last_gap_at, now),
         );
+    }
+    if let Some(push) = &c.push {
+        push_line(out, push, now);
     }
     if c.repeats > 0 {
         let _ = writeln!(
