@@ -16,6 +16,7 @@ mod cache;
 pub mod desk;
 mod encoding;
 mod feeds;
+pub mod hub;
 mod ops;
 pub mod query;
 pub mod render;
@@ -74,6 +75,8 @@ pub struct Shared {
     readiness: Readiness,
     /// The time, read when a response decides on `Last-Modified`.
     clock: Clock,
+    /// The WebSub hub advertised, and ours when it is ours (#16).
+    hub: Option<hub::HubDoor>,
 }
 
 /// Where the server reads the time from (tests set it).
@@ -101,6 +104,7 @@ impl ServeState {
             metrics_enabled: true,
             readiness: Readiness::default(),
             clock: Arc::new(Utc::now),
+            hub: None,
         }))
     }
 
@@ -175,6 +179,13 @@ impl ServeState {
             .clone()
     }
 
+    /// Advertises a WebSub hub on the feeds, and takes requests at
+    /// `POST /websub/hub` when it is ours (#16).
+    pub fn with_hub(mut self, door: hub::HubDoor) -> ServeState {
+        Arc::make_mut(&mut self.0).hub = Some(door);
+        self
+    }
+
     /// Requires `token` on every route but `/healthz`.
     pub fn with_token(mut self, token: Option<&str>) -> ServeState {
         Arc::make_mut(&mut self.0).token = token.map(auth::Token::new);
@@ -242,6 +253,7 @@ pub fn router(state: ServeState) -> Router {
         .route("/", get(desk::page))
         .route("/desk.css", get(desk::css))
         .route("/desk.js", get(desk::js))
+        .route("/websub/hub", axum::routing::post(hub::request))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -24,6 +24,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0011_boilerplate_rests_and_repeats.sql"),
     include_str!("../../migrations/0012_boilerplate_seen_at.sql"),
     include_str!("../../migrations/0013_blocked_items.sql"),
+    // 0014 is the WebSub subscriber's (#16), merged in beside this one.
+    include_str!("../../migrations/0015_hub_subscriptions.sql"),
 ];
 
 /// The schema version this build writes.

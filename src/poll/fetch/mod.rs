@@ -33,7 +33,8 @@ mod reason;
 
 use crate::config::PollSettings;
 use crate::model::{Headers, Validators};
-use local::{Resolver, is_local};
+use local::Resolver;
+pub use local::is_local;
 use reason::{caused_by_exhaustion, connect_reason, error_chain, exhausted};
 
 /// The most redirects followed for one fetch.
