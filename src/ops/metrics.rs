@@ -53,6 +53,11 @@ struct RouteStatus {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabel {
     route: String,
 }
@@ -105,6 +110,8 @@ struct Inner {
     items_stored: Family<SourceLabel, Counter>,
     poll_gaps: Family<SourceLabel, Counter>,
     copies_merged: Counter,
+    hub_subscriptions: Gauge,
+    hub_deliveries: Family<OutcomeLabel, Counter>,
     stories: Gauge,
     items: Gauge,
     sources_failing: Gauge,
@@ -135,6 +142,8 @@ impl Metrics {
         let items_stored = register(&mut r, ITEMS_STORED, Family::default());
         let poll_gaps = register(&mut r, POLL_GAPS, Family::default());
         let copies_merged = register(&mut r, COPIES_MERGED, Counter::default());
+        let hub_subscriptions = register(&mut r, HUB_SUBSCRIPTIONS, Gauge::default());
+        let hub_deliveries = register(&mut r, HUB_DELIVERIES, Family::default());
         let stories = register(&mut r, STORIES, Gauge::default());
         let items = register(&mut r, ITEMS, Gauge::default());
         let sources_failing = register(&mut r, SOURCES_FAILING, Gauge::default());
@@ -158,6 +167,8 @@ impl Metrics {
                 items_stored,
                 poll_gaps,
                 copies_merged,
+                hub_subscriptions,
+                hub_deliveries,
                 stories,
                 items,
                 sources_failing,
@@ -201,6 +212,23 @@ impl Metrics {
             .poll_gaps
             .get_or_create(&SourceLabel {
                 source: source.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The WebSub hub's subscriptions held now.
+    pub fn hub_subscriptions(&self, held: usize) {
+        self.inner
+            .hub_subscriptions
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one content distribution of the hub.
+    pub fn hub_delivery(&self, ok: bool) {
+        self.inner
+            .hub_deliveries
+            .get_or_create(&OutcomeLabel {
+                outcome: if ok { "ok" } else { "failed" },
             })
             .inc();
     }
@@ -266,6 +294,16 @@ const ITEMS_STORED: Desc = ("items_stored", "Items new to the store", None);
 const POLL_GAPS: Desc = (
     "poll_gaps",
     "Polls whose window shared no item with the last one (items probably missed)",
+    None,
+);
+const HUB_SUBSCRIPTIONS: Desc = (
+    "hub_subscriptions",
+    "Subscriptions held by wiredesk's own WebSub hub",
+    None,
+);
+const HUB_DELIVERIES: Desc = (
+    "hub_deliveries",
+    "Content distributions of the WebSub hub, by outcome (ok, failed)",
     None,
 );
 const COPIES_MERGED: Desc = (

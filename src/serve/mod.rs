@@ -77,6 +77,7 @@ pub struct Shared {
     clock: Clock,
     /// The WebSub hub advertised, and ours when it is ours (#16).
     hub: Option<hub::HubDoor>,
+    token_text: Option<String>,
 }
 
 /// Where the server reads the time from (tests set it).
@@ -105,6 +106,7 @@ impl ServeState {
             readiness: Readiness::default(),
             clock: Arc::new(Utc::now),
             hub: None,
+            token_text: None,
         }))
     }
 
@@ -171,6 +173,18 @@ impl ServeState {
             .clone()
     }
 
+    /// The configured source ids now (the hub judges its topics by them).
+    pub fn source_ids_now(&self) -> Arc<HashSet<String>> {
+        self.source_ids()
+    }
+
+    /// The configured `server.token`, as the hub pings an external hub
+    /// with the feeds' URLs. Only the digest is kept for checking, so
+    /// this is the text given to [`ServeState::with_token`].
+    pub fn token_text(&self) -> Option<String> {
+        self.token_text.clone()
+    }
+
     fn source_ids(&self) -> Arc<HashSet<String>> {
         self.configured
             .read()
@@ -188,7 +202,9 @@ impl ServeState {
 
     /// Requires `token` on every route but `/healthz`.
     pub fn with_token(mut self, token: Option<&str>) -> ServeState {
-        Arc::make_mut(&mut self.0).token = token.map(auth::Token::new);
+        let shared = Arc::make_mut(&mut self.0);
+        shared.token = token.map(auth::Token::new);
+        shared.token_text = token.map(str::to_owned);
         self
     }
 
