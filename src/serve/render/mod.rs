@@ -345,9 +345,9 @@ mod tests {
                 "{xml}"
             );
         }
-        let json: serde_json::Value = serde_json::from_str(&json(&meta, &stories, now)).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&json(&meta, &stories, now)).unwrap();
         assert_eq!(
-            json["hubs"],
+            doc["hubs"],
             serde_json::json!([{"type": "WebSub", "url": "https://desk.example/websub/hub"}])
         );
         // Without a hub, none is named.
