@@ -448,7 +448,9 @@ async fn the_hub_refuses_what_it_does_not_serve_allow_or_have_room_for() {
     while !desk.subscribed(&first).await {
         tokio::task::yield_now().await;
     }
-    let cases: Vec<(Vec<(&str, String)>, StatusCode, &str)> = vec![
+    // (fields changed from a valid request, the status, what the answer says)
+    type Case<'a> = (Vec<(&'a str, String)>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![("hub.callback", sub.url("/echo-2"))],
             StatusCode::FORBIDDEN,
