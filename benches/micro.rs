@@ -1100,6 +1100,7 @@ fn bench_render(c: &mut Criterion) {
             "http://127.0.0.1:8080/feed.{ext}?limit=50&before=2026-11-28T11%3A00%3A00Z"
         )),
         entries: Entries::Stories,
+        hub_url: None,
     };
     let now = t0();
     type Render = fn(&FeedMeta, &[Story], DateTime<Utc>) -> String;

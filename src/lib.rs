@@ -19,6 +19,8 @@
 //! - [`dedup`]: pure keys and decisions: which story a new item is a copy of.
 //! - [`store`]: SQLite, the only SQL; migrations live in `migrations/`.
 //! - [`serve`]: the merged feed over HTTP; rendering is pure ([`serve::render`]).
+//! - [`hub`]: wiredesk's own WebSub hub (#16): verification, leases, content distribution
+//!   of new entries to subscribers (its door is `serve::hub`), or pings of an external hub.
 //! - [`app`]: wires the stages together, runs them until shutdown, and applies config reloads
 //!   (on SIGHUP or when the file is saved).
 //! - [`cli`]: the text of the read-only commands (`sources`, `stories`, `explain`).
@@ -37,6 +39,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dedup;
+pub mod hub;
 pub mod ingest;
 pub mod merge;
 pub mod model;

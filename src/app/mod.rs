@@ -275,7 +275,8 @@ impl App {
         // shutdown grace below, waiting for the tracker is not.
         let (serving, server) = match self.listener.take() {
             Some(listener) => {
-                let (state, server) = self.serve(listener, token.child_token(), callbacks);
+                let (state, server) =
+                    self.serve(listener, token.child_token(), callbacks, &tracker);
                 (Some(state), Some(server))
             }
             None => (None, None),
@@ -303,6 +304,7 @@ impl App {
         listener: TcpListener,
         stop: CancellationToken,
         callbacks: Option<Arc<dyn serve::websub::Callbacks>>,
+        tracker: &TaskTracker,
     ) -> (ServeState, JoinHandle<()>) {
         let addr = listener.local_addr().ok();
         let server = &self.settings.server;
@@ -326,6 +328,7 @@ impl App {
             Some(callbacks) => state.with_callbacks(callbacks),
             None => state,
         };
+        let state = self.start_hub(state, stop.clone(), tracker);
         notify::ready(&format!(
             "serving on {}; polling {} sources",
             addr.map_or_else(|| "?".to_owned(), |a| a.to_string()),
@@ -340,6 +343,42 @@ impl App {
             server.max_connections,
         ));
         (state, task)
+    }
+
+    /// With `[websub]` on: the feeds advertise a hub, and our own hub's
+    /// worker (or the external hub's pinger) runs on `tracker` until `stop`.
+    fn start_hub(
+        &self,
+        state: ServeState,
+        stop: CancellationToken,
+        tracker: &TaskTracker,
+    ) -> ServeState {
+        let base_url = &self.settings.server.base_url;
+        let Some((door, intents)) = crate::hub::door(&self.settings.websub, base_url) else {
+            return state;
+        };
+        let advertised = door.url.clone();
+        let state = state.with_hub(door);
+        let hub = crate::hub::Hub::new(
+            state.clone(),
+            self.store.clone(),
+            &self.settings.websub,
+            base_url,
+            &self.settings.poll.user_agent,
+            self.metrics.clone(),
+        );
+        match (hub, intents) {
+            (Ok(hub), Some(intents)) => {
+                tracing::info!(hub = %advertised, "websub: serving our own hub");
+                tracker.spawn(hub.run(intents, stop));
+            }
+            (Ok(hub), None) => {
+                tracing::info!(hub = %advertised, "websub: advertising and pinging an external hub");
+                tracker.spawn(hub.run_publisher(advertised, stop));
+            }
+            (Err(e), _) => tracing::error!(error = %e, "websub: the hub cannot start"),
+        }
+        state
     }
 
     /// Applies each config that arrives on `reloads` until `shutdown`

@@ -60,6 +60,11 @@ struct RouteStatus {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabel {
     route: String,
 }
@@ -113,6 +118,8 @@ struct Inner {
     poll_gaps: Family<SourceLabel, Counter>,
     websub_pushes: Family<PushLabels, Counter>,
     copies_merged: Counter,
+    hub_subscriptions: Gauge,
+    hub_deliveries: Family<OutcomeLabel, Counter>,
     stories: Gauge,
     items: Gauge,
     sources_failing: Gauge,
@@ -144,6 +151,8 @@ impl Metrics {
         let poll_gaps = register(&mut r, POLL_GAPS, Family::default());
         let websub_pushes = register(&mut r, WEBSUB_PUSHES, Family::default());
         let copies_merged = register(&mut r, COPIES_MERGED, Counter::default());
+        let hub_subscriptions = register(&mut r, HUB_SUBSCRIPTIONS, Gauge::default());
+        let hub_deliveries = register(&mut r, HUB_DELIVERIES, Family::default());
         let stories = register(&mut r, STORIES, Gauge::default());
         let items = register(&mut r, ITEMS, Gauge::default());
         let sources_failing = register(&mut r, SOURCES_FAILING, Gauge::default());
@@ -168,6 +177,8 @@ impl Metrics {
                 poll_gaps,
                 websub_pushes,
                 copies_merged,
+                hub_subscriptions,
+                hub_deliveries,
                 stories,
                 items,
                 sources_failing,
@@ -223,6 +234,23 @@ impl Metrics {
             .poll_gaps
             .get_or_create(&SourceLabel {
                 source: source.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The WebSub hub's subscriptions held now.
+    pub fn hub_subscriptions(&self, held: usize) {
+        self.inner
+            .hub_subscriptions
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one content distribution of the hub.
+    pub fn hub_delivery(&self, ok: bool) {
+        self.inner
+            .hub_deliveries
+            .get_or_create(&OutcomeLabel {
+                outcome: if ok { "ok" } else { "failed" },
             })
             .inc();
     }
@@ -294,6 +322,16 @@ const WEBSUB_PUSHES: Desc = (
 const POLL_GAPS: Desc = (
     "poll_gaps",
     "Polls whose window shared no item with the last one (items probably missed)",
+    None,
+);
+const HUB_SUBSCRIPTIONS: Desc = (
+    "hub_subscriptions",
+    "Subscriptions held by wiredesk's own WebSub hub",
+    None,
+);
+const HUB_DELIVERIES: Desc = (
+    "hub_deliveries",
+    "Content distributions of the WebSub hub, by outcome (ok, failed)",
     None,
 );
 const COPIES_MERGED: Desc = (

@@ -17,10 +17,10 @@ use crate::model::{SourceId, Story};
 use crate::store::{FeedQueryError, StoreError};
 
 /// A feed format: its path, media type and renderer.
-struct Format {
+pub(super) struct Format {
     path: &'static str,
-    content_type: &'static str,
-    render: fn(&FeedMeta, &[Story], DateTime<Utc>) -> String,
+    pub(super) content_type: &'static str,
+    pub(super) render: fn(&FeedMeta, &[Story], DateTime<Utc>) -> String,
 }
 
 const ATOM: Format = Format {
@@ -38,6 +38,16 @@ const JSON: Format = Format {
     content_type: "application/feed+json; charset=utf-8",
     render: render::json,
 };
+
+/// The format served at `path` (`feed.atom`, …).
+pub(super) fn format(path: &str) -> Option<&'static Format> {
+    [&ATOM, &RSS, &JSON].into_iter().find(|f| f.path == path)
+}
+
+/// `path` as the static name of a format served there.
+pub(super) fn format_path(path: &str) -> Option<&'static str> {
+    format(path).map(|f| f.path)
+}
 
 pub(super) async fn atom(state: State<ServeState>, headers: HeaderMap, raw: RawQuery) -> Response {
     feed(&ATOM, state, headers, raw).await
@@ -80,6 +90,11 @@ async fn feed(
     };
     // A token given in the URL stays in the links, or following them fails.
     let canonical = query::canonical(&params.query, params.token.as_deref());
+    // WebSub discovery (#16): the hub, and the topic this is.
+    let link = state
+        .hub
+        .as_ref()
+        .map(|hub| super::hub::link_header(hub.url.as_str(), &state.url(format.path, &canonical)));
     let id = PageId {
         format: format.path,
         query: canonical.clone(),
@@ -96,14 +111,18 @@ async fn feed(
     match page {
         Ok(page) => {
             let private = state.token.is_some();
-            respond(
+            let mut response = respond(
                 format.content_type,
                 &page,
                 &headers,
                 private,
                 (state.clock)(),
             )
-            .await
+            .await;
+            if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                response.headers_mut().insert(header::LINK, link);
+            }
+            response
         }
         Err(Failure::BadSearch(message)) => bad_request(&ParamError {
             param: "q".into(),
@@ -170,6 +189,7 @@ async fn render_page(
         } else {
             Entries::Stories
         },
+        hub_url: state.hub.as_ref().map(|h| h.url.to_string()),
     };
     // The document's fallback date is the data's, not the wall clock's, so
     // the same data renders the same bytes (and the same ETag).

@@ -16,6 +16,7 @@ mod cache;
 pub mod desk;
 mod encoding;
 mod feeds;
+pub mod hub;
 mod ops;
 pub mod query;
 pub mod render;
@@ -77,6 +78,9 @@ pub struct Shared {
     clock: Clock,
     /// The WebSub callback's handler, when push is on.
     callbacks: Option<Arc<dyn websub::Callbacks>>,
+    /// The WebSub hub advertised, and ours when it is ours (#16).
+    hub: Option<hub::HubDoor>,
+    token_text: Option<String>,
 }
 
 /// Where the server reads the time from (tests set it).
@@ -105,6 +109,8 @@ impl ServeState {
             readiness: Readiness::default(),
             clock: Arc::new(Utc::now),
             callbacks: None,
+            hub: None,
+            token_text: None,
         }))
     }
 
@@ -177,6 +183,18 @@ impl ServeState {
             .clone()
     }
 
+    /// The configured source ids now (the hub judges its topics by them).
+    pub fn source_ids_now(&self) -> Arc<HashSet<String>> {
+        self.source_ids()
+    }
+
+    /// The configured `server.token`, as the hub pings an external hub
+    /// with the feeds' URLs. Only the digest is kept for checking, so
+    /// this is the text given to [`ServeState::with_token`].
+    pub fn token_text(&self) -> Option<String> {
+        self.token_text.clone()
+    }
+
     fn source_ids(&self) -> Arc<HashSet<String>> {
         self.configured
             .read()
@@ -185,9 +203,18 @@ impl ServeState {
             .clone()
     }
 
+    /// Advertises a WebSub hub on the feeds, and takes requests at
+    /// `POST /websub/hub` when it is ours (#16).
+    pub fn with_hub(mut self, door: hub::HubDoor) -> ServeState {
+        Arc::make_mut(&mut self.0).hub = Some(door);
+        self
+    }
+
     /// Requires `token` on every route but `/healthz`.
     pub fn with_token(mut self, token: Option<&str>) -> ServeState {
-        Arc::make_mut(&mut self.0).token = token.map(auth::Token::new);
+        let shared = Arc::make_mut(&mut self.0);
+        shared.token = token.map(auth::Token::new);
+        shared.token_text = token.map(str::to_owned);
         self
     }
 
@@ -256,6 +283,7 @@ pub fn router(state: ServeState) -> Router {
             "/websub/callback/{token}",
             get(websub::verify).post(websub::push),
         )
+        .route("/websub/hub", axum::routing::post(hub::request))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

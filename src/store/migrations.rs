@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0012_boilerplate_seen_at.sql"),
     include_str!("../../migrations/0013_blocked_items.sql"),
     include_str!("../../migrations/0014_websub_subscriptions.sql"),
+    include_str!("../../migrations/0015_hub_subscriptions.sql"),
 ];
 
 /// The schema version this build writes.

@@ -12,9 +12,10 @@
 //! | `mod.rs` | opening, connections, errors | [`Store::open`], [`Store::run`] |
 //! | `write.rs` | writing one poll: a transaction dedup asks and writes through | [`Store::write_poll`]; on [`PollTx`]: `existing_item`, `is_tombstoned`, `candidates`, `candidate`, `boilerplate_count`, `observe_boilerplate`, `count_repeats`, `insert_blocked`, `insert_story`, `insert_item`, `update_item`, `set_keys`, `stale_items`, `set_content_hash` |
 //! | `sources.rs` | the sources table and each source's poll record | [`Store::sync_sources`], [`Store::source_states`], [`Store::source_state`], [`Store::repeats`], [`Store::blocked_counts`]; `PollTx::record_poll_state` |
-//! | `feed/` | reading pages of the merged feed: types and `feed_page` (`mod.rs`), the cost-based plans (`plan.rs`), the SQL, one function per filter (`sql.rs`) | [`Store::feed_page`], [`Store::generation`], [`Store::last_change`] |
+//! | `feed/` | reading pages of the merged feed: types and `feed_page` (`mod.rs`), the cost-based plans (`plan.rs`), the SQL, one function per filter (`sql.rs`) | [`Store::feed_page`], [`Store::generation`], [`Store::last_change`], [`Store::changes`] |
 //! | `items.rs` | reading items and stories outside a write, and the row mapper pages share | [`Store::latest_stories`], [`Store::counts`], [`Store::database_bytes`], [`Store::boilerplate_rows`], [`Store::dedup_item`], [`Store::unchanged_items`], [`Store::stored_dates`], [`Store::boilerplate_count`], [`Store::story_of_identity`], [`Store::dedup_index_bytes`] |
 //! | `desk.rs` | the desk page's questions (#19): items per source, arrivals per hour, the most-copied stories | [`Store::source_activity`], [`Store::arrivals_per_hour`], [`Store::most_copied`] |
+//! | `hub.rs` | wiredesk's own WebSub hub (#16): subscriptions, leases, delivery cursors | [`Store::hub_subscribe`], [`Store::hub_subscription`], [`Store::hub_counts`], [`Store::hub_subscriptions`], [`Store::hub_unsubscribe`], [`Store::hub_expire`], [`Store::hub_record_delivery`] |
 //! | `retention.rs` | old stories go, tombstones stay, learned boilerplate goes with its items | [`Store::prune`], [`Store::is_tombstoned`], [`Store::learned_paragraphs`] |
 //! | `websub.rs` | subscriptions to publishers' WebSub hubs (#16): what the subscriber decided, the pushes counted | [`Store::websub_subscriptions`], [`Store::websub_subscription`], [`Store::websub_by_token`], [`Store::websub_live_until`], [`Store::websub_save`], [`Store::websub_pushed`], [`Store::websub_forget`] |
 //! | `readers.rs`, `checkpoint.rs`, `reserve.rs` | the pool of reader connections; WAL checkpoints off the writer; disk space held back for a full disk | — |
@@ -46,6 +47,7 @@
 mod checkpoint;
 mod desk;
 mod feed;
+mod hub;
 mod items;
 mod lock;
 mod migrations;
@@ -99,6 +101,7 @@ pub use write::{ExistingItem, PollTx, StoredDates};
 
 pub use desk::{HourlyArrivals, SourceActivity};
 pub use feed::{DEFAULT_PAGE, FeedPage, FeedQuery, FeedQueryError, PageKey};
+pub use hub::{HubLimit, HubSubscription};
 pub use items::Counts;
 pub use lock::WriterLock;
 

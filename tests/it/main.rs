@@ -11,6 +11,7 @@ mod delivery;
 mod end_to_end;
 mod helpers;
 mod hostile;
+mod hub;
 mod ingest;
 mod ingest_properties;
 mod ops;

@@ -237,6 +237,7 @@ fn meta(entries: Entries, title: String, next: bool) -> FeedMeta {
         home_url: "http://127.0.0.1:8080/".into(),
         next_url: next.then(|| "http://127.0.0.1:8080/feed.atom?cursor=abc&limit=2".into()),
         entries,
+        hub_url: None,
     }
 }
 

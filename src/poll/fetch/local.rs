@@ -58,7 +58,7 @@ fn admit(host: &str, found: Vec<SocketAddr>, trusted: bool) -> Result<Vec<Socket
 /// from the daemon's own ports or a service behind the firewall and show
 /// the answer as the source's error (#20). A name is judged as written, not
 /// resolved.
-pub(crate) fn is_local(url: &Url) -> bool {
+pub fn is_local(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => is_local_ip(IpAddr::V4(ip)),
         Some(url::Host::Ipv6(ip)) => is_local_ip(IpAddr::V6(ip)),
@@ -71,7 +71,7 @@ pub(crate) fn is_local(url: &Url) -> bool {
 }
 
 /// Whether `ip` is on this machine or a private network (see [`is_local`]).
-fn is_local_ip(ip: IpAddr) -> bool {
+pub fn is_local_ip(ip: IpAddr) -> bool {
     let v4 = |ip: std::net::Ipv4Addr| {
         ip.is_loopback()
             || ip.is_private()

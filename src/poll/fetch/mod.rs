@@ -34,7 +34,7 @@ mod reason;
 use crate::config::PollSettings;
 use crate::model::{Headers, Validators};
 use local::Resolver;
-pub(crate) use local::is_local;
+pub use local::{is_local, is_local_ip};
 use reason::{caused_by_exhaustion, connect_reason, error_chain, exhausted};
 
 /// The most redirects followed for one fetch.

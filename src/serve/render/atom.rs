@@ -35,6 +35,9 @@ pub fn atom(meta: &FeedMeta, stories: &[Story], now: DateTime<Utc>) -> String {
     if let Some(next) = &meta.next_url {
         links.push(link(next, "next", Some("application/atom+xml"), None));
     }
+    if let Some(hub) = &meta.hub_url {
+        links.push(link(hub, "hub", None, None));
+    }
     let feed = Feed {
         title: Text::plain(feed_title(meta)),
         id: xml_safe(&meta.self_url),

@@ -23,7 +23,17 @@ struct JsonFeed<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     next_url: Option<&'a str>,
     description: String,
+    /// JSON Feed 1.1's `hubs`: where to subscribe for updates (WebSub, #16).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
     items: Vec<JsonItem>,
+}
+
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -91,6 +101,15 @@ pub fn json(meta: &FeedMeta, stories: &[Story], _now: DateTime<Utc>) -> String {
         home_page_url: &meta.home_url,
         feed_url: &meta.self_url,
         next_url: meta.next_url.as_deref(),
+        hubs: meta
+            .hub_url
+            .as_deref()
+            .map(|url| Hub {
+                kind: "WebSub",
+                url,
+            })
+            .into_iter()
+            .collect(),
         items: stories.iter().map(|s| item(meta, s)).collect(),
     };
     // Serialising plain structs of strings cannot fail.

@@ -51,6 +51,9 @@ pub struct FeedMeta {
     /// The next page, if there is one.
     pub next_url: Option<String>,
     pub entries: Entries,
+    /// The WebSub hub to subscribe at for this document's updates
+    /// (`rel="hub"`, #16), when one is advertised.
+    pub hub_url: Option<String>,
 }
 
 /// The entry id: the story's URN, or with [`Entries::Copies`] the item's
@@ -314,6 +317,45 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    /// #16: a subscriber finds the hub in the document itself.
+    #[test]
+    fn every_format_names_the_hub_and_itself_when_a_hub_is_advertised() {
+        let meta = FeedMeta {
+            hub_url: Some("https://desk.example/websub/hub".into()),
+            ..fixtures::meta()
+        };
+        let now = Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap();
+        let stories = [fixtures::merged()];
+        for xml in [atom(&meta, &stories, now), rss(&meta, &stories, now)] {
+            let feed = feed_rs::parser::parse(xml.as_bytes()).unwrap();
+            let rel = |rel: &str| {
+                feed.links
+                    .iter()
+                    .find(|l| l.rel.as_deref() == Some(rel))
+                    .map(|l| l.href.clone())
+            };
+            assert_eq!(
+                rel("hub").as_deref(),
+                Some("https://desk.example/websub/hub"),
+                "{xml}"
+            );
+            assert_eq!(
+                rel("self").as_deref(),
+                Some(meta.self_url.as_str()),
+                "{xml}"
+            );
+        }
+        let doc: serde_json::Value = serde_json::from_str(&json(&meta, &stories, now)).unwrap();
+        assert_eq!(
+            doc["hubs"],
+            serde_json::json!([{"type": "WebSub", "url": "https://desk.example/websub/hub"}])
+        );
+        // Without a hub, none is named.
+        let plain = atom(&fixtures::meta(), &stories, now);
+        assert!(!plain.contains("rel=\"hub\""), "{plain}");
+        assert!(!json(&fixtures::meta(), &stories, now).contains("hubs"));
+    }
+
     #[test]
     fn a_title_of_control_characters_around_a_line_break_is_blank() {
         // Found by the render property test: "\0\r\n\0" rendered as a
@@ -459,6 +501,7 @@ pub(crate) mod fixtures {
             home_url: "http://127.0.0.1:8080/".into(),
             next_url: None,
             entries: Entries::Stories,
+            hub_url: None,
         }
     }
 

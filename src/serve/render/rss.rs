@@ -1,7 +1,7 @@
 //! RSS 2.0, written with the `rss` crate: full text in `content:encoded`,
 //! an author with an e-mail address in `author` as `email (Name)`, one
 //! without in `dc:creator` (RSS's own `author` must be an address),
-//! `atom:link rel="self"` and `rel="next"` on the channel.
+//! `atom:link rel="self"`, `rel="next"` and `rel="hub"` on the channel.
 //!
 //! RSS names one `source` per item: the chosen copy's feed (none for a
 //! source read from a local file: a local path is never served). The other
@@ -27,6 +27,11 @@ pub fn rss(meta: &FeedMeta, stories: &[Story], now: DateTime<Utc>) -> String {
     let mut links = vec![atom_link(&meta.self_url, "self")];
     if let Some(next) = &meta.next_url {
         links.push(atom_link(next, "next"));
+    }
+    if let Some(hub) = &meta.hub_url {
+        let mut hub = atom_link(hub, "hub");
+        hub.attrs.remove("type");
+        links.push(hub);
     }
     let title = feed_title(meta);
     // `atom:link` is written as a plain extension element: the `rss` crate's

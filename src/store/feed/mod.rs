@@ -38,6 +38,9 @@ use sql::page_sql;
 pub(super) struct Generation {
     value: AtomicU64,
     changed_at: AtomicI64,
+    /// Told the new value at every bump, for those who wait for a change
+    /// (the hub's distribution) rather than read the counter when asked.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Generation {
@@ -45,6 +48,7 @@ impl Generation {
         Generation {
             value: AtomicU64::new(0),
             changed_at: AtomicI64::new(now.timestamp()),
+            changes: tokio::sync::watch::Sender::new(0),
         }
     }
 }
@@ -151,7 +155,14 @@ impl Store {
     pub(super) fn bump_generation(&self, now: DateTime<Utc>) {
         let g = &self.inner.generation;
         g.changed_at.fetch_max(now.timestamp(), Ordering::AcqRel);
-        g.value.fetch_add(1, Ordering::AcqRel);
+        let value = g.value.fetch_add(1, Ordering::AcqRel) + 1;
+        g.changes.send_replace(value);
+    }
+
+    /// A receiver that wakes after each change of what is served (each
+    /// bump of [`Store::generation`]); cheap, never touches the database.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.generation.changes.subscribe()
     }
 
     /// One page of the merged feed (or of every copy, with `query.copies`),
