@@ -25,25 +25,25 @@ use crate::helpers::{AGENCY_RSS, Canned, FeedServer, Running, spawn_app};
 
 /// One request the subscriber saw.
 #[derive(Debug, Clone)]
-struct Hit {
+pub(crate) struct Hit {
     method: Method,
     path: String,
     query: HashMap<String, String>,
     headers: HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 /// A WebSub subscriber: `/echo*` answers the challenge, `/mute*` answers
 /// something else; `/flaky*` echoes but fails its first two deliveries.
 #[derive(Clone)]
-struct Subscriber {
+pub(crate) struct Subscriber {
     base: String,
     hits: Arc<Mutex<Vec<Hit>>>,
     arrived: Arc<Notify>,
 }
 
 impl Subscriber {
-    async fn start() -> Subscriber {
+    pub(crate) async fn start() -> Subscriber {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sub = Subscriber {
             base: format!("http://{}", listener.local_addr().unwrap()),
@@ -55,11 +55,11 @@ impl Subscriber {
         sub
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn hits(&self, method: Method, path: &str) -> Vec<Hit> {
+    pub(crate) fn hits(&self, method: Method, path: &str) -> Vec<Hit> {
         let hits = self.hits.lock().unwrap();
         hits.iter()
             .filter(|h| h.method == method && h.path == path)
@@ -68,7 +68,7 @@ impl Subscriber {
     }
 
     /// Waits until `done` holds of the hits, at most `within`.
-    async fn wait_for(&self, within: Duration, done: impl Fn(&[Hit]) -> bool) {
+    pub(crate) async fn wait_for(&self, within: Duration, done: impl Fn(&[Hit]) -> bool) {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let notified = self.arrived.notified();

@@ -17,6 +17,7 @@ mod ingest_properties;
 mod ops;
 mod poll;
 mod properties;
+mod push_through;
 mod retention;
 mod rhythm;
 mod serve;

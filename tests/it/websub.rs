@@ -19,7 +19,7 @@ use crate::helpers::{ScriptedServer, settings, sources_toml, spawn_app};
 type Form = HashMap<String, String>;
 
 /// A hub that takes every request (202) and hands its form to the test.
-async fn hub() -> (String, mpsc::UnboundedReceiver<Form>) {
+pub(crate) async fn hub() -> (String, mpsc::UnboundedReceiver<Form>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = Router::new().route(
         "/hub",
@@ -38,7 +38,7 @@ async fn hub() -> (String, mpsc::UnboundedReceiver<Form>) {
     (url, rx)
 }
 
-fn atom(hub_link: &str, entries: &[(&str, &str)]) -> String {
+pub(crate) fn atom(hub_link: &str, entries: &[(&str, &str)]) -> String {
     let entries: String = entries
         .iter()
         .map(|(id, title)| {
@@ -59,7 +59,7 @@ fn atom(hub_link: &str, entries: &[(&str, &str)]) -> String {
 
 /// A feed server whose feed names `hub` in its `Link` header (or, with
 /// `in_document`, in the document).
-async fn feed_naming(hub: &str, in_document: bool) -> ScriptedServer {
+pub(crate) async fn feed_naming(hub: &str, in_document: bool) -> ScriptedServer {
     let hub = hub.to_owned();
     ScriptedServer::start(Duration::ZERO, move |_, _| {
         let link = format!("<{hub}>; rel=\"hub\", </feed>; rel=\"self\"");
@@ -86,7 +86,11 @@ async fn feed_naming(hub: &str, in_document: bool) -> ScriptedServer {
 }
 
 /// Settings with push on and the server on `port`, its callback under it.
-fn push_settings(dir: &std::path::Path, port: u16, sources: &str) -> wiredesk::config::Settings {
+pub(crate) fn push_settings(
+    dir: &std::path::Path,
+    port: u16,
+    sources: &str,
+) -> wiredesk::config::Settings {
     let mut s = settings(dir, sources);
     s.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
     s.server.base_url = format!("http://127.0.0.1:{port}/").parse().unwrap();
@@ -94,7 +98,7 @@ fn push_settings(dir: &std::path::Path, port: u16, sources: &str) -> wiredesk::c
     s
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -111,7 +115,7 @@ async fn daemon(dir: &std::path::Path, feed: &str) -> (crate::helpers::Running, 
     (running, format!("http://127.0.0.1:{port}/"))
 }
 
-async fn next_request(requests: &mut mpsc::UnboundedReceiver<Form>) -> Form {
+pub(crate) async fn next_request(requests: &mut mpsc::UnboundedReceiver<Form>) -> Form {
     tokio::time::timeout(Duration::from_secs(20), requests.recv())
         .await
         .expect("the hub heard nothing")
@@ -123,7 +127,7 @@ fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-async fn get(url: &str, query: &[(&str, &str)]) -> (StatusCode, String) {
+pub(crate) async fn get(url: &str, query: &[(&str, &str)]) -> (StatusCode, String) {
     let mut url = url::Url::parse(url).unwrap();
     if !query.is_empty() {
         url.query_pairs_mut().extend_pairs(query);
@@ -135,7 +139,7 @@ async fn get(url: &str, query: &[(&str, &str)]) -> (StatusCode, String) {
     )
 }
 
-async fn push(callback: &str, body: &str, signature: Option<String>) -> StatusCode {
+pub(crate) async fn push(callback: &str, body: &str, signature: Option<String>) -> StatusCode {
     let mut request = client()
         .post(callback)
         .header("content-type", "application/atom+xml")
