@@ -102,6 +102,8 @@ struct Inner {
     /// Where a poll tells the hubs a feed names (WebSub, #16), when push
     /// is on.
     adverts: std::sync::OnceLock<tokio::sync::mpsc::Sender<websub::Advert>>,
+    /// Sources to poll before their schedule says (a hub stopped pushing).
+    sooner: scheduler::Sooner,
 }
 
 impl Poller {
@@ -164,6 +166,7 @@ impl Poller {
                     max_interval: settings.max_interval,
                 })),
                 adverts: std::sync::OnceLock::new(),
+                sooner: scheduler::Sooner::default(),
             }),
         })
     }

@@ -72,6 +72,25 @@ impl Queue {
     pub fn push(&mut self, at: DateTime<Utc>, id: SourceId) {
         self.waiting.insert((at, id));
     }
+
+    /// Makes `id` due at `at` at the latest: a later place in the queue is
+    /// dropped, an earlier one kept. Nothing is added for a source that is
+    /// not waiting (a poll of it is running and will place it again).
+    pub fn advance(&mut self, id: &SourceId, at: DateTime<Utc>) {
+        let places: Vec<DateTime<Utc>> = self
+            .waiting
+            .iter()
+            .filter(|(_, waiting)| waiting == id)
+            .map(|(due, _)| *due)
+            .collect();
+        if places.is_empty() || places.iter().any(|due| *due <= at) {
+            return;
+        }
+        for due in places {
+            self.waiting.remove(&(due, id.clone()));
+        }
+        self.waiting.insert((at, id.clone()));
+    }
 }
 
 /// The first round of polls: the sources due when the scheduler starts.
@@ -132,6 +151,25 @@ mod tests {
 
     fn id(name: &str) -> SourceId {
         SourceId::new(name)
+    }
+
+    #[test]
+    fn advance_brings_a_later_place_forward_and_keeps_an_earlier_one() {
+        let mut q = Queue::default();
+        q.push(minutes(60), id("pushed"));
+        q.push(minutes(5), id("soon"));
+        q.advance(&id("pushed"), minutes(1));
+        q.advance(&id("soon"), minutes(10));
+        q.advance(&id("running"), minutes(1));
+        assert_eq!(q.pop_due(minutes(1)), Some(id("pushed")));
+        assert_eq!(
+            q.pop_due(minutes(1)),
+            None,
+            "pushed waits once, running not at all"
+        );
+        assert_eq!(q.next_due(), Some(minutes(5)));
+        assert_eq!(q.pop_due(minutes(5)), Some(id("soon")));
+        assert_eq!(q.next_due(), None);
     }
 
     fn ids(names: &[&str]) -> Vec<SourceId> {

@@ -7,9 +7,10 @@
 //! told the status after each poll and fed its watchdog on each turn.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -22,7 +23,36 @@ use crate::ops::notify;
 /// finishing or the shutdown wake it sooner).
 const IDLE: Duration = Duration::from_secs(3600);
 
+/// Sources to poll now rather than when their schedule says: the WebSub
+/// subscriber names one whose hub stopped pushing while it was polled only
+/// as a safety net (#16). Anyone holding the poller fills it; the
+/// scheduler's loop drains it.
+#[derive(Default)]
+pub(super) struct Sooner {
+    ids: Mutex<Vec<SourceId>>,
+    wake: Notify,
+}
+
+impl Sooner {
+    fn take(&self) -> Vec<SourceId> {
+        std::mem::take(&mut *self.ids.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
 impl Poller {
+    /// Polls `id` as soon as the scheduler can, instead of at its
+    /// scheduled time (a poll of it already running decides anew itself).
+    pub fn poll_soon(&self, id: SourceId) {
+        let sooner = &self.inner.sooner;
+        sooner
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(id);
+        // A stored permit: a wake while the loop is busy is not lost.
+        sooner.wake.notify_one();
+    }
+
     /// Polls every source in `sources` now, within the concurrency and
     /// per-host limits; the reports come back in the order of `sources`.
     pub async fn poll_sources(&self, sources: &[Source]) -> Vec<PollReport> {
@@ -114,6 +144,7 @@ impl Poller {
         shutdown: CancellationToken,
     ) {
         let initial = updates.borrow_and_update().clone();
+        let inner = self.inner.clone();
         let mut scheduler = Scheduler::new(self);
         scheduler.resync(initial).await;
         let mut watching = true;
@@ -140,6 +171,12 @@ impl Poller {
                     match joined {
                         Ok(report) => scheduler.finished(&report),
                         Err(e) => tracing::error!(error = %e, "a poll task failed"),
+                    }
+                }
+                () = inner.sooner.wake.notified() => {
+                    let now = scheduler.poller.now();
+                    for id in inner.sooner.take() {
+                        scheduler.queue.advance(&id, now);
                     }
                 }
                 () = tokio::time::sleep(wake) => {}

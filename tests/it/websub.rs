@@ -416,3 +416,52 @@ async fn a_source_with_a_live_lease_is_polled_hourly_as_a_safety_net_and_as_usua
     let wait = report.next_poll_at - chrono::Utc::now();
     assert!(wait <= chrono::Duration::minutes(17), "{wait}");
 }
+
+#[tokio::test]
+async fn a_hub_that_stops_pushing_sends_the_source_back_to_polling_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub_url, mut requests) = hub().await;
+    let feed = feed_naming(&hub_url, false).await;
+    let port = free_port();
+    // Polled hourly: without a push, its next poll is an hour away.
+    let sources = format!(
+        "{}interval = \"1h\"\n",
+        sources_toml(&[("world", "World", &feed.url("/feed"), 0)])
+    );
+    let running = spawn_app(
+        App::build(push_settings(dir.path(), port, &sources))
+            .await
+            .unwrap(),
+    );
+    let asked = next_request(&mut requests).await;
+    let callback = asked["hub.callback"].clone();
+    let topic = feed.url("/feed");
+    let verify = [
+        ("hub.mode", "subscribe"),
+        ("hub.topic", topic.as_str()),
+        ("hub.challenge", "c-1"),
+        ("hub.lease_seconds", "864000"),
+    ];
+    assert_eq!(get(&callback, &verify).await.0, StatusCode::OK);
+    assert_eq!(feed.hits("/feed"), 1);
+
+    // The hub ends the subscription (it may, at any time): no more pushes
+    // will come, so the source is polled now, not in an hour.
+    let denied = [
+        ("hub.mode", "denied"),
+        ("hub.topic", topic.as_str()),
+        ("hub.reason", "closing down"),
+    ];
+    get(&callback, &denied).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while feed.hits("/feed") < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not polled again after its hub stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, sources) = get(&format!("http://127.0.0.1:{port}/sources.json"), &[]).await;
+    assert!(sources.contains("closing down"), "{sources}");
+    running.stop().await;
+}

@@ -309,13 +309,20 @@ impl Subscriber {
         }
     }
 
-    /// Records that `sub`'s request failed: normal polling goes on (from
-    /// its next poll), and it is asked again after a backoff.
+    /// Records that `sub`'s request failed: normal polling resumes (a
+    /// source that was pushed is polled at once), and the hub is asked
+    /// again after a backoff.
     async fn fail(&self, sub: Subscription, reason: String) {
         let now = self.now();
         let failures = sub.failures.saturating_add(1);
         tracing::warn!(source = %sub.source, hub = %crate::model::redacted_url(&sub.hub),
             reason, "WebSub subscription failed; the source is polled as usual");
+        // Polled only as a safety net while the lease was live: its next
+        // poll may be up to poll.max_interval away, so bring it forward.
+        let was_pushed = sub.phase == Phase::Subscribed && sub.lease_until.is_some_and(|t| t > now);
+        if was_pushed {
+            self.inner.poller.poll_soon(sub.source.clone());
+        }
         let failed = Subscription {
             phase: Phase::Failed,
             failures,
