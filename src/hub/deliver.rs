@@ -10,14 +10,13 @@
 //! (judged on the addresses resolved, so a name cannot change its answer
 //! between the check and the connection).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use url::Url;
 
+use crate::poll::fetch::{PublicOnly, Trust};
+use crate::poll::websub::signature::{random_hex, sign_sha256};
 use crate::serve::hub::{Mode, host_allowed};
 
 /// The most bytes of a callback's answer read (a challenge is short).
@@ -48,31 +47,17 @@ impl DeliverError {
     }
 }
 
-/// Resolves names, leaving out loopback, private and link-local addresses
-/// unless the host is allowed.
-struct Resolver {
-    allowed: Arc<Vec<String>>,
-}
+/// The callback hosts the operator allows (`websub.allowed_callbacks`):
+/// only they may resolve to loopback, private or link-local addresses.
+struct AllowedCallbacks(Vec<String>);
 
-impl reqwest::dns::Resolve for Resolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
-        let trusted = host_allowed(&host, &self.allowed);
-        Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let admitted: Vec<SocketAddr> = found
-                .into_iter()
-                .filter(|a| trusted || !crate::poll::fetch::is_local_ip(a.ip()))
-                .collect();
-            if admitted.is_empty() {
-                return Err(format!(
-                    "{host} resolves to no public address, and is not in websub.allowed_callbacks"
-                )
-                .into());
-            }
-            Ok(Box::new(admitted.into_iter()) as reqwest::dns::Addrs)
-        })
+impl Trust for AllowedCallbacks {
+    fn trusts(&self, host: &str) -> bool {
+        host_allowed(host, &self.0)
+    }
+
+    fn refusal(&self, host: &str) -> String {
+        format!("{host} resolves to no public address, and is not in websub.allowed_callbacks")
     }
 }
 
@@ -88,8 +73,8 @@ impl Deliverer {
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(Resolver {
-                allowed: Arc::new(allowed.to_vec()),
+            .dns_resolver(Arc::new(PublicOnly {
+                trust: Arc::new(AllowedCallbacks(allowed.to_vec())),
             }))
             .build()
             .map_err(|e| format!("cannot build the hub's HTTP client: {e}"))?;
@@ -105,9 +90,8 @@ impl Deliverer {
         topic: &str,
         lease: Option<Duration>,
     ) -> Result<(), DeliverError> {
-        let challenge: String = std::iter::repeat_with(fastrand::alphanumeric)
-            .take(40)
-            .collect();
+        // Unguessable, so only the callback's owner can answer it.
+        let challenge = random_hex(20).map_err(DeliverError::Http)?;
         let mut url = callback.clone();
         {
             let mut pairs = url.query_pairs_mut();
@@ -152,7 +136,10 @@ impl Deliverer {
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .header(reqwest::header::LINK, link);
         if let Some(secret) = secret {
-            request = request.header("X-Hub-Signature", signature(secret, body.as_bytes()));
+            request = request.header(
+                "X-Hub-Signature",
+                sign_sha256(secret.as_bytes(), body.as_bytes()),
+            );
         }
         self.send(request.body(body)).await.map(drop)
     }
@@ -212,31 +199,4 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
-}
-
-/// `X-Hub-Signature`: `sha256=` and the hex HMAC-SHA256 of `body` keyed
-/// with `secret`.
-pub fn signature(secret: &str, body: &[u8]) -> String {
-    // HMAC takes a key of any length.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_signature_is_rfc_4231_hmac_sha256_in_hex() {
-        // RFC 4231, test case 2.
-        assert_eq!(
-            signature("Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
 }

@@ -7,36 +7,60 @@ use std::sync::{Arc, Mutex};
 
 use url::Url;
 
-/// Resolves names as the system does, but leaves out loopback, private and
-/// link-local addresses for any host wiredesk reached only by a redirect
-/// (#20): a public source's `301` to a name that resolves to 127.0.0.1 or
-/// 10.0.0.5 would have wiredesk fetch from its own ports or a service
-/// behind the firewall and show the answer as the source's error. Judging
-/// the addresses the connection will use, not the name, also stops a name
-/// that changes its answer between a check and the connection.
-pub(super) struct Resolver {
-    pub(super) trusted: Arc<Mutex<HashSet<String>>>,
+/// Which hosts may resolve to loopback, private or link-local addresses,
+/// and what to say of one that may not and resolves to nothing else.
+pub trait Trust: Send + Sync + 'static {
+    fn trusts(&self, host: &str) -> bool;
+    /// The error for a refused host, given its name.
+    fn refusal(&self, host: &str) -> String;
 }
 
-impl reqwest::dns::Resolve for Resolver {
+/// The fetcher's trust: the hosts wiredesk was asked to fetch (a source's
+/// own, its proxy, where it moved), as they become known.
+impl Trust for Mutex<HashSet<String>> {
+    fn trusts(&self, host: &str) -> bool {
+        self.lock().is_ok_and(|hosts| hosts.contains(host))
+    }
+
+    fn refusal(&self, host: &str) -> String {
+        format!(
+            "{host} resolves only to loopback, private or link-local addresses, and was \
+             reached by a redirect from a source elsewhere (set poll.allow_private = true to allow it)"
+        )
+    }
+}
+
+/// Resolves names as the system does, but leaves out loopback, private and
+/// link-local addresses for any host `T` does not trust. The fetcher uses it
+/// for hosts reached only by a redirect (#20): a public source's `301` to a
+/// name that resolves to 127.0.0.1 or 10.0.0.5 would have wiredesk fetch
+/// from its own ports or a service behind the firewall. The WebSub hub uses
+/// it for subscribers' callbacks (#16). Judging the addresses the
+/// connection will use, not the name, also stops a name that changes its
+/// answer between a check and the connection.
+pub struct PublicOnly<T: ?Sized> {
+    pub trust: Arc<T>,
+}
+
+impl<T: Trust + ?Sized> reqwest::dns::Resolve for PublicOnly<T> {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
-        let trusted = self.trusted.lock().is_ok_and(|hosts| hosts.contains(&host));
+        let trust = Arc::clone(&self.trust);
         Box::pin(async move {
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let admitted = admit(&host, found, trusted)?;
+            let admitted = admit(found, trust.trusts(&host)).ok_or_else(|| trust.refusal(&host))?;
             Ok(Box::new(admitted.into_iter()) as reqwest::dns::Addrs)
         })
     }
 }
 
-/// The addresses a fetch may connect to for `host`: all of them when the
-/// host is trusted; otherwise the public ones, and an error naming the
-/// host when it has none.
-fn admit(host: &str, found: Vec<SocketAddr>, trusted: bool) -> Result<Vec<SocketAddr>, String> {
+/// The addresses a connection may use among those a host resolved to
+/// (`found`): all of them when the host is trusted; otherwise the public
+/// ones, and `None` when it has none.
+fn admit(found: Vec<SocketAddr>, trusted: bool) -> Option<Vec<SocketAddr>> {
     if trusted {
-        return Ok(found);
+        return Some(found);
     }
     let public: Vec<SocketAddr> = found
         .iter()
@@ -44,12 +68,9 @@ fn admit(host: &str, found: Vec<SocketAddr>, trusted: bool) -> Result<Vec<Socket
         .filter(|a| !is_local_ip(a.ip()))
         .collect();
     if public.is_empty() && !found.is_empty() {
-        return Err(format!(
-            "{host} resolves only to loopback, private or link-local addresses, and was \
-             reached by a redirect from a source elsewhere (set poll.allow_private = true to allow it)"
-        ));
+        return None;
     }
-    Ok(public)
+    Some(public)
 }
 
 /// Whether `url` names this machine or a private network: a loopback,
@@ -143,7 +164,8 @@ mod tests {
         let name = "feeds.example";
         // Only local addresses: refused, naming the host and the way out.
         let inside = vec![addr("127.0.0.1"), addr("10.0.0.5"), addr("::1")];
-        let refused = admit(name, inside.clone(), false).unwrap_err();
+        assert!(admit(inside.clone(), false).is_none());
+        let refused = Mutex::new(HashSet::new()).refusal(name);
         assert!(
             refused.contains("feeds.example") && refused.contains("poll.allow_private"),
             "{refused}"
@@ -151,11 +173,8 @@ mod tests {
         // Mixed: the public ones only, never the local one (a name that
         // answers both cannot steer the connection inside).
         let mixed = vec![addr("192.168.1.1"), addr("93.184.216.34")];
-        assert_eq!(
-            admit(name, mixed, false).unwrap(),
-            vec![addr("93.184.216.34")]
-        );
+        assert_eq!(admit(mixed, false).unwrap(), vec![addr("93.184.216.34")]);
         // A host the operator wrote (or allow_private): all of them.
-        assert_eq!(admit(name, inside.clone(), true).unwrap(), inside);
+        assert_eq!(admit(inside.clone(), true).unwrap(), inside);
     }
 }

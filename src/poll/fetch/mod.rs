@@ -33,8 +33,7 @@ mod reason;
 
 use crate::config::PollSettings;
 use crate::model::{Headers, Validators};
-use local::Resolver;
-pub use local::{is_local, is_local_ip};
+pub use local::{PublicOnly, Trust, is_local, is_local_ip};
 use reason::{caused_by_exhaustion, connect_reason, error_chain, exhausted};
 
 /// The most redirects followed for one fetch.
@@ -139,7 +138,7 @@ pub struct Fetcher {
     allow_private: bool,
     /// The hosts of the URLs wiredesk was asked to fetch (a source's own,
     /// or where it moved after answering with a feed twice), which may
-    /// resolve to local addresses; see [`Resolver`].
+    /// resolve to local addresses; see [`PublicOnly`].
     trusted: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -154,8 +153,8 @@ impl Fetcher {
             .connect_timeout(settings.connect_timeout.min(settings.timeout))
             .redirect(reqwest::redirect::Policy::none());
         if !settings.allow_private {
-            builder = builder.dns_resolver(Arc::new(Resolver {
-                trusted: Arc::clone(&trusted),
+            builder = builder.dns_resolver(Arc::new(PublicOnly {
+                trust: Arc::clone(&trusted),
             }));
         }
         if let Some(proxy) = &settings.proxy {

@@ -82,8 +82,16 @@ pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `sha256=…` of `body` under `secret`, as a hub sends it (for tests and
-/// the tools that play a hub).
+/// `n` random bytes from the operating system, as hex: callback tokens,
+/// `hub.secret`s and our hub's challenges, which must not be guessable.
+pub fn random_hex(n: usize) -> Result<String, String> {
+    let mut buf = vec![0u8; n];
+    getrandom::getrandom(&mut buf).map_err(|e| format!("no random bytes from the OS: {e}"))?;
+    Ok(to_hex(&buf))
+}
+
+/// `sha256=…` of `body` under `secret`: what our hub sends with a
+/// delivery (and the tests' hubs with a push).
 pub fn sign_sha256(secret: &[u8], body: &[u8]) -> String {
     format!(
         "sha256={}",
@@ -94,6 +102,22 @@ pub fn sign_sha256(secret: &[u8], body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signature_sent_is_rfc_4231_hmac_sha256_in_hex() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            sign_sha256(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn random_hex_is_as_long_as_asked_and_differs_each_time() {
+        let (a, b) = (random_hex(24).unwrap(), random_hex(24).unwrap());
+        assert_eq!(a.len(), 48);
+        assert_ne!(a, b);
+    }
 
     // RFC 4231 test case 2 (HMAC-SHA256), and the same key and data under
     // SHA-1 (RFC 2202 test case 2).

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::decide::{self, Step, Verdict, Verification};
-use super::signature::{self, Signature};
+use super::signature::{self, Signature, random_hex};
 use super::{Advert, Push};
 use crate::model::{Source, SourceId};
 use crate::poll::Poller;
@@ -52,12 +52,6 @@ pub enum PushAnswer {
     Gone,
     /// 429: too many pushes waiting.
     Busy,
-}
-
-fn random_hex(bytes: usize) -> Result<String, String> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::getrandom(&mut buf).map_err(|e| format!("no random bytes from the OS: {e}"))?;
-    Ok(signature::to_hex(&buf))
 }
 
 impl Subscriber {
