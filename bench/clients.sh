@@ -9,6 +9,7 @@
 #   - feedparser 6.0.14 (every entry has an id, link, title, date, content),
 #   - a JSON Feed 1.1 check of /feed.json (bench/clients_check.py),
 #   - reader 3.27 and newsboat, when installed.
+# WebSub is on, so the feeds carry wiredesk's hub links (#16).
 #
 #   bench/clients.sh /path/to/feedvalidator      # BIN=path/to/wiredesk to pick a build
 #
@@ -39,7 +40,10 @@ mkdir www
 "$PYTHON" "$root/bench/clients_check.py" fixtures . www
 "$PYTHON" -m http.server -b 127.0.0.1 -d www "$FX_PORT" > http.log 2>&1 &
 fxpid=$!
-{ printf '[server]\nlisten = "127.0.0.1:%s"\ntitle = "wiredesk: the wire, once"\n' "$WD_PORT"
+{ printf '[server]\nlisten = "127.0.0.1:%s"\nbase_url = "http://127.0.0.1:%s/"\n' "$WD_PORT" "$WD_PORT"
+  printf 'title = "wiredesk: the wire, once"\n'
+  # Push on: the feeds carry the hub's links (Link headers, rel="hub").
+  printf '[websub]\nenabled = true\n'
   printf '[storage]\npath = "desk.db"\n[poll]\ninterval = "1h"\n'
   printf '[[sources]]\nid = "wire"\nname = "Wire Agency"\nurl = "file:wire.xml"\npriority = 10\ntags = ["agency", "world"]\n'
   printf '[[sources]]\nid = "gazette"\nname = "Zürcher Gazette"\nurl = "file:gazette.atom"\n'
