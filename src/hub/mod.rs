@@ -278,6 +278,12 @@ impl Hub {
         done: &mpsc::Sender<()>,
     ) -> Option<DateTime<Utc>> {
         let at = now();
+        // Which deliveries were in flight before the read: one that ends
+        // after it may have moved its cursor or dropped its subscription
+        // since, so what was read of it is stale and it waits for the next
+        // turn (its end wakes one). Only this loop starts deliveries.
+        let busy_before: HashSet<(String, String)> =
+            self.in_flight.lock().map(|f| f.clone()).unwrap_or_default();
         let read = self
             .store
             .run(move |s| {
@@ -295,10 +301,7 @@ impl Hub {
         self.metrics.hub_subscriptions(subs.len());
         let mut by_topic: BTreeMap<&str, Vec<&HubSubscription>> = BTreeMap::new();
         for sub in &subs {
-            let busy = self
-                .in_flight
-                .lock()
-                .is_ok_and(|f| f.contains(&(sub.topic.clone(), sub.callback.clone())));
+            let busy = busy_before.contains(&(sub.topic.clone(), sub.callback.clone()));
             if may_deliver(sub, at) && !busy {
                 by_topic.entry(&sub.topic).or_default().push(sub);
             }

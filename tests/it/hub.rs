@@ -34,7 +34,8 @@ pub(crate) struct Hit {
 }
 
 /// A WebSub subscriber: `/echo*` answers the challenge, `/mute*` answers
-/// something else; `/flaky*` echoes but fails its first two deliveries.
+/// something else; `/flaky*` echoes but fails its first two deliveries,
+/// `/gone*` echoes and answers every delivery `410 Gone`.
 #[derive(Clone)]
 pub(crate) struct Subscriber {
     base: String,
@@ -112,6 +113,9 @@ async fn answer(State(sub): State<Subscriber>, request: Request) -> Response {
     }
     if hit.path.starts_with("/flaky") && posts_before < 2 {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    if hit.path.starts_with("/gone") {
+        return StatusCode::GONE.into_response();
     }
     StatusCode::NO_CONTENT.into_response()
 }
@@ -547,6 +551,83 @@ async fn with_a_token_only_allowed_callbacks_subscribe_and_the_topic_carries_the
     assert_eq!(
         sub.hits(Method::GET, "/echo")[0].query["hub.topic"],
         tokened
+    );
+    desk.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_that_answers_gone_is_dropped_and_sent_nothing_more() {
+    let desk = desk("", "").await;
+    let sub = Subscriber::start().await;
+    let (gone, stays) = (sub.url("/gone"), sub.url("/echo"));
+    for callback in [&gone, &stays] {
+        desk.hub(&[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", &desk.topic()),
+            ("hub.callback", callback),
+        ])
+        .await;
+    }
+    let deadline = Instant::now() + WAIT;
+    while !(desk.subscribed(&gone).await && desk.subscribed(&stays).await) {
+        assert!(Instant::now() < deadline, "never subscribed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    desk.new_story("Dam inspection finds no cracks");
+    sub.wait_for(WAIT, |_| !sub.hits(Method::POST, "/gone").is_empty())
+        .await;
+    let deadline = Instant::now() + WAIT;
+    while desk.subscribed(&gone).await {
+        assert!(Instant::now() < deadline, "a 410 callback was kept");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The next story goes to the other subscriber only: no retry of a 410.
+    desk.new_story("Reservoir levels back to normal");
+    sub.wait_for(WAIT, |_| {
+        sub.hits(Method::POST, "/echo")
+            .iter()
+            .any(|h| h.body.contains("Reservoir levels"))
+    })
+    .await;
+    let to_gone = sub.hits(Method::POST, "/gone");
+    assert_eq!(to_gone.len(), 1, "{to_gone:#?}");
+    desk.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_external_hub_it_is_advertised_and_pinged_and_ours_is_closed() {
+    let (external, mut pings) = crate::websub::hub().await;
+    let desk = desk(&format!("hub = \"{external}\""), "").await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let feed = reqwest::get(desk.running.url("/feed.atom")).await.unwrap();
+    assert!(
+        feed.headers()["link"]
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("<{external}>; rel=\"hub\"")),
+        "{:?}",
+        feed.headers()["link"]
+    );
+    let (status, _) = desk
+        .hub(&[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", &desk.topic()),
+            ("hub.callback", "http://127.0.0.1:9/cb"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    desk.new_story("Port strike called off");
+    let mut topics = Vec::new();
+    while topics.len() < 3 {
+        let ping = crate::websub::next_request(&mut pings).await;
+        assert_eq!(ping["hub.mode"], "publish");
+        topics.push(ping["hub.url"].clone());
+    }
+    topics.sort();
+    assert_eq!(
+        topics,
+        ["feed.atom", "feed.json", "feed.rss"].map(|p| format!("{}{p}", desk.base))
     );
     desk.running.stop().await;
 }
