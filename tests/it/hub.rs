@@ -35,7 +35,8 @@ pub(crate) struct Hit {
 
 /// A WebSub subscriber: `/echo*` answers the challenge, `/mute*` answers
 /// something else; `/flaky*` echoes but fails its first two deliveries,
-/// `/gone*` echoes and answers every delivery `410 Gone`.
+/// `/gone*` echoes and answers every delivery `410 Gone`; `/slow*` takes
+/// 5 s to answer a verification.
 #[derive(Clone)]
 pub(crate) struct Subscriber {
     base: String,
@@ -101,6 +102,10 @@ async fn answer(State(sub): State<Subscriber>, request: Request) -> Response {
     sub.hits.lock().unwrap().push(hit.clone());
     sub.arrived.notify_waiters();
     if hit.method == Method::GET {
+        if hit.path.starts_with("/slow") {
+            // Longer than the test's callback_timeout: the hub gives up.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
         if hit.path.starts_with("/mute") {
             return "not the challenge".into_response();
         }
@@ -629,5 +634,52 @@ async fn with_an_external_hub_it_is_advertised_and_pinged_and_ours_is_closed() {
         topics,
         ["feed.atom", "feed.json", "feed.rss"].map(|p| format!("{}{p}", desk.base))
     );
+    desk.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_subscription_requests_is_turned_away_once_the_queue_is_full() {
+    let desk = desk("callback_timeout = \"1s\"", "").await;
+    let sub = Subscriber::start().await;
+    let topic = desk.topic();
+    // 8 verifications in flight and 64 waiting, each held a second by a
+    // slow callback: of 100 requests at once, the last ones find no room.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("hub.mode", "subscribe"),
+                ("hub.topic", topic.as_str()),
+                ("hub.callback", sub.url(&format!("/slow-{i}")).as_str()),
+            ])
+            .finish();
+        let request = client
+            .post(desk.running.url("/websub/hub"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form);
+        requests.spawn(async move {
+            let answer = request.send().await.unwrap();
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            (status, answer.text().await.unwrap())
+        });
+    }
+    let answers = requests.join_all().await;
+    let busy: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    let taken = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::ACCEPTED)
+        .count();
+    assert!(!busy.is_empty(), "no request was turned away");
+    assert!(busy[0].1.contains("busy"), "{}", busy[0].1);
+    assert!(taken >= 64, "only {taken} taken");
+    assert_eq!(busy.len() + taken, 100, "{answers:?}");
+    // The desk still answers its readers meanwhile.
+    let feed = reqwest::get(desk.running.url("/feed.atom")).await.unwrap();
+    assert_eq!(feed.status().as_u16(), 200);
     desk.running.stop().await;
 }
