@@ -143,13 +143,22 @@ impl Hub {
                 .unwrap_or(Duration::from_secs(3600))
                 // Whole seconds: leases and retries are stored so.
                 + Duration::from_millis(5);
+            // An intent leaves the queue only with a verification slot, so
+            // the queue's bound is what waits: the 65th request waiting is
+            // answered 503 (taking it at once and waiting for the slot in
+            // a task bounded nothing). Cancel-safe: a slot taken without an
+            // intent is given back; `recv` loses nothing when dropped.
+            let next = async {
+                let slot = self.verifying.clone().acquire_owned().await.ok()?;
+                Some((intents.recv().await?, slot))
+            };
             tokio::select! {
                 () = stop.cancelled() => break,
-                Some(intent) = intents.recv() => {
+                Some((intent, slot)) = next => {
                     let (hub, done) = (self.clone(), done_tx.clone());
                     tracker.spawn(async move {
-                        let _permit = hub.verifying.acquire().await;
                         hub.verify(intent).await;
+                        drop(slot);
                         let _ = done.try_send(());
                     });
                 }
